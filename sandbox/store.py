@@ -1,0 +1,174 @@
+"""In-memory state of the stand-in: codes, tokens, injected faults and call counts.
+
+One process, one lock: this is a development and test stand-in, not a service.
+"""
+
+import secrets
+import string
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+# Real spapi_oauth_codes are short alphanumeric strings; keep the look so apps don't over-fit.
+_CODE_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    """An spapi_oauth_code, bound to the client, redirect URI and seller of one consent."""
+
+    client_id: str
+    redirect_uri: str
+    seller_email: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a refresh token stands for: one seller's authorization of one client."""
+
+    client_id: str
+    seller_email: str
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    seller_email: str
+    expires_at: float
+
+
+@dataclass
+class Fault:
+    """The next `count` calls to one endpoint wait `delay` seconds, then fail with `status`."""
+
+    count: int = 1
+    status: int | None = None
+    delay: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "status": self.status,
+            "delay": self.delay,
+            "error": self.error,
+        }
+
+
+class CodeRejected(Exception):
+    """The code cannot be redeemed; the message says why (for error_description)."""
+
+
+@dataclass
+class Store:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
+    grants: dict[str, Grant] = field(default_factory=dict)
+    access_tokens: dict[str, AccessToken] = field(default_factory=dict)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    token_calls: Counter[str] = field(default_factory=Counter)
+    participations_calls: int = 0
+
+    def issue_code(self, client_id: str, redirect_uri: str, seller_email: str, ttl: float) -> str:
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
+        with self.lock:
+            self.codes[code] = AuthorizationCode(
+                client_id, redirect_uri, seller_email, time.monotonic() + ttl
+            )
+        return code
+
+    def redeem_code(self, code: str) -> AuthorizationCode:
+        """Take the code out of the store: any presentation uses it up, as single-use demands."""
+        with self.lock:
+            found = self.codes.pop(code, None)
+        if found is None:
+            raise CodeRejected("The authorization code is invalid or has already been used.")
+        if time.monotonic() >= found.expires_at:
+            raise CodeRejected("The authorization code has expired.")
+        return found
+
+    def issue_refresh_token(self, client_id: str, seller_email: str) -> str:
+        token = "Atzr|" + secrets.token_urlsafe(48)
+        with self.lock:
+            self.grants[token] = Grant(client_id, seller_email)
+        return token
+
+    def find_grant(self, refresh_token: str) -> Grant | None:
+        with self.lock:
+            return self.grants.get(refresh_token)
+
+    def issue_access_token(self, seller_email: str, ttl: float) -> str:
+        token = "Atza|" + secrets.token_urlsafe(48)
+        with self.lock:
+            self.access_tokens[token] = AccessToken(seller_email, time.monotonic() + ttl)
+        return token
+
+    def find_access_token(self, token: str) -> AccessToken | None:
+        """The live access token, or None if unknown or expired."""
+        with self.lock:
+            found = self.access_tokens.get(token)
+        if found is None or time.monotonic() >= found.expires_at:
+            return None
+        return found
+
+    def revoke(self, seller_email: str) -> int:
+        """Drop every token of a seller, as when they remove the app in Seller Central."""
+        with self.lock:
+            grants = [t for t, g in self.grants.items() if g.seller_email == seller_email]
+            for token in grants:
+                del self.grants[token]
+            accesses = [t for t, a in self.access_tokens.items() if a.seller_email == seller_email]
+            for token in accesses:
+                del self.access_tokens[token]
+        return len(grants) + len(accesses)
+
+    def set_fault(self, endpoint: str, fault: Fault) -> None:
+        with self.lock:
+            self.faults[endpoint] = fault
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        """The fault to apply to this call, if one is armed; uses up one of its count."""
+        with self.lock:
+            fault = self.faults.get(endpoint)
+            if fault is None:
+                return None
+            fault.count -= 1
+            if fault.count <= 0:
+                del self.faults[endpoint]
+            return Fault(1, fault.status, fault.delay, fault.error)
+
+    def count_token_call(self, grant_type: str) -> None:
+        with self.lock:
+            self.token_calls[grant_type] += 1
+
+    def count_participations_call(self) -> None:
+        with self.lock:
+            self.participations_calls += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            token = {"authorization_code": 0, "refresh_token": 0, **self.token_calls}
+            token["total"] = sum(self.token_calls.values())
+            return {
+                "token": token,
+                "participations": self.participations_calls,
+                "faults": {name: f.to_json() for name, f in self.faults.items()},
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.codes.clear()
+            self.grants.clear()
+            self.access_tokens.clear()
+            self.faults.clear()
+            self.token_calls.clear()
+            self.participations_calls = 0
+
+
+def get_store() -> Store:
+    """The store of the current app (each app made by create_app has its own)."""
+    return current_app.extensions["amazon_sandbox"]
