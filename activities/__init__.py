@@ -1,0 +1,1 @@
+"""Every side effect of a connection request: email, Amazon, the database."""

@@ -1,0 +1,99 @@
+"""Amazon activities: exchange the seller's code for tokens, check the marketplace."""
+
+from datetime import timedelta
+
+from flask import Flask
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.types import AuthorizationRef, ExchangeResult, MarketplaceCheck
+from web import amazon, marketplaces
+from web.auth.models import utcnow
+from web.connect.models import Authorization
+from web.crypto import decrypt, encrypt
+from web.extensions import db
+
+
+def _refused(err: amazon.AmazonRefused) -> ApplicationError:
+    # Only the error code travels: Amazon's descriptions may quote what was sent.
+    return ApplicationError(
+        f"Amazon refused: {err.error}", type="AmazonRefused", non_retryable=True
+    )
+
+
+class AmazonActivities:
+    """Server-to-server calls to Login with Amazon and the Sellers API."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _authorization(self, authorization_id: int) -> Authorization:
+        authorization = db.session.get(Authorization, authorization_id)
+        if authorization is None:
+            raise ApplicationError(f"no authorization {authorization_id}", non_retryable=True)
+        return authorization
+
+    @activity.defn
+    def exchange_authorization_code(self, input: AuthorizationRef) -> ExchangeResult:
+        """Trade the single-use code for tokens; keep them encrypted and forget the code."""
+        config = self.app.config
+        keys = config["TOKEN_ENCRYPTION_KEY"]
+        with self.app.app_context():
+            authorization = self._authorization(input.authorization_id)
+            if authorization.refresh_token_encrypted is None:
+                if authorization.code_encrypted is None:
+                    raise ApplicationError(
+                        "the code was already used", type="AmazonRefused", non_retryable=True
+                    )
+                code = decrypt(keys, authorization.code_encrypted)
+                try:
+                    tokens = amazon.exchange_code(config, code)
+                except amazon.AmazonRefused as err:
+                    authorization.code_encrypted = None
+                    db.session.commit()
+                    raise _refused(err) from None
+                authorization.code_encrypted = None
+                authorization.access_token_encrypted = encrypt(keys, tokens.access_token)
+                authorization.access_token_expires_at = utcnow() + timedelta(
+                    seconds=tokens.expires_in - 60
+                )
+                authorization.refresh_token_encrypted = encrypt(keys, tokens.refresh_token)
+                db.session.commit()
+            return ExchangeResult(authorization.selling_partner_id)
+
+    @activity.defn
+    def check_marketplace(self, input: AuthorizationRef) -> MarketplaceCheck:
+        """Does the seller who consented sell in the requested marketplace?"""
+        config = self.app.config
+        keys = config["TOKEN_ENCRYPTION_KEY"]
+        with self.app.app_context():
+            authorization = self._authorization(input.authorization_id)
+            if authorization.refresh_token_encrypted is None:
+                raise ApplicationError("no tokens to check with", non_retryable=True)
+            marketplace = marketplaces.get(authorization.request.marketplace)
+            expires_at = authorization.access_token_expires_at
+            if authorization.access_token_encrypted and expires_at and expires_at > utcnow():
+                access_token = decrypt(keys, authorization.access_token_encrypted)
+            else:
+                try:
+                    tokens = amazon.refresh_access_token(
+                        config, decrypt(keys, authorization.refresh_token_encrypted)
+                    )
+                except amazon.AmazonRefused as err:
+                    raise _refused(err) from None
+                access_token = tokens.access_token
+                authorization.access_token_encrypted = encrypt(keys, access_token)
+                authorization.access_token_expires_at = utcnow() + timedelta(
+                    seconds=tokens.expires_in - 60
+                )
+                db.session.commit()
+            try:
+                participations = amazon.marketplace_participations(
+                    config, marketplace, access_token
+                )
+            except amazon.AmazonRefused as err:
+                raise _refused(err) from None
+            for participation in participations:
+                if participation.marketplace_id == marketplace.marketplace_id:
+                    return MarketplaceCheck(participation.participating, participation.store_name)
+            return MarketplaceCheck(False, "")

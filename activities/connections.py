@@ -1,0 +1,102 @@
+"""Database activities: store or remove a connection, record outcomes, close requests."""
+
+from flask import Flask
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.types import (
+    AuthorizationRef,
+    CloseRequestInput,
+    Done,
+    OutcomeInput,
+    RequestRef,
+    StoredConnection,
+)
+from web.accounts.models import AmazonConnection
+from web.auth.models import utcnow
+from web.connect.models import Authorization, ConnectionRequest
+from web.extensions import db
+
+
+class ConnectionActivities:
+    """Writes the outcome of a connection request to the application database."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    @activity.defn
+    def store_connection(self, input: AuthorizationRef) -> StoredConnection:
+        """Move the refresh token into the account's connection and mark everything connected.
+
+        Idempotent: a retry finds the connection this request already stored.
+        """
+        with self.app.app_context():
+            authorization = db.session.get(Authorization, input.authorization_id)
+            if authorization is None:
+                raise ApplicationError("no such authorization", non_retryable=True)
+            request = authorization.request
+            existing = db.session.scalars(
+                db.select(AmazonConnection).filter_by(request_id=request.id)
+            ).first()
+            if existing is not None:
+                return StoredConnection(existing.id)
+            if authorization.refresh_token_encrypted is None:
+                raise ApplicationError("no refresh token to store", non_retryable=True)
+            connection = db.session.scalars(
+                db.select(AmazonConnection).filter_by(
+                    account_id=request.account_id, marketplace=request.marketplace
+                )
+            ).first()
+            if connection is None:
+                connection = AmazonConnection(
+                    account_id=request.account_id, marketplace=request.marketplace
+                )
+                db.session.add(connection)
+            connection.selling_partner_id = authorization.selling_partner_id
+            connection.refresh_token_encrypted = authorization.refresh_token_encrypted
+            connection.request_id = request.id
+            connection.connected_at = utcnow()
+            authorization.wipe_secrets()
+            authorization.outcome = Authorization.CONNECTED
+            authorization.outcome_message = "Connected."
+            request.status = ConnectionRequest.CONNECTED
+            request.status_detail = f"Seller {authorization.selling_partner_id}"
+            request.link_token_hash = None
+            db.session.commit()
+            return StoredConnection(connection.id)
+
+    @activity.defn
+    def record_outcome(self, input: OutcomeInput) -> Done:
+        """Remember why an authorization did not connect, and wipe what it carried."""
+        with self.app.app_context():
+            authorization = db.session.get(Authorization, input.authorization_id)
+            if authorization is not None:
+                authorization.wipe_secrets()
+                authorization.outcome = input.outcome
+                authorization.outcome_message = input.message
+                db.session.commit()
+            return Done()
+
+    @activity.defn
+    def remove_connection(self, input: RequestRef) -> Done:
+        """Compensation: delete the connection (and its token) this request stored."""
+        with self.app.app_context():
+            connection = db.session.scalars(
+                db.select(AmazonConnection).filter_by(request_id=input.request_id)
+            ).first()
+            if connection is not None:
+                db.session.delete(connection)
+                db.session.commit()
+            return Done()
+
+    @activity.defn
+    def close_request(self, input: CloseRequestInput) -> Done:
+        """Set a final status and make the emailed link useless."""
+        with self.app.app_context():
+            request = db.session.get(ConnectionRequest, input.request_id)
+            if request is not None:
+                request.status = input.status
+                request.status_detail = input.detail
+                request.link_token_hash = None
+                db.session.commit()
+            return Done()

@@ -1,0 +1,99 @@
+"""The bookkeeper's web app: sign-up, client accounts, connection requests, the seller's pages."""
+
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from web import marketplaces
+from web.config import ROOT, load_config
+from web.extensions import csrf, db, login_manager, mail, migrate, temporal
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment (a `.env` file is read in development)."""
+    load_dotenv(ROOT / ".env")
+    app = Flask(__name__)
+    app.config.from_mapping(load_config())
+    if test_config:
+        app.config.from_mapping(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_headers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from web import models  # noqa: F401  (every model, for Alembic and relationships)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    temporal.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from web.accounts.views import bp as accounts
+    from web.auth.views import bp as auth
+    from web.connect.views import bp as connect
+    from web.consent.views import bp as consent
+
+    app.register_blueprint(auth)
+    app.register_blueprint(accounts)
+    app.register_blueprint(connect)
+    app.register_blueprint(consent)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        return render_template("error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 429, 500):
+        app.errorhandler(code)(render_error)
+
+
+def register_headers(app: Flask) -> None:
+    # Forms that redirect to Amazon's consent page must be allowed to, by form-action.
+    amazon_hosts = app.config["AMAZON_SELLER_CENTRAL_URL"] or " ".join(
+        sorted({m.seller_central_url for m in marketplaces.MARKETPLACES})
+    )
+
+    @app.after_request
+    def security_headers(response):
+        # Amazon asks apps in its authorization flow not to leak URLs (with state) in Referer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            f"form-action 'self' {amazon_hosts}; frame-ancestors 'none'",
+        )
+        if app.config["APP_ENV"] == "production":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # The web app and the worker write the same SQLite file: WAL lets readers and one writer
+    # proceed together, and busy_timeout makes a writer wait instead of failing.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,42 @@
+"""Client accounts (the businesses whose books are kept) and their Amazon connections."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from web.auth.models import User, utcnow
+from web.extensions import db
+
+
+class ClientAccount(db.Model):
+    __tablename__ = "client_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship()
+    connections: Mapped[list["AmazonConnection"]] = relationship(
+        back_populates="account", order_by="AmazonConnection.marketplace"
+    )
+
+
+class AmazonConnection(db.Model):
+    """A seller's stored grant for one marketplace of an account; the refresh token is encrypted."""
+
+    __tablename__ = "amazon_connections"
+    __table_args__ = (UniqueConstraint("account_id", "marketplace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"), index=True)
+    marketplace: Mapped[str] = mapped_column(String(2))
+    selling_partner_id: Mapped[str] = mapped_column(String(64))
+    store_name: Mapped[str] = mapped_column(String(200), default="")
+    refresh_token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # The connection request that stored it; makes storing idempotent.
+    request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), unique=True)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[ClientAccount] = relationship(back_populates="connections")

@@ -1,0 +1,109 @@
+"""Configuration, read from the environment only.
+
+Development gets safe local defaults so `make run` works on a fresh machine; production
+(`APP_ENV=production`) refuses to start while any secret is missing.
+"""
+
+import base64
+import hashlib
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The stand-in in sandbox/ runs here in development; its defaults match these.
+_SANDBOX = "http://127.0.0.1:8100"
+_DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+
+SECRETS = (
+    "SECRET_KEY",
+    "TOKEN_ENCRYPTION_KEY",
+    "LWA_CLIENT_SECRET",
+)
+REQUIRED_IN_PRODUCTION = (
+    *SECRETS,
+    "DATABASE_URL",
+    "APP_BASE_URL",
+    "AMAZON_APP_ID",
+    "LWA_CLIENT_ID",
+    "MAIL_SERVER",
+    "MAIL_DEFAULT_SENDER",
+)
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse '30s', '15m', '2h' or '14d' into a timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use a number and s, m, h or d, e.g. 14d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_fernet_key(secret_key: str) -> str:
+    # A stable development key, so tokens stored by one run still decrypt in the next.
+    return base64.urlsafe_b64encode(
+        hashlib.sha256(b"token-key:" + secret_key.encode()).digest()
+    ).decode()
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if environ is None else environ)
+    production = env.get("APP_ENV", "development") == "production"
+    if production:
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
+        if missing:
+            raise RuntimeError(
+                "refusing to start in production: set " + ", ".join(missing) + " in the environment"
+            )
+    secret_key = env.get("SECRET_KEY", _DEV_SECRET_KEY)
+    var = ROOT / "var"
+    return {
+        "APP_ENV": "production" if production else "development",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{var / 'app.db'}"),
+        "APP_BASE_URL": env.get("APP_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "TEMPORAL_ADDRESS": env.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+        "TEMPORAL_NAMESPACE": env.get("TEMPORAL_NAMESPACE", "default"),
+        "TEMPORAL_TASK_QUEUE": env.get("TEMPORAL_TASK_QUEUE", "amazon-connect"),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "1025")),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS", "false")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get(
+            "MAIL_DEFAULT_SENDER", "Amazon Connect <no-reply@bookkeeping.localhost>"
+        ),
+        "AMAZON_APP_ID": env.get("AMAZON_APP_ID", "amzn1.sp.solution.demo-bookkeeping-app"),
+        "AMAZON_APP_DRAFT": _bool(env.get("AMAZON_APP_DRAFT", "true")),
+        "LWA_CLIENT_ID": env.get("LWA_CLIENT_ID", "amzn1.application-oa2-client.demo"),
+        "LWA_CLIENT_SECRET": env.get("LWA_CLIENT_SECRET", "demo-client-secret"),
+        "LWA_TOKEN_URL": env.get(
+            "LWA_TOKEN_URL",
+            "https://api.amazon.com/auth/o2/token" if production else f"{_SANDBOX}/auth/o2/token",
+        ),
+        "AMAZON_SELLER_CENTRAL_URL": env.get(
+            "AMAZON_SELLER_CENTRAL_URL", "" if production else _SANDBOX
+        ).rstrip("/"),
+        "SPAPI_ENDPOINT": env.get("SPAPI_ENDPOINT", "" if production else _SANDBOX).rstrip("/"),
+        "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY", _dev_fernet_key(secret_key)),
+        "CONNECT_EXPIRES_AFTER": parse_duration(env.get("CONNECT_EXPIRES_AFTER", "14d")),
+        "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
+            env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")
+        ),
+        # How long the callback page waits for the workflow before it shows "finishing".
+        "CALLBACK_WAIT_SECONDS": float(env.get("CALLBACK_WAIT_SECONDS", "8")),
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+    }

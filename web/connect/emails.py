@@ -1,0 +1,90 @@
+"""The emails of a connection request, composed in one place for the preview and for sending."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, render_template
+from flask_mail import Message
+
+from web import marketplaces
+from web.connect.models import ConnectionRequest
+
+# Shown in the bookkeeper's preview where the seller's private link will go.
+PREVIEW_LINK = "https://…/connect/(a private link made when you press Send)"
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    def message(self, message_id: str) -> Message:
+        """A Flask-Mail message with a stable Message-ID, so a retried send is recognisable."""
+        msg = Message(
+            subject=self.subject,
+            recipients=[self.to],
+            body=self.text,
+            html=self.html,
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        )
+        domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip("> ")
+        msg.msgId = f"<{message_id}@{domain}>"
+        return msg
+
+
+def _render(name: str, **context) -> tuple[str, str]:
+    return (
+        render_template(f"email/{name}.txt", **context),
+        render_template(f"email/{name}.html", **context),
+    )
+
+
+def _context(request: ConnectionRequest, **extra) -> dict:
+    return {
+        "connection_request": request,
+        "account": request.account,
+        "bookkeeper": request.requested_by,
+        "firm": request.requested_by.firm_name,
+        "marketplace": marketplaces.get(request.marketplace),
+        **extra,
+    }
+
+
+def seller_invitation(request: ConnectionRequest, link: str, expires_at: datetime | None) -> Email:
+    """The email the account owner receives, with the 'Continue to connect' link."""
+    context = _context(request, link=link, expires_at=expires_at)
+    text, html = _render("invite_seller", **context)
+    subject = (
+        f"{request.requested_by.name} ({context['firm']}) asks you to connect "
+        f"{request.account.name}'s Amazon account"
+    )
+    return Email(request.client_email, subject, text, html)
+
+
+def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
+    text, html = _render("invite_bookkeeper", **_context(request, expires_at=expires_at))
+    subject = f"Request sent: {request.client_name} to connect Amazon ({request.marketplace})"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def bookkeeper_connected(request: ConnectionRequest, selling_partner_id: str) -> Email:
+    context = _context(request, selling_partner_id=selling_partner_id)
+    text, html = _render("connected_bookkeeper", **context)
+    subject = f"{request.account.name} is connected to Amazon {request.marketplace} and ready"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def seller_connected(request: ConnectionRequest) -> Email:
+    text, html = _render("connected_seller", **_context(request))
+    subject = (
+        f"You connected {request.account.name}'s Amazon account to {request.requested_by.firm_name}"
+    )
+    return Email(request.client_email, subject, text, html)
+
+
+def bookkeeper_failed(request: ConnectionRequest) -> Email:
+    text, html = _render("failed_bookkeeper", **_context(request))
+    subject = f"Connecting {request.account.name} to Amazon {request.marketplace} failed"
+    return Email(request.requested_by.email, subject, text, html)

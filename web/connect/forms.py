@@ -1,0 +1,59 @@
+"""Forms of the bookkeeper's connect flow."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from web import marketplaces
+from web.forms import single_line, strip
+
+
+def marketplace_choices() -> list:
+    """Grouped choices for a select box (WTForms renders dict values as optgroups)."""
+    return {
+        region.name: [(m.country, m.label) for m in members]
+        for region, members in marketplaces.grouped()
+    }
+
+
+def known_marketplace(form, field) -> None:
+    if field.data not in marketplaces.BY_COUNTRY:
+        raise ValidationError("Choose one of Amazon's marketplaces from the list.")
+
+
+class MarketplaceForm(FlaskForm):
+    marketplace = SelectField(
+        "Marketplace",
+        choices=marketplace_choices,
+        validate_choice=False,
+        validators=[DataRequired(message="Choose a marketplace."), known_marketplace],
+    )
+
+
+class ConnectRequestForm(FlaskForm):
+    marketplace = SelectField(
+        "Marketplace",
+        choices=marketplace_choices,
+        validate_choice=False,
+        validators=[DataRequired(message="Choose a marketplace."), known_marketplace],
+    )
+    client_name = StringField(
+        "Client name", filters=[strip], validators=[DataRequired(), Length(max=120), single_line]
+    )
+    client_email = EmailField(
+        "Client email",
+        filters=[strip],
+        validators=[
+            DataRequired(),
+            Email(message="Enter a valid email address."),
+            Length(max=254),
+            single_line,
+        ],
+        description="The email of the person who owns the Amazon seller account.",
+    )
+    note = TextAreaField(
+        "Personal note (optional)",
+        filters=[strip],
+        validators=[Length(max=1000)],
+        description="Added to the email, in your words.",
+    )

@@ -1,0 +1,69 @@
+"""Starting Amazon consent and handing Amazon's answer to the waiting workflow."""
+
+import secrets
+
+from flask import current_app, redirect, session
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+from werkzeug.wrappers import Response
+
+from web import amazon, marketplaces
+from web.connect.models import Authorization, ConnectionRequest, OAuthState
+from web.crypto import digest
+from web.extensions import db, temporal
+from workflows.connection_request import (
+    AuthorizationOutcome,
+    AuthorizationSubmitted,
+    ConnectionRequestWorkflow,
+)
+
+SESSION_KEY = "amazon_consent"
+
+
+def begin(request: ConnectionRequest) -> Response:
+    """Send this browser to Amazon's consent page with a fresh state bound to its session."""
+    state = secrets.token_urlsafe(32)
+    db.session.add(OAuthState(state_hash=digest(state), request_id=request.id))
+    db.session.commit()
+    session[SESSION_KEY] = digest(state)
+    marketplace = marketplaces.get(request.marketplace)
+    return redirect(amazon.consent_url(current_app.config, marketplace, state), code=303)
+
+
+def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcome | None:
+    """Hand the authorization to the request's workflow and wait up to `timeout` for its answer.
+
+    Returns None when the workflow has not answered in time (the worker is slow or down); calling
+    again is safe, since the update id makes Temporal treat it as the same delivery.
+    """
+    workflow_id = authorization.request.workflow_id
+
+    async def submit(client):
+        handle = client.get_workflow_handle_for(ConnectionRequestWorkflow.run, workflow_id)
+        return await handle.execute_update(
+            ConnectionRequestWorkflow.submit_authorization,
+            AuthorizationSubmitted(authorization.id),
+            id=f"authorization-{authorization.public_id}",
+        )
+
+    try:
+        return temporal.run(submit, timeout)
+    except TimeoutError:
+        return None
+    except WorkflowUpdateFailedError as err:
+        # The workflow's validator refused: the request is closed or busy with another attempt.
+        return _refused(authorization, str(err.cause or err))
+    except RPCError as err:
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return _refused(authorization, "This connection request is no longer open.")
+        current_app.logger.warning("could not reach Temporal: %s", err.status)
+        return None
+
+
+def _refused(authorization: Authorization, message: str) -> AuthorizationOutcome:
+    current_app.logger.info("authorization %s refused: %s", authorization.id, message)
+    authorization.wipe_secrets()
+    authorization.outcome = Authorization.CLOSED
+    authorization.outcome_message = message
+    db.session.commit()
+    return AuthorizationOutcome(authorization.outcome, authorization.outcome_message)

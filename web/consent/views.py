@@ -1,0 +1,158 @@
+"""The seller's side: the emailed link's landing page, Amazon's redirect back, the outcome."""
+
+import hmac
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, render_template, request, session, url_for
+from sqlalchemy.exc import IntegrityError
+
+from web import marketplaces
+from web.auth.models import utcnow
+from web.connect.models import Authorization, ConnectionRequest, OAuthState
+from web.consent import flow
+from web.crypto import digest, encrypt
+from web.extensions import db
+
+bp = Blueprint("consent", __name__)
+
+STATE_LIFETIME = timedelta(minutes=30)
+# While the workflow has not answered, the "finishing" page re-checks this often (seconds).
+REFRESH_SECONDS = 3
+
+
+def _request_for_link(token: str) -> ConnectionRequest | None:
+    return db.session.scalar(db.select(ConnectionRequest).filter_by(link_token_hash=digest(token)))
+
+
+@bp.get("/connect/<token>")
+def landing(token: str):
+    """The 'Continue to connect' link: says who asks for what; changes nothing (scanner-safe)."""
+    connection_request = _request_for_link(token)
+    if connection_request is None or not connection_request.is_open:
+        return render_template("consent/link_dead.html"), 404
+    return render_template(
+        "consent/landing.html",
+        connection_request=connection_request,
+        marketplace=marketplaces.get(connection_request.marketplace),
+    )
+
+
+@bp.post("/connect/<token>")
+def go_to_amazon(token: str):
+    """The seller pressed the button: off to Amazon's consent page."""
+    connection_request = _request_for_link(token)
+    if connection_request is None or not connection_request.is_open:
+        return render_template("consent/link_dead.html"), 404
+    return flow.begin(connection_request)
+
+
+def _problem(title: str, message: str, status: int = 400):
+    return render_template("consent/problem.html", title=title, message=message), status
+
+
+@bp.get("/amazon/callback")
+def callback():
+    """Amazon's redirect after the seller confirmed: check state, hand over, show the outcome."""
+    state = request.args.get("state", "")
+    code = request.args.get("spapi_oauth_code", "")
+    seller_id = request.args.get("selling_partner_id", "")
+    if not state or not code or not seller_id or len(code) > 512 or len(seller_id) > 64:
+        return _problem(
+            "Amazon did not send the authorization",
+            "The link back from Amazon was incomplete. Please start again from your email or the"
+            " account page.",
+        )
+    expected = session.get(flow.SESSION_KEY, "")
+    if not hmac.compare_digest(expected, digest(state)):
+        return _problem(
+            "This sign-in did not start in this browser",
+            "For your security, finish connecting in the same browser where you pressed"
+            " 'Continue to Amazon'. Open the link from your email again to start over.",
+        )
+    oauth_state = db.session.scalar(db.select(OAuthState).filter_by(state_hash=digest(state)))
+    now = utcnow()
+    if oauth_state is None or oauth_state.used_at is not None:
+        return _problem(
+            "This sign-in was already used",
+            "Each trip to Amazon can be used once. Open the link from your email again to start"
+            " over.",
+        )
+    if oauth_state.created_at < now - STATE_LIFETIME:
+        return _problem(
+            "This sign-in took too long",
+            "Open the link from your email again and sign in to Amazon once more.",
+        )
+    connection_request = oauth_state.request
+    if not connection_request.is_open:
+        return _problem(
+            "This request is closed",
+            "It was completed, withdrawn or has expired. Ask your bookkeeper for a new link.",
+            410,
+        )
+    oauth_state.used_at = now
+    authorization = Authorization(
+        request=connection_request,
+        selling_partner_id=seller_id,
+        code_encrypted=encrypt(current_app.config["TOKEN_ENCRYPTION_KEY"], code),
+    )
+    db.session.add(authorization)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return _problem("This sign-in was already used", "Open the link from your email again.")
+    session.pop(flow.SESSION_KEY, None)
+    session["authorization"] = authorization.public_id
+    return _outcome(authorization, current_app.config["CALLBACK_WAIT_SECONDS"])
+
+
+@bp.get("/amazon/authorizations/<public_id>")
+def authorization_status(public_id: str):
+    """The outcome of one return from Amazon; re-checks by itself until there is one."""
+    if not hmac.compare_digest(session.get("authorization", ""), public_id):
+        abort(404)
+    authorization = db.session.scalar(db.select(Authorization).filter_by(public_id=public_id))
+    if authorization is None:
+        abort(404)
+    return _outcome(authorization, timeout=2.0)
+
+
+def _outcome(authorization: Authorization, timeout: float):
+    if authorization.outcome == Authorization.PENDING:
+        outcome = flow.deliver(authorization, timeout)
+        if outcome is None:
+            return render_template(
+                "consent/finishing.html",
+                connection_request=authorization.request,
+                marketplace=marketplaces.get(authorization.request.marketplace),
+                refresh_url=url_for(".authorization_status", public_id=authorization.public_id),
+                refresh_seconds=REFRESH_SECONDS,
+            ), 202
+        db.session.refresh(authorization)
+        outcome_name, message = outcome.outcome, outcome.message
+    else:
+        outcome_name, message = authorization.outcome, authorization.outcome_message
+    connection_request = authorization.request
+    status = 200 if outcome_name == Authorization.CONNECTED else 409
+    return render_template(
+        "consent/outcome.html",
+        outcome=outcome_name,
+        message=message,
+        connection_request=connection_request,
+        marketplace=marketplaces.get(connection_request.marketplace),
+        authorization=authorization,
+        link_again=connection_request.is_open,
+    ), status
+
+
+@bp.post("/amazon/authorizations/<public_id>/retry")
+def retry(public_id: str):
+    """After a wrong account or an expired code: back to Amazon for the same request."""
+    if not hmac.compare_digest(session.get("authorization", ""), public_id):
+        abort(404)
+    authorization = db.session.scalar(db.select(Authorization).filter_by(public_id=public_id))
+    if authorization is None:
+        abort(404)
+    if not authorization.request.is_open:
+        return render_template("consent/link_dead.html"), 410
+    return flow.begin(authorization.request)

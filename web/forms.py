@@ -1,0 +1,14 @@
+"""Validators shared by every form."""
+
+from wtforms.validators import ValidationError
+
+
+def single_line(form, field) -> None:
+    """Reject line breaks and control characters: these values end up in email headers."""
+    value = field.data or ""
+    if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
+        raise ValidationError("Use a single line without line breaks.")
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value

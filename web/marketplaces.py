@@ -1,0 +1,71 @@
+"""Amazon's marketplaces and the hosts that serve them (amazon-sp-api.md, section 5)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    spapi_endpoint: str
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    country: str
+    name: str
+    marketplace_id: str
+    region: Region
+    seller_central_url: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.country})"
+
+
+NA = Region("NA", "North America", "https://sellingpartnerapi-na.amazon.com")
+EU = Region("EU", "Europe, Middle East and India", "https://sellingpartnerapi-eu.amazon.com")
+FE = Region("FE", "Far East", "https://sellingpartnerapi-fe.amazon.com")
+REGIONS = (NA, EU, FE)
+
+_EUROPE = "https://sellercentral-europe.amazon.com"
+
+MARKETPLACES: tuple[Marketplace, ...] = (
+    Marketplace("CA", "Canada", "A2EUQ1WTGCTBG2", NA, "https://sellercentral.amazon.ca"),
+    Marketplace("US", "United States", "ATVPDKIKX0DER", NA, "https://sellercentral.amazon.com"),
+    Marketplace("MX", "Mexico", "A1AM78C64UM0Y8", NA, "https://sellercentral.amazon.com.mx"),
+    Marketplace("BR", "Brazil", "A2Q3Y263D00KWC", NA, "https://sellercentral.amazon.com.br"),
+    Marketplace("IE", "Ireland", "A28R8C7NBKEWEA", EU, "https://sellercentral.amazon.ie"),
+    Marketplace("ES", "Spain", "A1RKKUPIHCS9HS", EU, _EUROPE),
+    Marketplace("UK", "United Kingdom", "A1F83G8C2ARO7P", EU, _EUROPE),
+    Marketplace("FR", "France", "A13V1IB3VIYZZH", EU, _EUROPE),
+    Marketplace("BE", "Belgium", "AMEN7PMS3EDWL", EU, "https://sellercentral.amazon.com.be"),
+    Marketplace("NL", "Netherlands", "A1805IZSGTT6HS", EU, "https://sellercentral.amazon.nl"),
+    Marketplace("DE", "Germany", "A1PA6795UKMFR9", EU, _EUROPE),
+    Marketplace("IT", "Italy", "APJ6JRA9NG5V4", EU, _EUROPE),
+    Marketplace("SE", "Sweden", "A2NODRKZP88ZB9", EU, "https://sellercentral.amazon.se"),
+    Marketplace("ZA", "South Africa", "AE08WJ6YKNBMC", EU, "https://sellercentral.amazon.co.za"),
+    Marketplace("PL", "Poland", "A1C3SOZRARQ6R3", EU, "https://sellercentral.amazon.pl"),
+    Marketplace("EG", "Egypt", "ARBP9OOSHTCHU", EU, "https://sellercentral.amazon.eg"),
+    Marketplace("TR", "Turkey", "A33AVAJ2PDY3EV", EU, "https://sellercentral.amazon.com.tr"),
+    Marketplace("SA", "Saudi Arabia", "A17E79C6D8DWNP", EU, "https://sellercentral.amazon.sa"),
+    Marketplace(
+        "AE", "United Arab Emirates", "A2VIGQ35RCS4UG", EU, "https://sellercentral.amazon.ae"
+    ),
+    Marketplace("IN", "India", "A21TJRUUN4KGV", EU, "https://sellercentral.amazon.in"),
+    Marketplace("SG", "Singapore", "A19VAU5U5O7RUS", FE, "https://sellercentral.amazon.sg"),
+    Marketplace("AU", "Australia", "A39IBJ37TRP1C6", FE, "https://sellercentral.amazon.com.au"),
+    Marketplace("JP", "Japan", "A1VC38T7YXB528", FE, "https://sellercentral.amazon.co.jp"),
+)
+
+BY_COUNTRY = {m.country: m for m in MARKETPLACES}
+
+
+def get(country: str) -> Marketplace:
+    """The marketplace for a two-letter code; KeyError when there is none."""
+    return BY_COUNTRY[country]
+
+
+def grouped() -> list[tuple[Region, list[Marketplace]]]:
+    """Marketplaces grouped by region, for select boxes."""
+    return [(r, [m for m in MARKETPLACES if m.region is r]) for r in REGIONS]

@@ -1,0 +1,14 @@
+"""Imports every model so that metadata (and Alembic) sees the whole schema."""
+
+from web.accounts.models import AmazonConnection, ClientAccount
+from web.auth.models import User
+from web.connect.models import Authorization, ConnectionRequest, OAuthState
+
+__all__ = [
+    "AmazonConnection",
+    "Authorization",
+    "ClientAccount",
+    "ConnectionRequest",
+    "OAuthState",
+    "User",
+]

@@ -1,0 +1,70 @@
+"""The Temporal worker: runs connection-request workflows and their activities.
+
+Configured by the same environment variables as the web app; `python worker.py` runs it.
+"""
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from flask import Flask
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.amazon import AmazonActivities
+from activities.connections import ConnectionActivities
+from activities.emails import EmailActivities
+from web import create_app
+from workflows.connection_request import ConnectionRequestWorkflow
+
+log = logging.getLogger("worker")
+
+
+def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Worker:
+    """The one Worker of this project, for the app's task queue."""
+    emails = EmailActivities(app)
+    amazon = AmazonActivities(app)
+    connections = ConnectionActivities(app)
+    return Worker(
+        client,
+        task_queue=app.config["TEMPORAL_TASK_QUEUE"],
+        workflows=[ConnectionRequestWorkflow],
+        activities=[
+            emails.send_invite_emails,
+            emails.send_confirmation_emails,
+            emails.send_failure_email,
+            amazon.exchange_authorization_code,
+            amazon.check_marketplace,
+            connections.store_connection,
+            connections.record_outcome,
+            connections.remove_connection,
+            connections.close_request,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=16,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app()
+    client = await Client.connect(
+        app.config["TEMPORAL_ADDRESS"], namespace=app.config["TEMPORAL_NAMESPACE"]
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, app, executor)
+        log.info("worker polling task queue %s", app.config["TEMPORAL_TASK_QUEUE"])
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
