@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from amazon_seller import consent, consent_error
 from werkzeug.serving import make_server
 
 from sandbox import create_app
+from tests.amazon_seller import consent, consent_error
 
 APP_ID = "amzn1.sp.solution.test-app"
 CLIENT_ID = "amzn1.application-oa2-client.test"

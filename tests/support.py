@@ -1,0 +1,199 @@
+"""Test helpers: a background event loop, an SMTP sink, and people who use the product."""
+
+import asyncio
+import email
+import email.policy
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+
+from tests.amazon_seller import consent
+
+
+class BackgroundLoop:
+    """An asyncio loop in a thread, so synchronous tests can drive Temporal's async API."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def submit(self, coro: Coroutine) -> Future:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine, timeout: float = 120) -> Any:
+        return self.submit(coro).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """A real SMTP server on loopback that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.reject_next = 0  # answer this many DATA commands with a permanent failure
+
+    @property
+    def port(self) -> int:
+        return self._controller.port
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        with self._lock:
+            if self.reject_next:
+                self.reject_next -= 1
+                return "554 5.7.1 Message rejected"
+            self.raw.append(envelope.content)
+            self.messages.append(
+                email.message_from_bytes(envelope.content, policy=email.policy.default)
+            )
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+    def wait_for(
+        self, address: str, subject: str = "", timeout: float = 20, count: int = 1
+    ) -> list[EmailMessage]:
+        """The messages to `address` whose subject contains `subject`, once there are `count`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.to(address) if subject in str(m["Subject"])]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                subjects = [str(m["Subject"]) for m in self.to(address)]
+                raise AssertionError(f"no email to {address} with {subject!r}; got {subjects}")
+            time.sleep(0.05)
+
+
+def text_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def link_in(message: EmailMessage) -> str:
+    """The 'Continue to connect' link of an invitation email."""
+    match = re.search(r"https?://\S+/connect/[A-Za-z0-9_-]+", text_of(message))
+    assert match, text_of(message)
+    return match.group(0)
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+class Bookkeeper:
+    """A bookkeeper in the browser: signs up, adds an account, connects or sends requests."""
+
+    def __init__(
+        self, client: FlaskClient, name: str = "Bea Keeper", firm: str = "Ledger & Co"
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.firm = firm
+        self.email = unique_email("bookkeeper")
+
+    def sign_up(self) -> "Bookkeeper":
+        response = self.client.post(
+            "/signup",
+            data={
+                "name": self.name,
+                "email": self.email,
+                "password": "correct horse battery",
+                "firm_name": self.firm,
+            },
+        )
+        assert response.status_code == 302, response.text
+        return self
+
+    def add_account(self, name: str = "Acme Widgets Ltd") -> int:
+        response = self.client.post("/accounts/new", data={"name": name})
+        assert response.status_code == 302, response.text
+        return int(response.headers["Location"].rsplit("/", 1)[-1])
+
+    def request_form(self, account_id: int, **overrides) -> dict:
+        data = {
+            "marketplace": "US",
+            "client_name": "Sam Seller",
+            "client_email": unique_email("seller"),
+            "note": "",
+        }
+        data.update(overrides)
+        return data
+
+    def send_request(self, account_id: int, **overrides) -> dict:
+        """Preview, then press 'Send Request to Connect'; returns the form data sent."""
+        data = self.request_form(account_id, **overrides)
+        url = f"/accounts/{account_id}/connect/request"
+        preview = self.client.post(url, data={**data, "action": "preview"})
+        assert preview.status_code == 200 and "Send Request to Connect" in preview.text, (
+            preview.text
+        )
+        sent = self.client.post(url, data={**data, "action": "send"})
+        assert sent.status_code == 302, sent.text
+        return data
+
+
+class Seller:
+    """The owner of the seller account: a browser on our site and at Amazon's."""
+
+    def __init__(self, client: FlaskClient, amazon: str) -> None:
+        self.client = client
+        self.amazon = amazon
+
+    def open_link(self, link: str):
+        return self.client.get(path_of(link))
+
+    def go_to_amazon(self, link: str) -> str:
+        """Press 'Continue to Amazon' on the landing page; returns Amazon's consent URL."""
+        response = self.client.post(path_of(link))
+        assert response.status_code == 303, response.text
+        return response.headers["Location"]
+
+    def consent(self, consent_url: str, amazon_login: str) -> str:
+        """Sign in at Amazon and confirm; returns Amazon's redirect back to the app."""
+        return consent(consent_url, amazon_login)
+
+    def return_from_amazon(self, redirect: str):
+        return self.client.get(path_of(redirect))
+
+    def connect(self, link: str, amazon_login: str = "seller-us@example.com"):
+        """The whole seller journey from the email's link to the outcome page."""
+        return self.return_from_amazon(self.consent(self.go_to_amazon(link), amazon_login))
