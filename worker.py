@@ -48,12 +48,23 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     )
 
 
+async def connect(address: str, namespace: str, attempts: int = 30) -> Client:
+    """Connect, waiting for a server that is still starting (as under `make run`)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await Client.connect(address, namespace=namespace)
+        except RuntimeError as err:
+            if attempt == attempts:
+                raise
+            log.info("Temporal at %s not ready (%s); retrying", address, err)
+            await asyncio.sleep(min(attempt, 5))
+    raise AssertionError("unreachable")
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
-    client = await Client.connect(
-        app.config["TEMPORAL_ADDRESS"], namespace=app.config["TEMPORAL_NAMESPACE"]
-    )
+    client = await connect(app.config["TEMPORAL_ADDRESS"], app.config["TEMPORAL_NAMESPACE"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,6 +17,7 @@ import sandbox
 from tests.support import BackgroundLoop, Mailbox, Seller
 from web import create_app
 from worker import build_worker
+from workflows import search_attributes
 
 APP_BASE_URL = "http://app.test"
 
@@ -40,6 +41,7 @@ def temporal_env(loop):
     env = loop.run(
         WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(),
+            search_attributes=search_attributes.ALL,
         )
     )
     yield env

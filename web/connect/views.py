@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from web import marketplaces
 from web.accounts.views import get_own_account
@@ -14,6 +14,7 @@ from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.connect.models import ConnectionRequest
 from web.consent import flow
 from web.extensions import db, temporal
+from workflows import search_attributes
 from workflows.connection_request import (
     CancelRequest,
     ConnectionRequestInput,
@@ -34,6 +35,8 @@ def _start(connection_request: ConnectionRequest, expires_after: timedelta) -> N
         expires_after_seconds=int(expires_after.total_seconds()),
     )
     marketplace = marketplaces.get(connection_request.marketplace)
+    account_id = connection_request.account_id
+    email_domain = connection_request.client_email.rsplit("@", 1)[-1].lower()
 
     async def start(client):
         await client.start_workflow(
@@ -42,6 +45,13 @@ def _start(connection_request: ConnectionRequest, expires_after: timedelta) -> N
             id=connection_request.workflow_id,
             task_queue=config["TEMPORAL_TASK_QUEUE"],
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search_attributes.ACCOUNT_ID, str(account_id)),
+                    SearchAttributePair(search_attributes.MARKETPLACE, marketplace.country),
+                    SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, email_domain),
+                ]
+            ),
             static_summary=(
                 f"Connect {connection_request.account.name} to Amazon {marketplace.country}"
             ),

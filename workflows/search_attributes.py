@@ -1,0 +1,13 @@
+"""Custom search attributes: how ops find requests in the Temporal Web UI.
+
+They must be registered with the server (`make run`, the test harness and docker-compose do it).
+"""
+
+from temporalio.common import SearchAttributeKey
+
+ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
+MARKETPLACE = SearchAttributeKey.for_keyword("Marketplace")
+ONBOARDING_STATUS = SearchAttributeKey.for_keyword("OnboardingStatus")
+SELLER_EMAIL_DOMAIN = SearchAttributeKey.for_keyword("SellerEmailDomain")
+
+ALL = (ACCOUNT_ID, MARKETPLACE, ONBOARDING_STATUS, SELLER_EMAIL_DOMAIN)
