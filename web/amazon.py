@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from web.marketplaces import Marketplace
 
@@ -80,7 +80,7 @@ def exchange_code(config, code: str) -> Tokens:
                 redirect_uri=redirect_uri(config),
                 timeout=TIMEOUT,
             )
-        except OAuth2Error as exc:
+        except OAuthError as exc:
             raise AmazonRefused(exc.error or "error", exc.description or "") from None
     return _tokens(token)
 
@@ -92,7 +92,7 @@ def refresh_access_token(config, refresh_token: str) -> Tokens:
             token = lwa.refresh_token(
                 config["LWA_TOKEN_URL"], refresh_token=refresh_token, timeout=TIMEOUT
             )
-        except OAuth2Error as exc:
+        except OAuthError as exc:
             raise AmazonRefused(exc.error or "error", exc.description or "") from None
     return _tokens(token, refresh_token)
 

@@ -3,8 +3,16 @@
 import hmac
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request, session, url_for
-from sqlalchemy.exc import IntegrityError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from web import marketplaces
 from web.auth.models import utcnow
@@ -62,21 +70,27 @@ def callback():
             "The link back from Amazon was incomplete. Please start again from your email or the"
             " account page.",
         )
-    expected = session.get(flow.SESSION_KEY, "")
-    if not hmac.compare_digest(expected, digest(state)):
-        return _problem(
-            "This sign-in did not start in this browser",
-            "For your security, finish connecting in the same browser where you pressed"
-            " 'Continue to Amazon'. Open the link from your email again to start over.",
-        )
     oauth_state = db.session.scalar(db.select(OAuthState).filter_by(state_hash=digest(state)))
-    now = utcnow()
-    if oauth_state is None or oauth_state.used_at is not None:
+    if oauth_state is not None and oauth_state.used_at is not None:
+        # A double-submitted or replayed redirect: this browser sees the first one's outcome.
+        earlier = db.session.scalar(
+            db.select(Authorization).filter_by(public_id=session.get("authorization", ""))
+        )
+        if earlier is not None and earlier.request_id == oauth_state.request_id:
+            return redirect(url_for(".authorization_status", public_id=earlier.public_id))
         return _problem(
             "This sign-in was already used",
             "Each trip to Amazon can be used once. Open the link from your email again to start"
             " over.",
         )
+    expected = session.get(flow.SESSION_KEY, "")
+    if oauth_state is None or not hmac.compare_digest(expected, digest(state)):
+        return _problem(
+            "This sign-in did not start in this browser",
+            "For your security, finish connecting in the same browser where you pressed"
+            " 'Continue to Amazon'. Open the link from your email again to start over.",
+        )
+    now = utcnow()
     if oauth_state.created_at < now - STATE_LIFETIME:
         return _problem(
             "This sign-in took too long",
@@ -89,18 +103,22 @@ def callback():
             "It was completed, withdrawn or has expired. Ask your bookkeeper for a new link.",
             410,
         )
-    oauth_state.used_at = now
+    # Atomic, so two racing submissions of one redirect cannot both pass.
+    claimed = db.session.execute(
+        db.update(OAuthState)
+        .where(OAuthState.id == oauth_state.id, OAuthState.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return _problem("This sign-in was already used", "Open the link from your email again.")
     authorization = Authorization(
         request=connection_request,
         selling_partner_id=seller_id,
         code_encrypted=encrypt(current_app.config["TOKEN_ENCRYPTION_KEY"], code),
     )
     db.session.add(authorization)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return _problem("This sign-in was already used", "Open the link from your email again.")
+    db.session.commit()
     session.pop(flow.SESSION_KEY, None)
     session["authorization"] = authorization.public_id
     return _outcome(authorization, current_app.config["CALLBACK_WAIT_SECONDS"])
