@@ -1,0 +1,56 @@
+# Development entry points. Everything runs from .venv/bin; nothing needs activating.
+#   make run    the whole product on this machine (Ctrl-C stops everything)
+#   make test   the test suite (PYTEST_ARGS="-k invite -x" to narrow it)
+#   make lint   ruff check + ruff format --check
+#   make clean  delete var/ (databases, mail); keeps .venv
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; pip runs again only when pyproject.toml is newer.
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint clean
+
+help:
+	@echo "make run    start Temporal, the mail catcher, the Amazon stand-in, the worker and the web app"
+	@echo "make test   run the test suite (PYTEST_ARGS=... passes options to pytest)"
+	@echo "make lint   ruff check and ruff format --check"
+	@echo "make clean  remove var/ (app database, Temporal database, caught mail)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	@mkdir -p var
+	$(BIN)/flask --app web db upgrade
+	@echo
+	@echo "  Web app                http://127.0.0.1:8000    (sign up at /signup)"
+	@echo "  Temporal Web UI        http://127.0.0.1:8233"
+	@echo "  Mail catcher           http://127.0.0.1:1080    (every email sent lands here)"
+	@echo "  Amazon stand-in        http://127.0.0.1:8100    (seller-us@example.com / demo)"
+	@echo "  Temporal gRPC          127.0.0.1:7233"
+	@echo
+	@echo "  Ctrl-C stops everything."
+	@echo
+	exec env PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+
+test: $(INSTALLED)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf var
