@@ -3,7 +3,7 @@
 import secrets
 
 from flask import current_app, redirect, session
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
@@ -48,7 +48,7 @@ def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcom
 
     try:
         return temporal.run(submit, timeout)
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return None
     except WorkflowUpdateFailedError as err:
         # The workflow's validator refused: the request is closed or busy with another attempt.
