@@ -1,0 +1,97 @@
+"""Configuration from the environment, and encryption at rest with key rotation."""
+
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+
+from web import amazon, marketplaces
+from web.config import load_config, parse_duration
+from web.crypto import decrypt, encrypt
+
+
+def test_development_defaults_point_at_local_parts():
+    config = load_config({})
+    assert config["APP_ENV"] == "development"
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["LWA_TOKEN_URL"] == "http://127.0.0.1:8100/auth/o2/token"
+    assert config["CONNECT_EXPIRES_AFTER"] == timedelta(days=14)
+
+
+def test_production_refuses_to_start_without_secrets():
+    with pytest.raises(RuntimeError) as raised:
+        load_config({"APP_ENV": "production", "SECRET_KEY": "s"})
+    for name in ("TOKEN_ENCRYPTION_KEY", "LWA_CLIENT_SECRET", "DATABASE_URL", "APP_BASE_URL"):
+        assert name in str(raised.value)
+    assert "SECRET_KEY," not in str(raised.value)
+
+
+def production_env(**overrides) -> dict:
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "k",
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "LWA_CLIENT_SECRET": "secret",
+        "LWA_CLIENT_ID": "amzn1.application-oa2-client.x",
+        "AMAZON_APP_ID": "amzn1.sp.solution.x",
+        "DATABASE_URL": "postgresql://db/app",
+        "APP_BASE_URL": "https://books.example.com",
+        "MAIL_SERVER": "smtp.example.com",
+        "MAIL_DEFAULT_SENDER": "Books <no-reply@example.com>",
+    }
+    env.update(overrides)
+    return env
+
+
+def test_production_talks_to_amazon():
+    config = load_config(production_env(AMAZON_APP_DRAFT="false"))
+    assert config["LWA_TOKEN_URL"] == "https://api.amazon.com/auth/o2/token"
+    assert config["SESSION_COOKIE_SECURE"] is True
+    url = amazon.consent_url(config, marketplaces.get("UK"), "st")
+    assert url.startswith("https://sellercentral-europe.amazon.com/apps/authorize/consent?")
+    assert "version=beta" not in url
+    assert "redirect_uri=https%3A%2F%2Fbooks.example.com%2Famazon%2Fcallback" in url
+
+
+def test_draft_app_adds_version_beta():
+    config = load_config(production_env(AMAZON_APP_DRAFT="true"))
+    assert "&version=beta" in amazon.consent_url(config, marketplaces.get("JP"), "st")
+    assert amazon.consent_url(config, marketplaces.get("JP"), "st").startswith(
+        "https://sellercentral.amazon.co.jp/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("14d", timedelta(days=14)),
+    ],
+)
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "14", "d", "1w", "-1d", "1.5h"])
+def test_bad_durations_say_what_is_wrong(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_key_rotation():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    stored = encrypt(old, "Atzr|refresh")
+    rotated = f"{new},{old}"
+    assert decrypt(rotated, stored) == "Atzr|refresh"  # old key still decrypts
+    written = encrypt(rotated, "Atzr|refresh")
+    assert decrypt(new, written) == "Atzr|refresh"  # new writes use the new key
+    with pytest.raises(InvalidToken):
+        decrypt(old, written)
+
+
+def test_all_23_marketplaces():
+    assert len(marketplaces.MARKETPLACES) == 23
+    assert {r.code for r, _ in marketplaces.grouped()} == {"NA", "EU", "FE"}
+    assert marketplaces.get("UK").marketplace_id == "A1F83G8C2ARO7P"

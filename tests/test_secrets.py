@@ -1,0 +1,44 @@
+"""After a full run, no code, token or client secret is in the workflow's history or the emails."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+
+from tests.support import Bookkeeper, link_in
+from web.accounts.models import AmazonConnection
+from web.connect.models import ConnectionRequest
+from web.crypto import decrypt
+from web.extensions import db
+
+
+def test_no_secret_in_history_or_email(app, client, seller, mailbox, temporal_env, loop):
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account()
+    sent = bookkeeper.send_request(account_id)
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
+    redirect = seller.consent(seller.go_to_amazon(link), "seller-us@example.com")
+    code = parse_qs(urlsplit(redirect).query)["spapi_oauth_code"][0]
+    assert "<h1>Connected</h1>" in seller.return_from_amazon(redirect).text
+    mailbox.wait_for(bookkeeper.email, "is connected")
+
+    with app.app_context():
+        request = db.session.scalar(select(ConnectionRequest).filter_by(account_id=account_id))
+        connection = db.session.scalar(select(AmazonConnection).filter_by(account_id=account_id))
+        refresh_token = decrypt(
+            app.config["TOKEN_ENCRYPTION_KEY"], connection.refresh_token_encrypted
+        )
+    assert refresh_token.startswith("Atzr|")
+
+    handle = temporal_env.client.get_workflow_handle(request.workflow_id)
+    loop.run(handle.result())
+    history = loop.run(handle.fetch_history()).to_json()
+    assert "exchange_authorization_code" in history and "store_connection" in history
+    secrets = [code, refresh_token, app.config["LWA_CLIENT_SECRET"], "Atza|", "Atzr|"]
+    for secret in secrets:
+        assert secret not in history
+    link_token = link.rsplit("/", 1)[-1]
+    assert link_token not in history  # the emailed link is a bearer credential too
+
+    for message in mailbox.messages:
+        for secret in secrets:
+            assert secret not in message.as_string()
