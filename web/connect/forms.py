@@ -30,13 +30,7 @@ class MarketplaceForm(FlaskForm):
     )
 
 
-class ConnectRequestForm(FlaskForm):
-    marketplace = SelectField(
-        "Marketplace",
-        choices=marketplace_choices,
-        validate_choice=False,
-        validators=[DataRequired(message="Choose a marketplace."), known_marketplace],
-    )
+class ConnectRequestForm(MarketplaceForm):
     client_name = StringField(
         "Client name", filters=[strip], validators=[DataRequired(), Length(max=120), single_line]
     )

@@ -127,12 +127,18 @@ def callback():
 @bp.get("/amazon/authorizations/<public_id>")
 def authorization_status(public_id: str):
     """The outcome of one return from Amazon; re-checks by itself until there is one."""
+    authorization = _this_browsers_authorization(public_id)
+    return _outcome(authorization, timeout=2.0)
+
+
+def _this_browsers_authorization(public_id: str) -> Authorization:
+    """Only the browser that came back from Amazon may see or retry its outcome."""
     if not hmac.compare_digest(session.get("authorization", ""), public_id):
         abort(404)
     authorization = db.session.scalar(db.select(Authorization).filter_by(public_id=public_id))
     if authorization is None:
         abort(404)
-    return _outcome(authorization, timeout=2.0)
+    return authorization
 
 
 def _outcome(authorization: Authorization, timeout: float):
@@ -166,11 +172,7 @@ def _outcome(authorization: Authorization, timeout: float):
 @bp.post("/amazon/authorizations/<public_id>/retry")
 def retry(public_id: str):
     """After a wrong account or an expired code: back to Amazon for the same request."""
-    if not hmac.compare_digest(session.get("authorization", ""), public_id):
-        abort(404)
-    authorization = db.session.scalar(db.select(Authorization).filter_by(public_id=public_id))
-    if authorization is None:
-        abort(404)
+    authorization = _this_browsers_authorization(public_id)
     if not authorization.request.is_open:
         return render_template("consent/link_dead.html"), 410
     return flow.begin(authorization.request)
