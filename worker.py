@@ -18,6 +18,7 @@ from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from web import create_app
 from workflows.connection_request import ConnectionRequestWorkflow
+from workflows.new_link import NewLinkAskedWorkflow
 
 log = logging.getLogger("worker")
 
@@ -30,15 +31,16 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
-        workflows=[ConnectionRequestWorkflow],
+        workflows=[ConnectionRequestWorkflow, NewLinkAskedWorkflow],
         activities=[
-            emails.send_invite_emails,
-            emails.send_confirmation_emails,
-            emails.send_failure_email,
+            emails.send_invitation,
+            emails.send_notice,
             amazon.exchange_authorization_code,
             amazon.check_marketplace,
             connections.store_connection,
             connections.record_outcome,
+            connections.record_event,
+            connections.change_client_email,
             connections.remove_connection,
             connections.close_request,
         ],

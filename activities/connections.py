@@ -6,15 +6,17 @@ from temporalio.exceptions import ApplicationError
 
 from activities.types import (
     AuthorizationRef,
+    ChangeEmailInput,
     CloseRequestInput,
     Done,
+    EventInput,
     OutcomeInput,
     RequestRef,
     StoredConnection,
 )
 from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
-from web.connect.models import Authorization, ConnectionRequest
+from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from web.extensions import db
 
 
@@ -61,7 +63,15 @@ class ConnectionActivities:
             authorization.outcome_message = "Connected."
             request.status = ConnectionRequest.CONNECTED
             request.status_detail = f"Seller {authorization.selling_partner_id}"
-            request.link_token_hash = None
+            db.session.add(
+                RequestEvent(
+                    request_id=request.id,
+                    actor="seller",
+                    kind="connected",
+                    detail=f"Connected seller {authorization.selling_partner_id}"
+                    f" in Amazon {request.marketplace}",
+                )
+            )
             db.session.commit()
             return StoredConnection(connection.id)
 
@@ -74,6 +84,14 @@ class ConnectionActivities:
                 authorization.wipe_secrets()
                 authorization.outcome = input.outcome
                 authorization.outcome_message = input.message
+                db.session.add(
+                    RequestEvent(
+                        request_id=authorization.request_id,
+                        actor="Amazon",
+                        kind="amazon_error",
+                        detail=f"{input.outcome.replace('_', ' ').capitalize()}: {input.message}",
+                    )
+                )
                 db.session.commit()
             return Done()
 
@@ -97,6 +115,58 @@ class ConnectionActivities:
             if request is not None:
                 request.status = input.status
                 request.status_detail = input.detail
-                request.link_token_hash = None
+                db.session.add(
+                    RequestEvent(
+                        request_id=request.id,
+                        actor=input.actor,
+                        kind=input.status,
+                        detail=input.detail,
+                    )
+                )
+                db.session.commit()
+            return Done()
+
+    @activity.defn
+    def record_event(self, input: EventInput) -> Done:
+        """Add a line to the timeline and set the status it leaves the request in."""
+        with self.app.app_context():
+            request = db.session.get(ConnectionRequest, input.request_id)
+            if request is not None:
+                db.session.add(
+                    RequestEvent(
+                        request_id=request.id,
+                        actor=input.actor,
+                        kind=input.kind,
+                        detail=input.detail,
+                    )
+                )
+                if input.status and request.is_open:
+                    request.status = input.status
+                db.session.commit()
+            return Done()
+
+    @activity.defn
+    def change_client_email(self, input: ChangeEmailInput) -> Done:
+        """Point the request at a new address; links sent to the old one stop working."""
+        with self.app.app_context():
+            request = db.session.get(ConnectionRequest, input.request_id)
+            if request is None:
+                raise ApplicationError("no such request", non_retryable=True)
+            if request.client_email != input.new_email:
+                old = request.client_email
+                request.client_email = input.new_email
+                now = utcnow()
+                for link in db.session.scalars(
+                    db.select(ConnectionLink).filter_by(request_id=request.id, superseded_at=None)
+                ):
+                    link.superseded_at = now
+                db.session.add(
+                    RequestEvent(
+                        request_id=request.id,
+                        actor=input.actor,
+                        kind="email_changed",
+                        detail=f"Email changed from {old} to {input.new_email}",
+                    )
+                )
                 db.session.commit()
             return Done()

@@ -1,5 +1,6 @@
-"""Email activities: invitations, confirmations, failure notices."""
+"""Email activities: invitations with fresh links, reminders, and notices to each party."""
 
+import math
 import secrets
 import smtplib
 
@@ -7,11 +8,18 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.types import EmailsSent, InviteEmailsInput, RequestRef
+from activities.types import EmailsSent, InvitationInput, NoticeInput
+from web.auth.models import utcnow
 from web.connect import emails
-from web.connect.models import Authorization, ConnectionRequest
+from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from web.crypto import digest
 from web.extensions import db, mail
+
+INVITATION_EVENTS = {
+    "sent": "Invitation sent",
+    "resent": "Invitation re-sent with a fresh link",
+    "email_changed": "Invitation sent to the new address",
+}
 
 
 class EmailActivities:
@@ -21,6 +29,7 @@ class EmailActivities:
         self.app = app
 
     def _send(self, email: emails.Email, message_id: str) -> None:
+        """Hand one email to the SMTP server; a permanent refusal is not worth retrying."""
         try:
             mail.send(email.message(message_id))
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as err:
@@ -42,46 +51,98 @@ class EmailActivities:
             raise ApplicationError(f"no connection request {request_id}", non_retryable=True)
         return request
 
-    @activity.defn
-    def send_invite_emails(self, input: InviteEmailsInput) -> EmailsSent:
-        """Make a fresh link, keep only its hash, email it to the seller, copy the bookkeeper."""
-        with self.app.app_context():
-            request = self._request(input.request_id)
-            token = secrets.token_urlsafe(32)
-            request.link_token_hash = digest(token)
-            request.link_expires_at = input.link_expires_at.replace(tzinfo=None)
-            db.session.commit()
-            link = f"{self.app.config['APP_BASE_URL']}/connect/{token}"
-            key = f"{request.public_id}.invite.{activity.info().attempt}"
-            self._send(emails.seller_invitation(request, link, input.link_expires_at), key)
-            copy = emails.bookkeeper_invitation_copy(request, input.link_expires_at)
-            self._send(copy, f"{request.public_id}.invite-copy")
-            return EmailsSent([request.client_email, request.requested_by.email])
+    def _url(self, path: str) -> str:
+        return f"{self.app.config['APP_BASE_URL']}{path}"
+
+    def _renew_link(self, request: ConnectionRequest) -> str:
+        return self._url(f"/accounts/{request.account_id}/requests/{request.public_id}/renew")
 
     @activity.defn
-    def send_confirmation_emails(self, input: RequestRef) -> EmailsSent:
-        """Tell the bookkeeper the account is ready, and thank the seller."""
+    def send_invitation(self, input: InvitationInput) -> EmailsSent:
+        """Make a fresh link (only its hash is kept), email it to the seller, note it."""
         with self.app.app_context():
             request = self._request(input.request_id)
-            authorization = db.session.scalars(
-                db.select(Authorization).filter_by(request_id=request.id, outcome="connected")
-            ).first()
-            seller_id = authorization.selling_partner_id if authorization else ""
-            self._send(
-                emails.bookkeeper_connected(request, seller_id), f"{request.public_id}.connected"
-            )
-            recipients = [request.requested_by.email]
-            if request.kind == ConnectionRequest.INVITE:
-                self._send(
-                    emails.seller_connected(request), f"{request.public_id}.connected-seller"
+            now = utcnow()
+            expires_at = input.expires_at.replace(tzinfo=None)
+            if input.supersede_links:
+                for link in db.session.scalars(
+                    db.select(ConnectionLink).filter_by(request_id=request.id, superseded_at=None)
+                ):
+                    link.superseded_at = now
+            token = secrets.token_urlsafe(32)
+            db.session.add(
+                ConnectionLink(
+                    request_id=request.id, token_hash=digest(token), sent_to=request.client_email
                 )
-                recipients.append(request.client_email)
+            )
+            request.expires_at = expires_at
+            if input.reason != "reminder":
+                request.status = ConnectionRequest.SENT
+                request.reminders_sent = 0
+            db.session.commit()  # the link must work before the email can arrive
+
+            days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
+            link = self._url(f"/connect/{token}")
+            attempt = activity.info().attempt
+            number = input.reminder_number
+            key = f"{request.public_id}.{input.reason}.{number}.{attempt}"
+            self._send(emails.seller_invitation(request, link, expires_at, number, days_left), key)
+            recipients = [request.client_email]
+            if input.reason == "sent":
+                copy = emails.bookkeeper_invitation_copy(request, expires_at)
+                self._send(copy, f"{request.public_id}.sent.copy")
+                recipients.append(request.requested_by.email)
+            elif input.reason == "reminder":
+                notice = emails.bookkeeper_reminded(
+                    request, number, input.reminders_total, days_left
+                )
+                self._send(notice, f"{request.public_id}.reminder.{number}.copy")
+                recipients.append(request.requested_by.email)
+
+            if input.reason == "reminder":
+                request.status = (
+                    ConnectionRequest.REMINDED
+                    if request.status in (ConnectionRequest.SENT, ConnectionRequest.OPENED)
+                    else request.status
+                )
+                request.reminders_sent = number
+                request.last_reminder_at = utcnow()
+                what = f"Reminder {number} of {input.reminders_total}"
+            else:
+                what = INVITATION_EVENTS[input.reason]
+            db.session.add(
+                RequestEvent(
+                    request_id=request.id,
+                    actor=input.actor,
+                    kind=input.reason,
+                    detail=f"{what}: accepted by the mail server for {request.client_email}",
+                )
+            )
+            db.session.commit()
             return EmailsSent(recipients)
 
     @activity.defn
-    def send_failure_email(self, input: RequestRef) -> EmailsSent:
-        """Tell the bookkeeper the connection could not be completed."""
+    def send_notice(self, input: NoticeInput) -> EmailsSent:
+        """One notice to one party, with a Message-ID stable across retries."""
         with self.app.app_context():
             request = self._request(input.request_id)
-            self._send(emails.bookkeeper_failed(request), f"{request.public_id}.failed")
-            return EmailsSent([request.requested_by.email])
+            if input.notice == "connected_bookkeeper":
+                authorization = db.session.scalars(
+                    db.select(Authorization).filter_by(
+                        request_id=request.id, outcome=Authorization.CONNECTED
+                    )
+                ).first()
+                seller_id = authorization.selling_partner_id if authorization else ""
+                email = emails.bookkeeper_connected(request, seller_id)
+            elif input.notice == "connected_seller":
+                email = emails.seller_connected(request)
+            elif input.notice == "failed_bookkeeper":
+                email = emails.bookkeeper_failed(request)
+            elif input.notice == "expired_bookkeeper":
+                email = emails.bookkeeper_expired(request, self._renew_link(request))
+            elif input.notice == "new_link_asked":
+                email = emails.bookkeeper_new_link_asked(request, self._renew_link(request))
+            else:
+                raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
+            self._send(email, f"{request.public_id}.{input.notice}")
+            return EmailsSent([email.to])

@@ -15,9 +15,43 @@ class AuthorizationRef:
 
 
 @dataclass
-class InviteEmailsInput:
+class InvitationInput:
+    """Email the seller a fresh link: first invitation, reminder, resend or new address."""
+
     request_id: int
-    link_expires_at: datetime
+    reason: str  # sent | reminder | resent | email_changed
+    actor: str
+    expires_at: datetime
+    supersede_links: bool
+    reminder_number: int = 0
+    reminders_total: int = 0
+
+
+@dataclass
+class NoticeInput:
+    """One notice to one party: connected_bookkeeper, connected_seller, failed_bookkeeper,
+    expired_bookkeeper, new_link_asked."""
+
+    request_id: int
+    notice: str
+
+
+@dataclass
+class EventInput:
+    """A line for the request's timeline, and the status it leaves the request in."""
+
+    request_id: int
+    kind: str
+    actor: str
+    detail: str = ""
+    status: str = ""
+
+
+@dataclass
+class ChangeEmailInput:
+    request_id: int
+    new_email: str
+    actor: str
 
 
 @dataclass
@@ -53,6 +87,7 @@ class CloseRequestInput:
     request_id: int
     status: str
     detail: str
+    actor: str
 
 
 @dataclass

@@ -47,7 +47,7 @@ def test_other_bookkeepers_accounts_are_invisible(app, client, mailbox):
     sent = owner.send_request(account_id)
     link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     page = client.get(f"/accounts/{account_id}")
-    public_id = page.text.split("/connect/requests/")[1].split("/cancel")[0]
+    public_id = page.text.split("/requests/")[1].split('"')[0]
 
     intruder = Bookkeeper(app.test_client(), name="Ivy Intruder").sign_up()
     c = intruder.client
@@ -61,11 +61,16 @@ def test_other_bookkeepers_accounts_are_invisible(app, client, mailbox):
         c.post(f"/accounts/{account_id}/connect/direct", data={"marketplace": "US"}).status_code
         == 404
     )
-    cancel = f"/accounts/{account_id}/connect/requests/{public_id}/cancel"
-    assert c.post(cancel).status_code == 404
+    request_url = f"/accounts/{account_id}/requests/{public_id}"
+    assert c.get(request_url).status_code == 404
+    assert c.get(f"{request_url}/renew").status_code == 404
+    for action in ("cancel", "resend", "email"):
+        response = c.post(f"{request_url}/{action}", data={"client_email": "x@example.com"})
+        assert response.status_code == 404, action
+    assert "Private Books" not in c.get("/requests").text
     # and the intruder's own account id cannot reach the owner's request either
     own = intruder.add_account("Mine")
-    assert c.post(f"/accounts/{own}/connect/requests/{public_id}/cancel").status_code == 404
+    assert c.post(f"/accounts/{own}/requests/{public_id}/cancel").status_code == 404
     assert "Private Books" not in c.get("/").text
 
 

@@ -48,10 +48,11 @@ def test_bookkeeper_invites_and_seller_connects(app, client, seller, mailbox):
     assert "Connected · ready" in page.text and "A2DEMOUSSELL01" in page.text
 
     # The link is spent: the seller's page says so, and nothing more is written.
-    assert seller.open_link(link).status_code == 404
+    spent = seller.open_link(link)
+    assert spent.status_code == 410 and "Already connected" in spent.text
     with app.app_context():
         request = db.session.scalar(select(ConnectionRequest).filter_by(account_id=account_id))
-        assert request.status == "connected" and request.link_token_hash is None
+        assert request.status == "connected"
         authorization = db.session.scalar(select(Authorization).filter_by(request_id=request.id))
         assert (
             authorization.code_encrypted is None and authorization.refresh_token_encrypted is None

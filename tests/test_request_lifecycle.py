@@ -68,12 +68,12 @@ def test_withdrawn_request_kills_the_link(app, client, seller, mailbox):
     sent = bookkeeper.send_request(account_id)
     link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     public_id = request_of(app, account_id).public_id
-    response = client.post(f"/accounts/{account_id}/connect/requests/{public_id}/cancel")
+    response = client.post(f"/accounts/{account_id}/requests/{public_id}/cancel")
     assert response.status_code == 302
     wait_for_status(app, account_id, "cancelled")
     page = seller.open_link(link)
-    assert page.status_code == 404 and "no longer works" in page.text
-    assert seller.client.post(path_of(link)).status_code == 404
+    assert page.status_code == 410 and "This request was withdrawn" in page.text
+    assert seller.client.post(path_of(link)).status_code == 410
 
 
 def test_consent_after_withdrawal_is_refused(app, client, seller, mailbox):
@@ -83,7 +83,7 @@ def test_consent_after_withdrawal_is_refused(app, client, seller, mailbox):
     link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     redirect = seller.consent(seller.go_to_amazon(link), "seller-us@example.com")
     public_id = request_of(app, account_id).public_id
-    client.post(f"/accounts/{account_id}/connect/requests/{public_id}/cancel")
+    client.post(f"/accounts/{account_id}/requests/{public_id}/cancel")
     wait_for_status(app, account_id, "cancelled")
     outcome = seller.return_from_amazon(redirect)
     assert outcome.status_code == 410 and "closed" in outcome.text
@@ -98,7 +98,8 @@ def test_unused_link_expires(app, client, seller, mailbox, config):
     link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     assert seller.open_link(link).status_code == 200
     wait_for_status(app, account_id, "expired", timeout=30)
-    assert seller.open_link(link).status_code == 404
+    page = seller.open_link(link)
+    assert page.status_code == 410 and "This link has expired" in page.text
     assert "Expired" in client.get(f"/accounts/{account_id}").text
 
 

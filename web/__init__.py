@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from web import marketplaces
 from web.config import ROOT, load_config
 from web.extensions import csrf, db, login_manager, mail, migrate, temporal
+from web.filters import register_filters
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -27,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_headers(app)
+    register_filters(app)
     return app
 
 
@@ -46,11 +48,13 @@ def register_blueprints(app: Flask) -> None:
     from web.auth.views import bp as auth
     from web.connect.views import bp as connect
     from web.consent.views import bp as consent
+    from web.requests.views import bp as requests
 
     app.register_blueprint(auth)
     app.register_blueprint(accounts)
     app.register_blueprint(connect)
     app.register_blueprint(consent)
+    app.register_blueprint(requests)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -44,6 +44,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def parse_durations(text: str) -> list[timedelta]:
+    """Parse a comma-separated list such as '2d,5d,9d' (empty means none)."""
+    return [parse_duration(part) for part in text.split(",") if part.strip()]
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -96,7 +101,11 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         ).rstrip("/"),
         "SPAPI_ENDPOINT": env.get("SPAPI_ENDPOINT", "" if production else _SANDBOX).rstrip("/"),
         "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY", _dev_fernet_key(secret_key)),
+        # Copied into each workflow's input at start: changes affect new requests only.
+        "CONNECT_REMINDERS": parse_durations(env.get("CONNECT_REMINDERS", "2d,5d,9d")),
         "CONNECT_EXPIRES_AFTER": parse_duration(env.get("CONNECT_EXPIRES_AFTER", "14d")),
+        # Reminders pause this long after the seller presses 'Continue to Amazon'.
+        "CONNECT_REMINDER_PAUSE": parse_duration(env.get("CONNECT_REMINDER_PAUSE", "1d")),
         "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
             env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")
         ),

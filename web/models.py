@@ -2,9 +2,17 @@
 
 from web.accounts.models import AmazonConnection, ClientAccount
 from web.auth.models import User
-from web.connect.models import Authorization, ConnectionRequest, OAuthState
+from web.connect.models import (
+    Authorization,
+    ConnectionLink,
+    ConnectionRequest,
+    OAuthState,
+    RequestEvent,
+)
 
 __all__ = [
+    "ConnectionLink",
+    "RequestEvent",
     "AmazonConnection",
     "Authorization",
     "ClientAccount",

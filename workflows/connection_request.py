@@ -1,10 +1,11 @@
-"""The connection request: invite the seller, wait for Amazon's authorization, connect, confirm."""
+"""A connection request: invite, remind, expire; on Amazon's answer connect and confirm."""
 
-from dataclasses import dataclass
-from datetime import timedelta
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -13,11 +14,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.types import (
         AuthorizationRef,
+        ChangeEmailInput,
         CloseRequestInput,
-        InviteEmailsInput,
+        EventInput,
+        InvitationInput,
+        NoticeInput,
         OutcomeInput,
         RequestRef,
     )
+    from workflows import search_attributes
 
 # Amazon's authorization code dies 5 minutes after the redirect: stop retrying well before.
 EXCHANGE_DEADLINE = timedelta(minutes=4)
@@ -36,12 +41,44 @@ EMAIL_RETRY = RetryPolicy(
 CONFIRMATION_DEADLINE = timedelta(hours=6)
 SHORT = timedelta(seconds=30)
 
+# Statuses (the OnboardingStatus search attribute; mirrors web.connect.models.ConnectionRequest)
+SENT = "sent"
+OPENED = "opened"
+CONSENT_STARTED = "consent_started"
+REMINDED = "reminded"
+CONNECTED = "connected"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+FAILED = "failed"
+
+# Outcomes of one return from Amazon (mirrors web.connect.models.Authorization)
+CODE_EXPIRED = "code_expired"
+WRONG_ACCOUNT = "wrong_account"
+AMAZON_UNAVAILABLE = "amazon_unavailable"
+
+MESSAGES = {
+    CONNECTED: "Your Amazon seller account is connected.",
+    CODE_EXPIRED: "Amazon's one-time code expired or was already used. Start again and sign in"
+    " to Amazon once more; it takes a minute.",
+    WRONG_ACCOUNT: "The Amazon account you signed in with does not sell in this marketplace."
+    " Sign in with the seller account that sells there.",
+    AMAZON_UNAVAILABLE: "Amazon did not answer in time. Nothing was connected; please try again"
+    " in a few minutes.",
+}
+
 
 @dataclass
 class ConnectionRequestInput:
+    """Copied in at start, so later changes of settings never affect a running request."""
+
     request_id: int
     send_invite: bool
+    account_name: str
+    marketplace: str
+    requested_by: str
     expires_after_seconds: int
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+    reminder_pause_seconds: int = 86400
 
 
 @dataclass
@@ -61,25 +98,37 @@ class AuthorizationOutcome:
 
 
 @dataclass
+class SellerProgress:
+    """Signal: the seller opened the landing page, or pressed its button."""
+
+    actor: str
+
+
+@dataclass
 class CancelRequest:
-    reason: str
+    actor: str
 
 
-# Outcomes (mirrors web.connect.models.Authorization)
-CONNECTED = "connected"
-CODE_EXPIRED = "code_expired"
-WRONG_ACCOUNT = "wrong_account"
-AMAZON_UNAVAILABLE = "amazon_unavailable"
+@dataclass
+class ResendRequest:
+    actor: str
 
-MESSAGES = {
-    CONNECTED: "Your Amazon seller account is connected.",
-    CODE_EXPIRED: "Amazon's one-time code expired or was already used. Start again and sign in"
-    " to Amazon once more; it takes a minute.",
-    WRONG_ACCOUNT: "The Amazon account you signed in with does not sell in this marketplace."
-    " Sign in with the seller account that sells there.",
-    AMAZON_UNAVAILABLE: "Amazon did not answer in time. Nothing was connected; please try again"
-    " in a few minutes.",
-}
+
+@dataclass
+class ChangeEmailRequest:
+    new_email: str
+    actor: str
+
+
+@dataclass
+class RequestStatus:
+    status: str
+    reminders_sent: int
+    reminders_total: int
+    last_reminder_at: datetime | None
+    consent_started_at: datetime | None
+    expires_at: datetime
+    open: bool
 
 
 @workflow.defn
@@ -89,39 +138,72 @@ class ConnectionRequestWorkflow:
     Update `submit_authorization(AuthorizationSubmitted) -> AuthorizationOutcome`: the callback
     hands over Amazon's authorization (a database reference, never the code) and waits for the
     outcome. Wrong account, expired code or Amazon trouble leave the request open for another try.
+    Update `resend(ResendRequest) -> RequestStatus`: a fresh link; earlier links stop working.
+    Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address.
+    Signal `seller_opened(SellerProgress)`, `consent_started(SellerProgress)`: the seller's steps;
+    consent pauses reminders for `reminder_pause_seconds`.
     Signal `cancel(CancelRequest)`: the bookkeeper withdraws the request.
+    Query `status() -> RequestStatus`.
     """
 
     def __init__(self) -> None:
+        self._input: ConnectionRequestInput | None = None
+        self._status = SENT
+        self._sent_at = datetime.min
+        self._reminders_sent = 0
+        self._last_reminder_at: datetime | None = None
+        self._consent_started_at: datetime | None = None
+        self._opened = False
         self._pending: AuthorizationSubmitted | None = None
         self._outcomes: dict[int, AuthorizationOutcome] = {}
         self._cancelled: CancelRequest | None = None
         self._closed = False
+        self._progress: list[tuple[str, str]] = []  # (status, actor) signals not yet recorded
+        self._schedule_changed = False
+        self._emailing = asyncio.Lock()  # one invitation email at a time, in order
+
+    # ---- the story -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
-        request = RequestRef(input.request_id)
-        deadline = workflow.now() + timedelta(seconds=input.expires_after_seconds)
+        self._input = input
+        self._sent_at = workflow.now()
         if input.send_invite:
-            await workflow.execute_activity_method(
-                EmailActivities.send_invite_emails,
-                InviteEmailsInput(input.request_id, link_expires_at=deadline),
-                start_to_close_timeout=SHORT,
-                retry_policy=EMAIL_RETRY,
-                summary="Email the invitation to the seller and a copy to the bookkeeper",
-            )
+            await self._invite("sent", input.requested_by, supersede=False)
+        else:
+            self._status = CONSENT_STARTED
+            self._consent_started_at = workflow.now()
+            self._progress.append(("direct_started", input.requested_by))
+        self._publish()
         while True:
+            await self._record_progress()
+            wake_at, reminder = self._next_wake()
+            self._schedule_changed = False
             try:
                 await workflow.wait_condition(
-                    lambda: self._pending is not None or self._cancelled is not None,
-                    timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
-                    timeout_summary=f"Wait for the seller until {deadline:%Y-%m-%d %H:%M} UTC",
+                    lambda: (
+                        self._pending is not None
+                        or self._cancelled is not None
+                        or self._schedule_changed
+                        or bool(self._progress)
+                    ),
+                    timeout=max(wake_at - workflow.now(), timedelta(seconds=1)),
+                    timeout_summary=(
+                        f"Reminder {reminder} of {len(input.reminder_offsets_seconds)}"
+                        f" at {wake_at:%Y-%m-%d %H:%M} UTC"
+                        if reminder
+                        else f"Wait for the seller until {wake_at:%Y-%m-%d %H:%M} UTC"
+                    ),
                 )
             except TimeoutError:
-                return await self._close(request, "expired", "The link expired unused.")
+                if reminder:
+                    await self._remind(reminder)
+                    continue
+                return await self._close(EXPIRED, "The link expired unused.", "system")
+            if self._cancelled is not None and self._pending is None:
+                return await self._close(CANCELLED, "Withdrawn.", self._cancelled.actor)
             if self._pending is None:
-                reason = self._cancelled.reason if self._cancelled else ""
-                return await self._close(request, "cancelled", reason)
+                continue  # progress to record or a new schedule
             submitted = self._pending
             outcome = await self._connect(submitted)
             self._outcomes[submitted.authorization_id] = outcome
@@ -129,9 +211,96 @@ class ConnectionRequestWorkflow:
             if outcome.outcome == CONNECTED:
                 break
         self._closed = True
-        result = await self._confirm(request)
+        self._status = CONNECTED
+        self._publish()
+        result = await self._confirm()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    def _next_wake(self) -> tuple[datetime, int]:
+        """When to wake next: (time, reminder number), where reminder 0 means expiry."""
+        assert self._input is not None
+        deadline = self._deadline()
+        offsets = self._input.reminder_offsets_seconds
+        if self._reminders_sent >= len(offsets):
+            return deadline, 0
+        due = self._sent_at + timedelta(seconds=offsets[self._reminders_sent])
+        if self._consent_started_at is not None:
+            # The seller is on their way: no nagging until they have had a day to finish.
+            resume = self._consent_started_at + timedelta(
+                seconds=self._input.reminder_pause_seconds
+            )
+            due = max(due, resume)
+        if due >= deadline:
+            return deadline, 0
+        return due, self._reminders_sent + 1
+
+    def _deadline(self) -> datetime:
+        assert self._input is not None
+        return self._sent_at + timedelta(seconds=self._input.expires_after_seconds)
+
+    async def _invite(self, reason: str, actor: str, supersede: bool, number: int = 0) -> None:
+        assert self._input is not None
+        async with self._emailing:
+            summary = {
+                "sent": "Email the invitation to the seller and a copy to the bookkeeper",
+                "resent": "Email a fresh link to the seller (earlier links stop working)",
+                "email_changed": "Email a fresh link to the seller's new address",
+                "reminder": f"Reminder {number} of {len(self._input.reminder_offsets_seconds)}",
+            }[reason]
+            await workflow.execute_activity_method(
+                EmailActivities.send_invitation,
+                InvitationInput(
+                    request_id=self._input.request_id,
+                    reason=reason,
+                    actor=actor,
+                    expires_at=self._deadline(),
+                    supersede_links=supersede,
+                    reminder_number=number,
+                    reminders_total=len(self._input.reminder_offsets_seconds),
+                ),
+                start_to_close_timeout=SHORT,
+                retry_policy=EMAIL_RETRY,
+                summary=summary,
+            )
+
+    async def _remind(self, number: int) -> None:
+        await self._invite("reminder", "system", supersede=False, number=number)
+        self._reminders_sent = number
+        self._last_reminder_at = workflow.now()
+        if self._status in (SENT, OPENED):
+            self._status = REMINDED
+        self._publish()
+
+    async def _record_progress(self) -> None:
+        """Record the seller's steps (signals) on the timeline, in the order they came."""
+        assert self._input is not None
+        while self._progress:
+            event, actor = self._progress.pop(0)
+            await workflow.execute_activity_method(
+                ConnectionActivities.record_event,
+                EventInput(self._input.request_id, event, actor, status=self._status),
+                start_to_close_timeout=SHORT,
+                summary=f"Timeline: {event.replace('_', ' ')}",
+            )
+            self._publish()
+
+    def _publish(self) -> None:
+        """Keep the search attributes and the UI's current details in step with the status."""
+        assert self._input is not None
+        workflow.upsert_search_attributes(
+            [SearchAttributePair(search_attributes.ONBOARDING_STATUS, self._status)]
+        )
+        i = self._input
+        total = len(i.reminder_offsets_seconds)
+        lines = [
+            f"**{self._status.replace('_', ' ').capitalize()}** · {i.account_name} · Amazon "
+            f"{i.marketplace} · asked by {i.requested_by}",
+            f"Reminders sent: {self._reminders_sent} of {total}",
+        ]
+        if not self._closed:
+            lines.append(f"Link expires {self._deadline():%Y-%m-%d %H:%M} UTC")
+        workflow.set_current_details("\n\n".join(lines))
 
     async def _connect(self, submitted: AuthorizationSubmitted) -> AuthorizationOutcome:
         """Exchange the code, check the marketplace, store the connection."""
@@ -171,21 +340,29 @@ class ConnectionRequestWorkflow:
             ConnectionActivities.record_outcome,
             OutcomeInput(ref.authorization_id, outcome, MESSAGES[outcome]),
             start_to_close_timeout=SHORT,
-            summary=f"Record outcome: {outcome}",
+            summary=f"Amazon error: {outcome.replace('_', ' ')}",
         )
         return AuthorizationOutcome(outcome, MESSAGES[outcome])
 
-    async def _confirm(self, request: RequestRef) -> ConnectionRequestResult:
+    async def _notify(self, notice: str, summary: str) -> None:
+        assert self._input is not None
+        await workflow.execute_activity_method(
+            EmailActivities.send_notice,
+            NoticeInput(self._input.request_id, notice),
+            start_to_close_timeout=SHORT,
+            schedule_to_close_timeout=CONFIRMATION_DEADLINE,
+            retry_policy=EMAIL_RETRY,
+            summary=summary,
+        )
+
+    async def _confirm(self) -> ConnectionRequestResult:
         """Tell both parties; if that fails for good, undo the connection (saga)."""
+        assert self._input is not None
+        request = RequestRef(self._input.request_id)
         try:
-            await workflow.execute_activity_method(
-                EmailActivities.send_confirmation_emails,
-                request,
-                start_to_close_timeout=SHORT,
-                schedule_to_close_timeout=CONFIRMATION_DEADLINE,
-                retry_policy=EMAIL_RETRY,
-                summary="Email the confirmation to the bookkeeper and the seller",
-            )
+            await self._notify("connected_bookkeeper", "Email the bookkeeper: connected and ready")
+            if self._input.send_invite:
+                await self._notify("connected_seller", "Email the seller: thank you, connected")
         except ActivityError:
             await workflow.execute_activity_method(
                 ConnectionActivities.remove_connection,
@@ -196,34 +373,37 @@ class ConnectionRequestWorkflow:
             await workflow.execute_activity_method(
                 ConnectionActivities.close_request,
                 CloseRequestInput(
-                    request.request_id, "failed", "The confirmation emails could not be sent."
+                    request.request_id,
+                    FAILED,
+                    "The confirmation emails could not be sent.",
+                    "system",
                 ),
                 start_to_close_timeout=SHORT,
                 summary="Mark the request failed",
             )
-            await workflow.execute_activity_method(
-                EmailActivities.send_failure_email,
-                request,
-                start_to_close_timeout=SHORT,
-                schedule_to_close_timeout=CONFIRMATION_DEADLINE,
-                retry_policy=EMAIL_RETRY,
-                summary="Tell the bookkeeper the connection failed",
-            )
-            return ConnectionRequestResult("failed")
-        return ConnectionRequestResult("connected")
+            self._status = FAILED
+            self._publish()
+            await self._notify("failed_bookkeeper", "Tell the bookkeeper the connection failed")
+            return ConnectionRequestResult(FAILED)
+        return ConnectionRequestResult(CONNECTED)
 
-    async def _close(
-        self, request: RequestRef, status: str, detail: str
-    ) -> ConnectionRequestResult:
+    async def _close(self, status: str, detail: str, actor: str) -> ConnectionRequestResult:
+        assert self._input is not None
         self._closed = True
         await workflow.execute_activity_method(
             ConnectionActivities.close_request,
-            CloseRequestInput(request.request_id, status, detail),
+            CloseRequestInput(self._input.request_id, status, detail, actor),
             start_to_close_timeout=SHORT,
             summary=f"Close the request: {status}",
         )
+        self._status = status
+        self._publish()
+        if status == EXPIRED and self._input.send_invite:
+            await self._notify("expired_bookkeeper", "Tell the bookkeeper the link expired")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConnectionRequestResult(status)
+
+    # ---- messages --------------------------------------------------------------------------
 
     @workflow.update
     async def submit_authorization(self, submitted: AuthorizationSubmitted) -> AuthorizationOutcome:
@@ -245,8 +425,84 @@ class ConnectionRequestWorkflow:
         ):
             raise ValueError("Another authorization for this request is being processed.")
 
+    @workflow.update
+    async def resend(self, request: ResendRequest) -> RequestStatus:
+        """Email a fresh link now; earlier links stop working; the clock starts again."""
+        await self._invite("resent", request.actor, supersede=True)
+        self._restart_clock()
+        return self.status()
+
+    @workflow.update
+    async def change_email(self, request: ChangeEmailRequest) -> RequestStatus:
+        """Send the request to another address; links to the old one stop working."""
+        assert self._input is not None
+        await workflow.execute_activity_method(
+            ConnectionActivities.change_client_email,
+            ChangeEmailInput(self._input.request_id, request.new_email, request.actor),
+            start_to_close_timeout=SHORT,
+            summary="Change the seller's email address",
+        )
+        await self._invite("email_changed", request.actor, supersede=True)
+        self._restart_clock()
+        return self.status()
+
+    @resend.validator
+    def _validate_resend(self, request: ResendRequest) -> None:
+        self._require_open_invitation()
+
+    @change_email.validator
+    def _validate_change_email(self, request: ChangeEmailRequest) -> None:
+        self._require_open_invitation()
+        if "@" not in request.new_email or any(c in request.new_email for c in "\r\n <>,"):
+            raise ValueError("That is not an email address.")
+
+    def _require_open_invitation(self) -> None:
+        assert self._input is not None
+        if self._closed or self._cancelled is not None or self._pending is not None:
+            raise ValueError("This connection request is no longer waiting for the seller.")
+        if not self._input.send_invite:
+            raise ValueError("A direct connection has no invitation to send.")
+
+    def _restart_clock(self) -> None:
+        self._sent_at = workflow.now()
+        self._reminders_sent = 0
+        self._consent_started_at = None
+        self._status = SENT
+        self._schedule_changed = True
+
+    @workflow.signal
+    def seller_opened(self, progress: SellerProgress) -> None:
+        """The seller looked at the landing page (recorded once)."""
+        if not self._closed and not self._opened:
+            self._opened = True
+            if self._status in (SENT, REMINDED):
+                self._status = OPENED
+            self._progress.append((OPENED, progress.actor))
+
+    @workflow.signal
+    def consent_started(self, progress: SellerProgress) -> None:
+        """The seller pressed 'Continue to Amazon': pause reminders."""
+        if not self._closed:
+            self._consent_started_at = workflow.now()
+            self._status = CONSENT_STARTED
+            self._progress.append((CONSENT_STARTED, progress.actor))
+
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
         """The bookkeeper withdraws the request."""
         if not self._closed:
             self._cancelled = request
+
+    @workflow.query
+    def status(self) -> RequestStatus:
+        """Where the request stands, for ops and for the web app."""
+        assert self._input is not None
+        return RequestStatus(
+            status=self._status,
+            reminders_sent=self._reminders_sent,
+            reminders_total=len(self._input.reminder_offsets_seconds),
+            last_reminder_at=self._last_reminder_at,
+            consent_started_at=self._consent_started_at,
+            expires_at=self._deadline(),
+            open=not self._closed,
+        )

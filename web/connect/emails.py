@@ -52,20 +52,40 @@ def _context(request: ConnectionRequest, **extra) -> dict:
     }
 
 
-def seller_invitation(request: ConnectionRequest, link: str, expires_at: datetime | None) -> Email:
+def seller_invitation(
+    request: ConnectionRequest,
+    link: str,
+    expires_at: datetime | None,
+    reminder_number: int = 0,
+    days_left: int | None = None,
+) -> Email:
     """The email the account owner receives, with the 'Continue to connect' link."""
-    context = _context(request, link=link, expires_at=expires_at)
+    context = _context(
+        request, link=link, expires_at=expires_at, reminder=reminder_number, days_left=days_left
+    )
     text, html = _render("invite_seller", **context)
     subject = (
         f"{request.requested_by.name} ({context['firm']}) asks you to connect "
         f"{request.account.name}'s Amazon account"
     )
+    if reminder_number:
+        left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
+        subject = f"Reminder ({left}): {subject}"
     return Email(request.client_email, subject, text, html)
 
 
 def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
     text, html = _render("invite_bookkeeper", **_context(request, expires_at=expires_at))
     subject = f"Request sent: {request.client_name} to connect Amazon ({request.marketplace})"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def bookkeeper_reminded(
+    request: ConnectionRequest, number: int, total: int, days_left: int
+) -> Email:
+    context = _context(request, number=number, total=total, days_left=days_left)
+    text, html = _render("reminded_bookkeeper", **context)
+    subject = f"Reminder {number} of {total} sent to {request.client_name} ({request.account.name})"
     return Email(request.requested_by.email, subject, text, html)
 
 
@@ -78,13 +98,24 @@ def bookkeeper_connected(request: ConnectionRequest, selling_partner_id: str) ->
 
 def seller_connected(request: ConnectionRequest) -> Email:
     text, html = _render("connected_seller", **_context(request))
-    subject = (
-        f"You connected {request.account.name}'s Amazon account to {request.requested_by.firm_name}"
-    )
+    firm = request.requested_by.firm_name
+    subject = f"You connected {request.account.name}'s Amazon account to {firm}"
     return Email(request.client_email, subject, text, html)
 
 
 def bookkeeper_failed(request: ConnectionRequest) -> Email:
     text, html = _render("failed_bookkeeper", **_context(request))
     subject = f"Connecting {request.account.name} to Amazon {request.marketplace} failed"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def bookkeeper_expired(request: ConnectionRequest, renew_link: str) -> Email:
+    text, html = _render("expired_bookkeeper", **_context(request, renew_link=renew_link))
+    subject = f"{request.client_name} did not connect {request.account.name} in time: send again?"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def bookkeeper_new_link_asked(request: ConnectionRequest, renew_link: str) -> Email:
+    text, html = _render("new_link_asked_bookkeeper", **_context(request, renew_link=renew_link))
+    subject = f"{request.client_name} asks for a new link to connect {request.account.name}"
     return Email(request.requested_by.email, subject, text, html)

@@ -51,3 +51,16 @@ class ConnectRequestForm(MarketplaceForm):
         validators=[Length(max=1000)],
         description="Added to the email, in your words.",
     )
+
+
+class ChangeEmailForm(FlaskForm):
+    client_email = EmailField(
+        "New email",
+        filters=[strip],
+        validators=[
+            DataRequired(),
+            Email(message="Enter a valid email address."),
+            Length(max=254),
+            single_line,
+        ],
+    )

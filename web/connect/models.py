@@ -16,19 +16,23 @@ def new_public_id() -> str:
 
 
 class ConnectionRequest(db.Model):
-    """One attempt to connect an account's marketplace; one Temporal workflow each."""
+    """One attempt to connect an account's marketplace; one Temporal workflow run each."""
 
     __tablename__ = "connection_requests"
 
     # kind
     INVITE = "invite"  # the owner is emailed a link
     DIRECT = "direct"  # the signed-in user owns the seller account
-    # status
-    PENDING = "pending"
+    # status, as one lower-case word (the OnboardingStatus search attribute holds the same)
+    SENT = "sent"
+    OPENED = "opened"
+    CONSENT_STARTED = "consent_started"
+    REMINDED = "reminded"
     CONNECTED = "connected"
-    FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    FAILED = "failed"
+    OPEN_STATUSES = (SENT, OPENED, CONSENT_STARTED, REMINDED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -39,24 +43,64 @@ class ConnectionRequest(db.Model):
     client_name: Mapped[str] = mapped_column(String(120))
     client_email: Mapped[str] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=SENT, index=True)
     status_detail: Mapped[str] = mapped_column(Text, default="")
-    # SHA-256 of the emailed link's token; the token itself is never stored.
-    link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    link_expires_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    last_reminder_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    workflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     account: Mapped[ClientAccount] = relationship()
     requested_by: Mapped[User] = relationship()
+    events: Mapped[list["RequestEvent"]] = relationship(
+        back_populates="request", order_by="RequestEvent.id"
+    )
 
     @property
     def workflow_id(self) -> str:
-        return f"connection-request-{self.public_id}"
+        """From the business key: Temporal itself refuses a second open request."""
+        return workflow_id_for(self.account_id, self.marketplace)
 
     @property
     def is_open(self) -> bool:
-        return self.status == self.PENDING
+        return self.status in self.OPEN_STATUSES
+
+
+def workflow_id_for(account_id: int, marketplace: str) -> str:
+    return f"connection-request-{account_id}-{marketplace}"
+
+
+class ConnectionLink(db.Model):
+    """One emailed 'Continue to connect' link; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "connection_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_to: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a resend or a change of address replaces it: it stops working at once.
+    superseded_at: Mapped[datetime | None]
+
+    request: Mapped[ConnectionRequest] = relationship()
+
+
+class RequestEvent(db.Model):
+    """One line of a request's timeline."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    request: Mapped[ConnectionRequest] = relationship(back_populates="events")
 
 
 class OAuthState(db.Model):

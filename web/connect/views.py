@@ -1,78 +1,44 @@
 """The bookkeeper's connect flow: marketplace, path, request with preview, direct consent."""
 
-from datetime import timedelta
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from web import marketplaces
 from web.accounts.views import get_own_account
 from web.auth.models import utcnow
-from web.connect import emails
+from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.connect.models import ConnectionRequest
 from web.consent import flow
-from web.extensions import db, temporal
-from workflows import search_attributes
-from workflows.connection_request import (
-    CancelRequest,
-    ConnectionRequestInput,
-    ConnectionRequestWorkflow,
-)
+from web.extensions import db
+from workflows.connection_request import SellerProgress
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
 
-START_TIMEOUT = 10.0  # seconds to wait for Temporal to accept a new request
 
+def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | None:
+    """Write the request and start its workflow, or write nothing and say why.
 
-def _start(connection_request: ConnectionRequest, expires_after: timedelta) -> None:
-    """Start the request's workflow; the caller commits only if this succeeds."""
-    config = current_app.config
-    input = ConnectionRequestInput(
-        request_id=connection_request.id,
-        send_invite=connection_request.kind == ConnectionRequest.INVITE,
-        expires_after_seconds=int(expires_after.total_seconds()),
-    )
-    marketplace = marketplaces.get(connection_request.marketplace)
-    account_id = connection_request.account_id
-    email_domain = connection_request.client_email.rsplit("@", 1)[-1].lower()
-
-    async def start(client):
-        await client.start_workflow(
-            ConnectionRequestWorkflow.run,
-            input,
-            id=connection_request.workflow_id,
-            task_queue=config["TEMPORAL_TASK_QUEUE"],
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.ACCOUNT_ID, str(account_id)),
-                    SearchAttributePair(search_attributes.MARKETPLACE, marketplace.country),
-                    SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, email_domain),
-                ]
-            ),
-            static_summary=(
-                f"Connect {connection_request.account.name} to Amazon {marketplace.country}"
-            ),
-            static_details=(
-                f"Account {connection_request.account_id} · {marketplace.label} · "
-                f"{connection_request.kind} request by user {connection_request.requested_by_id}"
-            ),
-        )
-
-    temporal.run(start, START_TIMEOUT)
-
-
-def _create(account, form_data: dict, kind: str, expires_after: timedelta):
-    """Write the request and start its workflow, or write nothing and return None."""
+    Raises lifecycle.AlreadyOpen when Temporal already runs a request for this marketplace.
+    """
     connection_request = ConnectionRequest(
-        account=account, requested_by=current_user._get_current_object(), kind=kind, **form_data
+        account=account,
+        requested_by=current_user._get_current_object(),
+        kind=kind,
+        status=(
+            ConnectionRequest.SENT
+            if kind == ConnectionRequest.INVITE
+            else ConnectionRequest.CONSENT_STARTED
+        ),
+        **form_data,
     )
     db.session.add(connection_request)
     db.session.flush()
     try:
-        _start(connection_request, expires_after)
+        lifecycle.start(connection_request)
+    except lifecycle.AlreadyOpen:
+        db.session.rollback()
+        raise
     except Exception:
         db.session.rollback()
         current_app.logger.exception("could not start the workflow for a connection request")
@@ -84,6 +50,15 @@ def _create(account, form_data: dict, kind: str, expires_after: timedelta):
         return None
     db.session.commit()
     return connection_request
+
+
+def _already_open(account, existing: ConnectionRequest | None, marketplace: str):
+    """A request for this marketplace is open: offer to resend it instead of a second one."""
+    existing = existing or lifecycle.open_request_for(account.id, marketplace)
+    if existing is None:  # Temporal knew of one the database did not: it is closing right now
+        flash("A request for this marketplace is just finishing. Try again in a moment.", "info")
+        return redirect(url_for("accounts.show", account_id=account.id))
+    return render_template("connect/already_open.html", account=account, existing=existing), 409
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -113,6 +88,7 @@ def choose_path(account_id: int):
         account=account,
         marketplace=marketplaces.get(country),
         form=MarketplaceForm(data={"marketplace": country}),
+        existing=lifecycle.open_request_for(account.id, country),
     )
 
 
@@ -125,17 +101,24 @@ def direct(account_id: int):
     if not form.validate_on_submit():
         flash("Choose one of Amazon's marketplaces from the list.", "error")
         return redirect(url_for(".choose_marketplace", account_id=account.id))
+    country = form.marketplace.data
+    existing = lifecycle.open_request_for(account.id, country)
+    if existing is not None:
+        # One open request per marketplace: the owner finishes the open one themselves.
+        progress = SellerProgress(f"{current_user.name} (connecting directly)")
+        lifecycle.signal(existing, "consent_started", progress, best_effort=True)
+        return flow.begin(existing)
     data = {
-        "marketplace": form.marketplace.data,
+        "marketplace": country,
         "client_name": current_user.name,
         "client_email": current_user.email,
     }
-    expires = current_app.config["DIRECT_CONNECT_EXPIRES_AFTER"]
-    connection_request = _create(account, data, ConnectionRequest.DIRECT, expires)
+    try:
+        connection_request = create_request(account, data, ConnectionRequest.DIRECT)
+    except lifecycle.AlreadyOpen:
+        return _already_open(account, None, country)
     if connection_request is None:
-        return redirect(
-            url_for(".choose_path", account_id=account.id, marketplace=data["marketplace"])
-        )
+        return redirect(url_for(".choose_path", account_id=account.id, marketplace=country))
     return flow.begin(connection_request)
 
 
@@ -153,6 +136,9 @@ def request_access(account_id: int):
         "client_email": form.client_email.data,
         "note": form.note.data or "",
     }
+    existing = lifecycle.open_request_for(account.id, data["marketplace"])
+    if existing is not None:
+        return _already_open(account, existing, data["marketplace"])
     if request.form.get("action") != "send":
         # A transient request, never added to the session: it only renders the preview.
         draft = ConnectionRequest(
@@ -167,9 +153,10 @@ def request_access(account_id: int):
             preview=preview,
             marketplace=marketplaces.get(data["marketplace"]),
         )
-    connection_request = _create(
-        account, data, ConnectionRequest.INVITE, current_app.config["CONNECT_EXPIRES_AFTER"]
-    )
+    try:
+        connection_request = create_request(account, data, ConnectionRequest.INVITE)
+    except lifecycle.AlreadyOpen:
+        return _already_open(account, None, data["marketplace"])
     if connection_request is None:
         return render_template("connect/request.html", account=account, form=form)
     flash(
@@ -177,29 +164,6 @@ def request_access(account_id: int):
         " You will get an email the moment the account is connected.",
         "success",
     )
-    return redirect(url_for("accounts.show", account_id=account.id))
-
-
-@bp.post("/requests/<public_id>/cancel")
-@login_required
-def cancel(account_id: int, public_id: str):
-    """Withdraw an open request: the seller's link stops working."""
-    account = get_own_account(account_id)
-    connection_request = db.session.scalar(
-        db.select(ConnectionRequest).filter_by(public_id=public_id, account_id=account.id)
+    return redirect(
+        url_for("requests.show", account_id=account.id, public_id=connection_request.public_id)
     )
-    if connection_request is None:
-        abort(404)
-    if not connection_request.is_open:
-        flash("That request is already closed.", "info")
-        return redirect(url_for("accounts.show", account_id=account.id))
-
-    async def signal(client):
-        handle = client.get_workflow_handle(connection_request.workflow_id)
-        await handle.signal(
-            ConnectionRequestWorkflow.cancel, CancelRequest(f"Withdrawn by {current_user.name}")
-        )
-
-    temporal.run(signal, START_TIMEOUT)
-    flash("Request withdrawn. The link in the email no longer works.", "success")
-    return redirect(url_for("accounts.show", account_id=account.id))

@@ -36,10 +36,13 @@ def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcom
     Returns None when the workflow has not answered in time (the worker is slow or down); calling
     again is safe, since the update id makes Temporal treat it as the same delivery.
     """
-    workflow_id = authorization.request.workflow_id
+    request = authorization.request
+    workflow_id, run_id = request.workflow_id, request.workflow_run_id
 
     async def submit(client):
-        handle = client.get_workflow_handle_for(ConnectionRequestWorkflow.run, workflow_id)
+        handle = client.get_workflow_handle_for(
+            ConnectionRequestWorkflow.run, workflow_id, run_id=run_id
+        )
         return await handle.execute_update(
             ConnectionRequestWorkflow.submit_authorization,
             AuthorizationSubmitted(authorization.id),

@@ -16,10 +16,12 @@ from flask import (
 
 from web import marketplaces
 from web.auth.models import utcnow
-from web.connect.models import Authorization, ConnectionRequest, OAuthState
+from web.connect import lifecycle
+from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from web.consent import flow
 from web.crypto import digest, encrypt
 from web.extensions import db
+from workflows.connection_request import SellerProgress
 
 bp = Blueprint("consent", __name__)
 
@@ -28,30 +30,82 @@ STATE_LIFETIME = timedelta(minutes=30)
 REFRESH_SECONDS = 3
 
 
-def _request_for_link(token: str) -> ConnectionRequest | None:
-    return db.session.scalar(db.select(ConnectionRequest).filter_by(link_token_hash=digest(token)))
+def _link(token: str) -> ConnectionLink | None:
+    return db.session.scalar(db.select(ConnectionLink).filter_by(token_hash=digest(token)))
+
+
+def _closed_page(link: ConnectionLink | None, token: str):
+    """Why this link no longer leads to Amazon, or None while it still does."""
+    if link is None:
+        return render_template("consent/link_closed.html", reason="unknown"), 404
+    connection_request = link.request
+    if link.superseded_at is not None:
+        reason = "replaced"
+    elif connection_request.is_open:
+        return None
+    else:
+        reason = connection_request.status
+    return render_template(
+        "consent/link_closed.html",
+        reason=reason,
+        connection_request=connection_request,
+        marketplace=marketplaces.get(connection_request.marketplace),
+        token=token,
+    ), 410
 
 
 @bp.get("/connect/<token>")
 def landing(token: str):
     """The 'Continue to connect' link: says who asks for what; changes nothing (scanner-safe)."""
-    connection_request = _request_for_link(token)
-    if connection_request is None or not connection_request.is_open:
-        return render_template("consent/link_dead.html"), 404
+    link = _link(token)
+    closed = _closed_page(link, token)
+    if closed is not None:
+        return closed
     return render_template(
         "consent/landing.html",
-        connection_request=connection_request,
-        marketplace=marketplaces.get(connection_request.marketplace),
+        connection_request=link.request,
+        marketplace=marketplaces.get(link.request.marketplace),
+        token=token,
     )
+
+
+@bp.post("/connect/<token>/opened")
+def opened(token: str):
+    """The landing page was shown in a real browser (its script calls this; scanners don't)."""
+    link = _link(token)
+    if link is not None and _closed_page(link, token) is None:
+        progress = SellerProgress(link.request.client_name)
+        lifecycle.signal(link.request, "seller_opened", progress, best_effort=True)
+    return "", 204
 
 
 @bp.post("/connect/<token>")
 def go_to_amazon(token: str):
-    """The seller pressed the button: off to Amazon's consent page."""
-    connection_request = _request_for_link(token)
-    if connection_request is None or not connection_request.is_open:
-        return render_template("consent/link_dead.html"), 404
-    return flow.begin(connection_request)
+    """The seller pressed the button: off to Amazon's consent page; reminders pause."""
+    link = _link(token)
+    closed = _closed_page(link, token)
+    if closed is not None:
+        return closed
+    progress = SellerProgress(link.request.client_name)
+    lifecycle.signal(link.request, "consent_started", progress, best_effort=True)
+    return flow.begin(link.request)
+
+
+@bp.post("/connect/<token>/ask")
+def ask_for_new_link(token: str):
+    """On an expired link: tell the bookkeeper the seller wants a new one (once a day)."""
+    link = _link(token)
+    if link is None or link.request.status not in (
+        ConnectionRequest.EXPIRED,
+        ConnectionRequest.FAILED,
+    ):
+        abort(404)
+    result = lifecycle.ask_for_new_link(link.request)
+    return render_template(
+        "consent/asked.html",
+        connection_request=link.request,
+        notified=result.notified,
+    )
 
 
 def _problem(title: str, message: str, status: int = 400):
@@ -174,5 +228,11 @@ def retry(public_id: str):
     """After a wrong account or an expired code: back to Amazon for the same request."""
     authorization = _this_browsers_authorization(public_id)
     if not authorization.request.is_open:
-        return render_template("consent/link_dead.html"), 410
+        return render_template(
+            "consent/link_closed.html",
+            reason=authorization.request.status,
+            connection_request=authorization.request,
+            marketplace=marketplaces.get(authorization.request.marketplace),
+            token=None,
+        ), 410
     return flow.begin(authorization.request)

@@ -1,0 +1,161 @@
+"""The web app's side of a request's workflow: start it, signal it, update it, ask it."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from temporalio.client import WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from web import marketplaces
+from web.connect.models import ConnectionRequest
+from web.extensions import db, temporal
+from workflows import search_attributes
+from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
+from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
+
+TIMEOUT = 10.0  # seconds to wait for Temporal on a bookkeeper's click
+SIGNAL_TIMEOUT = 3.0  # the seller's page must not wait long for a best-effort signal
+
+
+class AlreadyOpen(Exception):
+    """Temporal refused a second open request for the same account and marketplace."""
+
+
+def _handle(client, connection_request: ConnectionRequest) -> WorkflowHandle:
+    return client.get_workflow_handle(
+        connection_request.workflow_id, run_id=connection_request.workflow_run_id
+    )
+
+
+def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
+    """The settings in force now, copied into the workflow so later changes never affect it."""
+    config = current_app.config
+    invite = connection_request.kind == ConnectionRequest.INVITE
+    expires = config["CONNECT_EXPIRES_AFTER" if invite else "DIRECT_CONNECT_EXPIRES_AFTER"]
+    return ConnectionRequestInput(
+        request_id=connection_request.id,
+        send_invite=invite,
+        account_name=connection_request.account.name,
+        marketplace=connection_request.marketplace,
+        requested_by=connection_request.requested_by.name,
+        expires_after_seconds=int(expires.total_seconds()),
+        reminder_offsets_seconds=(
+            [int(d.total_seconds()) for d in config["CONNECT_REMINDERS"]] if invite else []
+        ),
+        reminder_pause_seconds=int(config["CONNECT_REMINDER_PAUSE"].total_seconds()),
+    )
+
+
+def start(connection_request: ConnectionRequest) -> None:
+    """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
+    config = current_app.config
+    input = workflow_input(connection_request)
+    marketplace = marketplaces.get(connection_request.marketplace)
+    email_domain = connection_request.client_email.rsplit("@", 1)[-1].lower()
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.ACCOUNT_ID, str(connection_request.account_id)),
+            SearchAttributePair(search_attributes.MARKETPLACE, marketplace.country),
+            SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, email_domain),
+            SearchAttributePair(search_attributes.ONBOARDING_STATUS, connection_request.status),
+        ]
+    )
+    who = connection_request.requested_by
+
+    async def start_workflow(client) -> str:
+        handle = await client.start_workflow(
+            ConnectionRequestWorkflow.run,
+            input,
+            id=connection_request.workflow_id,
+            task_queue=config["TEMPORAL_TASK_QUEUE"],
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=attributes,
+            static_summary=(
+                f"Connect {connection_request.account.name} to Amazon {marketplace.country}"
+            ),
+            static_details=(
+                f"**{connection_request.account.name}** (account {connection_request.account_id})"
+                f" · {marketplace.label}\n\n"
+                f"{connection_request.kind.capitalize()} request by {who.name} ({who.firm_name})"
+                f" for {connection_request.client_name} at {email_domain}"
+            ),
+        )
+        return handle.result_run_id
+
+    try:
+        connection_request.workflow_run_id = temporal.run(start_workflow, TIMEOUT)
+    except WorkflowAlreadyStartedError as err:
+        raise AlreadyOpen(connection_request.workflow_id) from err
+
+
+def signal(connection_request: ConnectionRequest, name: str, arg: Any, best_effort=False) -> None:
+    """Send a signal to the request's workflow run."""
+
+    async def send(client) -> None:
+        await _handle(client, connection_request).signal(name, arg)
+
+    try:
+        temporal.run(send, SIGNAL_TIMEOUT if best_effort else TIMEOUT)
+    except Exception:
+        if not best_effort:
+            raise
+        # The seller's page must work even if Temporal hiccups; the timeline misses one line.
+        current_app.logger.warning(
+            "signal %s to %s not delivered", name, connection_request.workflow_id, exc_info=True
+        )
+
+
+def update(connection_request: ConnectionRequest, name: str, arg: Any, result_type: type) -> Any:
+    """Run an update on the request's workflow and return its result."""
+
+    async def run(client):
+        return await _handle(client, connection_request).execute_update(
+            name, arg, result_type=result_type
+        )
+
+    return temporal.run(run, TIMEOUT)
+
+
+@dataclass
+class AskResult:
+    notified: bool
+
+
+def ask_for_new_link(connection_request: ConnectionRequest) -> AskResult:
+    """Tell the bookkeeper the seller wants a new link, at most once a day per request."""
+    config = current_app.config
+
+    async def start_workflow(client) -> None:
+        await client.start_workflow(
+            NewLinkAskedWorkflow.run,
+            NewLinkAskedInput(connection_request.id),
+            id=f"new-link-asked-{connection_request.public_id}-{date.today():%Y%m%d}",
+            task_queue=config["TEMPORAL_TASK_QUEUE"],
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"Seller asked for a new link ({connection_request.account.name})",
+        )
+
+    try:
+        temporal.run(start_workflow, TIMEOUT)
+    except WorkflowAlreadyStartedError:
+        return AskResult(notified=False)
+    return AskResult(notified=True)
+
+
+def open_request_for(account_id: int, marketplace: str) -> ConnectionRequest | None:
+    return db.session.scalar(
+        db.select(ConnectionRequest).filter(
+            ConnectionRequest.account_id == account_id,
+            ConnectionRequest.marketplace == marketplace,
+            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+        )
+    )

@@ -1,0 +1,42 @@
+"""Template filters: statuses and times in words."""
+
+from datetime import datetime
+
+from flask import Flask
+
+from web.auth.models import utcnow
+
+STATUS_LABELS = {
+    "sent": "Sent",
+    "opened": "Opened",
+    "consent_started": "Consent started",
+    "reminded": "Reminded",
+    "connected": "Connected",
+    "expired": "Expired",
+    "cancelled": "Withdrawn",
+    "failed": "Failed",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """'just now', '5 minutes ago', '3 days ago', or 'in 2 days' for the future."""
+    if moment is None:
+        return ""
+    seconds = ((now or utcnow()) - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            words = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {words}" if future else f"{words} ago"
+    return "in a moment" if future else "just now"
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(status_label)
+    app.add_template_filter(ago)

@@ -1,0 +1,166 @@
+"""Connection requests for the bookkeeper: the open list, one request's timeline, its actions."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from web import marketplaces
+from web.accounts.models import ClientAccount
+from web.accounts.views import get_own_account
+from web.connect import emails, lifecycle
+from web.connect.forms import ChangeEmailForm, ConnectRequestForm
+from web.connect.models import ConnectionRequest
+from web.extensions import db
+from workflows.connection_request import (
+    CancelRequest,
+    ChangeEmailRequest,
+    RequestStatus,
+    ResendRequest,
+)
+
+bp = Blueprint("requests", __name__)
+
+
+def get_own_request(account_id: int, public_id: str) -> ConnectionRequest:
+    """The request, if it belongs to an account of the signed-in user; 404 otherwise."""
+    account = get_own_account(account_id)
+    connection_request = db.session.scalar(
+        db.select(ConnectionRequest).filter_by(public_id=public_id, account_id=account.id)
+    )
+    if connection_request is None:
+        abort(404)
+    return connection_request
+
+
+@bp.get("/requests")
+@login_required
+def index():
+    """Every open request across the bookkeeper's accounts, oldest first (or newest)."""
+    newest = request.args.get("sort") == "newest"
+    order = ConnectionRequest.created_at.desc() if newest else ConnectionRequest.created_at
+    open_requests = db.session.scalars(
+        db.select(ConnectionRequest)
+        .join(ClientAccount)
+        .filter(
+            ClientAccount.owner_id == current_user.id,
+            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+        )
+        .order_by(order)
+    ).all()
+    return render_template("requests/index.html", requests=open_requests, newest=newest)
+
+
+@bp.get("/accounts/<int:account_id>/requests/<public_id>")
+@login_required
+def show(account_id: int, public_id: str):
+    """One request: where it stands, its timeline, and what can be done."""
+    connection_request = get_own_request(account_id, public_id)
+    return render_template(
+        "requests/show.html",
+        connection_request=connection_request,
+        account=connection_request.account,
+        marketplace=marketplaces.get(connection_request.marketplace),
+        email_form=ChangeEmailForm(data={"client_email": connection_request.client_email}),
+    )
+
+
+def _update(connection_request: ConnectionRequest, name: str, arg, done: str):
+    """Run an update and say what happened, in words the bookkeeper can act on."""
+    try:
+        lifecycle.update(connection_request, name, arg, RequestStatus)
+    except WorkflowUpdateFailedError as err:
+        flash(f"Not done: {err.cause.message if err.cause else err}", "error")
+    except RPCError:
+        flash("Not done: this request is no longer open.", "error")
+    except TimeoutError:
+        flash("That is taking longer than usual; check the timeline in a minute.", "info")
+    else:
+        flash(done, "success")
+    return redirect(
+        url_for(
+            ".show",
+            account_id=connection_request.account_id,
+            public_id=connection_request.public_id,
+        )
+    )
+
+
+@bp.post("/accounts/<int:account_id>/requests/<public_id>/resend")
+@login_required
+def resend(account_id: int, public_id: str):
+    """Email a fresh link now; the old one stops working at once."""
+    connection_request = get_own_request(account_id, public_id)
+    return _update(
+        connection_request,
+        "resend",
+        ResendRequest(current_user.name),
+        f"A fresh link is on its way to {connection_request.client_email}. Earlier links no"
+        " longer work.",
+    )
+
+
+@bp.post("/accounts/<int:account_id>/requests/<public_id>/email")
+@login_required
+def change_email(account_id: int, public_id: str):
+    """Send the request to another address; the old address's link dies."""
+    connection_request = get_own_request(account_id, public_id)
+    form = ChangeEmailForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "requests/show.html",
+            connection_request=connection_request,
+            account=connection_request.account,
+            marketplace=marketplaces.get(connection_request.marketplace),
+            email_form=form,
+        ), 400
+    new_email = form.client_email.data
+    return _update(
+        connection_request,
+        "change_email",
+        ChangeEmailRequest(new_email, current_user.name),
+        f"The request now goes to {new_email}; links sent to the old address no longer work.",
+    )
+
+
+@bp.post("/accounts/<int:account_id>/requests/<public_id>/cancel")
+@login_required
+def cancel(account_id: int, public_id: str):
+    """Withdraw an open request: the seller's link says it was withdrawn."""
+    connection_request = get_own_request(account_id, public_id)
+    if not connection_request.is_open:
+        flash("That request is already closed.", "info")
+    else:
+        lifecycle.signal(connection_request, "cancel", CancelRequest(current_user.name))
+        flash("Request withdrawn. The link in the email no longer works.", "success")
+    return redirect(url_for(".show", account_id=account_id, public_id=public_id))
+
+
+@bp.get("/accounts/<int:account_id>/requests/<public_id>/renew")
+@login_required
+def renew(account_id: int, public_id: str):
+    """From the 'expired' email: the same request again, ready to send with one click."""
+    old = get_own_request(account_id, public_id)
+    account = old.account
+    data = {
+        "marketplace": old.marketplace,
+        "client_name": old.client_name,
+        "client_email": old.client_email,
+        "note": old.note,
+    }
+    existing = lifecycle.open_request_for(account.id, old.marketplace)
+    if existing is not None:
+        return render_template("connect/already_open.html", account=account, existing=existing)
+    form = ConnectRequestForm(data=data)
+    draft = ConnectionRequest(
+        account=account, requested_by=current_user._get_current_object(), **data
+    )
+    preview = emails.seller_invitation(draft, emails.PREVIEW_LINK, None)
+    return render_template(
+        "connect/preview.html",
+        account=account,
+        form=form,
+        preview=preview,
+        marketplace=marketplaces.get(old.marketplace),
+        action=url_for("connect.request_access", account_id=account.id),
+    )
