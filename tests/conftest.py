@@ -136,3 +136,11 @@ def amazon_faults(amazon):
     inject.stats = stats
     yield inject
     requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def config(app):
+    """Change app settings for one test (they reach new workflows through their input)."""
+    saved = dict(app.config)
+    yield app.config
+    app.config.update(saved)

@@ -16,8 +16,12 @@ from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from tests.amazon_seller import consent
+from web.accounts.models import AmazonConnection
+from web.connect.models import ConnectionRequest
+from web.extensions import db
 
 
 class BackgroundLoop:
@@ -71,9 +75,9 @@ class Mailbox:
                 self.reject_next -= 1
                 return "554 5.7.1 Message rejected"
             self.raw.append(envelope.content)
-            self.messages.append(
-                email.message_from_bytes(envelope.content, policy=email.policy.default)
-            )
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            message.received_at = time.monotonic()  # when our SMTP server accepted it
+            self.messages.append(message)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -197,3 +201,25 @@ class Seller:
     def connect(self, link: str, amazon_login: str = "seller-us@example.com"):
         """The whole seller journey from the email's link to the outcome page."""
         return self.return_from_amazon(self.consent(self.go_to_amazon(link), amazon_login))
+
+
+def request_of(app, account_id) -> ConnectionRequest:
+    with app.app_context():
+        return db.session.scalar(
+            select(ConnectionRequest)
+            .filter_by(account_id=account_id)
+            .order_by(ConnectionRequest.id.desc())
+        )
+
+
+def wait_for_status(app, account_id, status, timeout=20) -> ConnectionRequest:
+    deadline = time.monotonic() + timeout
+    while (request := request_of(app, account_id)).status != status:
+        assert time.monotonic() < deadline, f"status stayed {request.status!r}"
+        time.sleep(0.05)
+    return request
+
+
+def connections(app, account_id):
+    with app.app_context():
+        return db.session.scalars(select(AmazonConnection).filter_by(account_id=account_id)).all()

@@ -95,3 +95,26 @@ def test_all_23_marketplaces():
     assert len(marketplaces.MARKETPLACES) == 23
     assert {r.code for r, _ in marketplaces.grouped()} == {"NA", "EU", "FE"}
     assert marketplaces.get("UK").marketplace_id == "A1F83G8C2ARO7P"
+
+
+@pytest.mark.parametrize("keys", ["not-a-key", ","])
+def test_bad_encryption_key_is_refused_clearly(keys):
+    with pytest.raises(RuntimeError, match="TOKEN_ENCRYPTION_KEY must be"):
+        load_config({"TOKEN_ENCRYPTION_KEY": keys})
+
+
+def test_empty_encryption_key_in_development_uses_the_development_key():
+    assert load_config({"TOKEN_ENCRYPTION_KEY": ""})["TOKEN_ENCRYPTION_KEY"]
+
+
+def test_relative_times():
+    from datetime import datetime
+
+    from web.filters import ago
+
+    now = datetime(2026, 11, 27, 12, 0, 0)
+    assert ago(now, now) == "just now"
+    assert ago(now - timedelta(minutes=1), now) == "1 minute ago"
+    assert ago(now - timedelta(hours=5), now) == "5 hours ago"
+    assert ago(now + timedelta(days=14) - timedelta(seconds=3), now) == "in 14 days"
+    assert ago(None) == ""

@@ -4,43 +4,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import pytest
-from sqlalchemy import select
-
-from tests.support import Bookkeeper, link_in, path_of
-from web.accounts.models import AmazonConnection
-from web.connect.models import ConnectionRequest
-from web.extensions import db
-
-
-def request_of(app, account_id) -> ConnectionRequest:
-    with app.app_context():
-        return db.session.scalar(
-            select(ConnectionRequest)
-            .filter_by(account_id=account_id)
-            .order_by(ConnectionRequest.id.desc())
-        )
-
-
-def wait_for_status(app, account_id, status, timeout=20) -> ConnectionRequest:
-    deadline = time.monotonic() + timeout
-    while (request := request_of(app, account_id)).status != status:
-        assert time.monotonic() < deadline, f"status stayed {request.status!r}"
-        time.sleep(0.05)
-    return request
-
-
-def connections(app, account_id):
-    with app.app_context():
-        return db.session.scalars(select(AmazonConnection).filter_by(account_id=account_id)).all()
-
-
-@pytest.fixture
-def config(app):
-    """Change app settings for one test."""
-    saved = dict(app.config)
-    yield app.config
-    app.config.update(saved)
+from tests.support import Bookkeeper, connections, link_in, path_of, request_of, wait_for_status
 
 
 def test_direct_path_connects_without_invitation(app, client, seller, mailbox):

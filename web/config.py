@@ -11,6 +11,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from web.crypto import fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The stand-in in sandbox/ runs here in development; its defaults match these.
@@ -70,7 +72,15 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
             raise RuntimeError(
                 "refusing to start in production: set " + ", ".join(missing) + " in the environment"
             )
-    secret_key = env.get("SECRET_KEY", _DEV_SECRET_KEY)
+    secret_key = env.get("SECRET_KEY") or _DEV_SECRET_KEY
+    token_keys = env.get("TOKEN_ENCRYPTION_KEY") or _dev_fernet_key(secret_key)
+    try:
+        fernet(token_keys)
+    except ValueError as err:
+        raise RuntimeError(
+            "TOKEN_ENCRYPTION_KEY must be one or more comma-separated Fernet keys"
+            " (32 url-safe base64-encoded bytes each)"
+        ) from err
     var = ROOT / "var"
     return {
         "APP_ENV": "production" if production else "development",
@@ -100,7 +110,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
             "AMAZON_SELLER_CENTRAL_URL", "" if production else _SANDBOX
         ).rstrip("/"),
         "SPAPI_ENDPOINT": env.get("SPAPI_ENDPOINT", "" if production else _SANDBOX).rstrip("/"),
-        "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY", _dev_fernet_key(secret_key)),
+        "TOKEN_ENCRYPTION_KEY": token_keys,
         # Copied into each workflow's input at start: changes affect new requests only.
         "CONNECT_REMINDERS": parse_durations(env.get("CONNECT_REMINDERS", "2d,5d,9d")),
         "CONNECT_EXPIRES_AFTER": parse_duration(env.get("CONNECT_EXPIRES_AFTER", "14d")),

@@ -31,7 +31,7 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     seconds = abs(seconds)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            n = int(seconds // size)
+            n = round(seconds / size)
             words = f"{n} {unit}{'s' if n != 1 else ''}"
             return f"in {words}" if future else f"{words} ago"
     return "in a moment" if future else "just now"
