@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint clean
+.PHONY: help install run test lint clean histories
 
 help:
 	@echo "make run    start Temporal, the mail catcher, the Amazon stand-in, the worker and the web app"
@@ -47,6 +47,12 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Save workflow histories of every end-to-end path for tests/test_replay.py (commit the folder).
+histories: $(INSTALLED)
+	$(BIN)/pytest -q tests/test_connection_request.py tests/test_request_lifecycle.py \
+		tests/test_reminders_and_actions.py tests/test_amazon_outcomes.py \
+		--record-histories tests/histories/$$(git rev-parse --short HEAD)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

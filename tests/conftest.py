@@ -2,10 +2,12 @@
 server (aiosmtpd) that keeps what it receives, the Amazon stand-in over HTTP on loopback, the
 worker, and the web app bound to all of them. Each test gets fresh users and accounts."""
 
+import asyncio
 import shutil
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,14 @@ from worker import build_worker
 from workflows import search_attributes
 
 APP_BASE_URL = "http://app.test"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--record-histories",
+        metavar="DIR",
+        help="save the history of every workflow each test ran, for tests/test_replay.py",
+    )
 
 
 def temporal_binary() -> str:
@@ -144,3 +154,30 @@ def config(app):
     saved = dict(app.config)
     yield app.config
     app.config.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def record_histories(request):
+    """With --record-histories DIR, save each test's closed workflow histories as JSON."""
+    folder = request.config.getoption("--record-histories")
+    if not folder:
+        yield
+        return
+    env = request.getfixturevalue("temporal_env")
+    loop = request.getfixturevalue("loop")
+    started = datetime.now(UTC)
+    yield
+    loop.run(save_histories(env.client, started, Path(folder), request.node.name))
+
+
+async def save_histories(client, since: datetime, folder: Path, test_name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() else "-" for c in test_name).strip("-")
+    query = f'StartTime >= "{since:%Y-%m-%dT%H:%M:%S}Z" AND ExecutionStatus != "Running"'
+    await asyncio.sleep(1)  # visibility is eventually consistent
+    n = 0
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        n += 1
+        (folder / f"{name}-{n}.json").write_text(history.to_json())

@@ -58,6 +58,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
         self.reject_next = 0  # answer this many DATA commands with a permanent failure
+        self.unavailable = False  # answer every DATA command with a temporary failure
 
     @property
     def port(self) -> int:
@@ -71,6 +72,8 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
         with self._lock:
+            if self.unavailable:
+                return "451 4.3.0 Mail server temporarily unavailable"
             if self.reject_next:
                 self.reject_next -= 1
                 return "554 5.7.1 Message rejected"

@@ -1,11 +1,11 @@
 """A connection request: invite, remind, expire; on Amazon's answer connect and confirm."""
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -40,6 +40,8 @@ EMAIL_RETRY = RetryPolicy(
 # Confirmation emails are the last step; when they cannot go out at all the saga compensates.
 CONFIRMATION_DEADLINE = timedelta(hours=6)
 SHORT = timedelta(seconds=30)
+# After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
+FLAG_AFTER_ATTEMPTS = 5
 
 # Statuses (the OnboardingStatus search attribute; mirrors web.connect.models.ConnectionRequest)
 SENT = "sent"
@@ -248,7 +250,7 @@ class ConnectionRequestWorkflow:
                 "email_changed": "Email a fresh link to the seller's new address",
                 "reminder": f"Reminder {number} of {len(self._input.reminder_offsets_seconds)}",
             }[reason]
-            await workflow.execute_activity_method(
+            await self._email(
                 EmailActivities.send_invitation,
                 InvitationInput(
                     request_id=self._input.request_id,
@@ -259,9 +261,7 @@ class ConnectionRequestWorkflow:
                     reminder_number=number,
                     reminders_total=len(self._input.reminder_offsets_seconds),
                 ),
-                start_to_close_timeout=SHORT,
-                retry_policy=EMAIL_RETRY,
-                summary=summary,
+                summary,
             )
 
     async def _remind(self, number: int) -> None:
@@ -289,7 +289,7 @@ class ConnectionRequestWorkflow:
         """Keep the search attributes and the UI's current details in step with the status."""
         assert self._input is not None
         workflow.upsert_search_attributes(
-            [SearchAttributePair(search_attributes.ONBOARDING_STATUS, self._status)]
+            [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
         )
         i = self._input
         total = len(i.reminder_offsets_seconds)
@@ -346,14 +346,43 @@ class ConnectionRequestWorkflow:
 
     async def _notify(self, notice: str, summary: str) -> None:
         assert self._input is not None
-        await workflow.execute_activity_method(
+        await self._email(
             EmailActivities.send_notice,
             NoticeInput(self._input.request_id, notice),
-            start_to_close_timeout=SHORT,
-            schedule_to_close_timeout=CONFIRMATION_DEADLINE,
-            retry_policy=EMAIL_RETRY,
-            summary=summary,
+            summary,
+            deadline=CONFIRMATION_DEADLINE,
         )
+
+    async def _email(self, method, arg, summary: str, deadline: timedelta | None = None) -> None:
+        """Send an email; after a few failed tries flag the request for ops and keep trying."""
+        try:
+            await workflow.execute_activity_method(
+                method,
+                arg,
+                start_to_close_timeout=SHORT,
+                retry_policy=replace(EMAIL_RETRY, maximum_attempts=FLAG_AFTER_ATTEMPTS),
+                summary=summary,
+            )
+            return
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
+                raise
+        self._set_stuck("email_failing")
+        try:
+            await workflow.execute_activity_method(
+                method,
+                arg,
+                start_to_close_timeout=SHORT,
+                schedule_to_close_timeout=deadline,
+                retry_policy=EMAIL_RETRY,
+                summary=f"{summary} (still trying: the mail server keeps failing)",
+            )
+        finally:
+            self._set_stuck(None)
+
+    def _set_stuck(self, reason: str | None) -> None:
+        key = search_attributes.STUCK_REASON
+        workflow.upsert_search_attributes([key.value_set(reason) if reason else key.value_unset()])
 
     async def _confirm(self) -> ConnectionRequestResult:
         """Tell both parties; if that fails for good, undo the connection (saga)."""

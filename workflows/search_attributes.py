@@ -9,5 +9,8 @@ ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 MARKETPLACE = SearchAttributeKey.for_keyword("Marketplace")
 ONBOARDING_STATUS = SearchAttributeKey.for_keyword("OnboardingStatus")
 SELLER_EMAIL_DOMAIN = SearchAttributeKey.for_keyword("SellerEmailDomain")
+# Set while a step keeps failing (for now "email_failing": SMTP refuses or is down), so ops can
+# list the requests stuck on it; cleared when the step succeeds.
+STUCK_REASON = SearchAttributeKey.for_keyword("StuckReason")
 
-ALL = (ACCOUNT_ID, MARKETPLACE, ONBOARDING_STATUS, SELLER_EMAIL_DOMAIN)
+ALL = (ACCOUNT_ID, MARKETPLACE, ONBOARDING_STATUS, SELLER_EMAIL_DOMAIN, STUCK_REASON)
