@@ -66,7 +66,7 @@ class ConnectionActivities:
             db.session.add(
                 RequestEvent(
                     request_id=request.id,
-                    actor="seller",
+                    actor=request.client_name,
                     kind="connected",
                     detail=f"Connected seller {authorization.selling_partner_id}"
                     f" in Amazon {request.marketplace}",

@@ -16,9 +16,9 @@ from web.crypto import digest
 from web.extensions import db, mail
 
 INVITATION_EVENTS = {
-    "sent": "Invitation sent",
-    "resent": "Invitation re-sent with a fresh link",
-    "email_changed": "Invitation sent to the new address",
+    "sent": "Sent the invitation",
+    "resent": "Re-sent the invitation with a fresh link (earlier links stopped working)",
+    "email_changed": "Sent the invitation to the new address",
 }
 
 
@@ -115,7 +115,7 @@ class EmailActivities:
                     request_id=request.id,
                     actor=input.actor,
                     kind=input.reason,
-                    detail=f"{what}: accepted by the mail server for {request.client_email}",
+                    detail=f"{what} to {request.client_email} (accepted by the mail server)",
                 )
             )
             db.session.commit()

@@ -58,6 +58,12 @@ CODE_EXPIRED = "code_expired"
 WRONG_ACCOUNT = "wrong_account"
 AMAZON_UNAVAILABLE = "amazon_unavailable"
 
+PROGRESS = {
+    OPENED: "Opened the link",
+    CONSENT_STARTED: "Went to Amazon to sign in and confirm",
+    "direct_started": "Started connecting directly",
+}
+
 MESSAGES = {
     CONNECTED: "Your Amazon seller account is connected.",
     CODE_EXPIRED: "Amazon's one-time code expired or was already used. Start again and sign in"
@@ -279,7 +285,9 @@ class ConnectionRequestWorkflow:
             event, actor = self._progress.pop(0)
             await workflow.execute_activity_method(
                 ConnectionActivities.record_event,
-                EventInput(self._input.request_id, event, actor, status=self._status),
+                EventInput(
+                    self._input.request_id, event, actor, PROGRESS[event], status=self._status
+                ),
                 start_to_close_timeout=SHORT,
                 summary=f"Timeline: {event.replace('_', ' ')}",
             )
