@@ -76,15 +76,27 @@ class EmailActivities:
                 )
             )
             request.expires_at = expires_at
-            if input.reason != "reminder":
+            number = input.reminder_number
+            if input.reason == "reminder":
+                what = f"Reminder {number} of {input.reminders_total}"
+            else:
+                what = INVITATION_EVENTS[input.reason]
                 request.status = ConnectionRequest.SENT
                 request.reminders_sent = 0
+            attempt = activity.info().attempt
+            if attempt == 1:  # retries are visible in Temporal; the timeline says it once
+                db.session.add(
+                    RequestEvent(
+                        request_id=request.id,
+                        actor=input.actor,
+                        kind=input.reason,
+                        detail=f"{what} to {request.client_email}",
+                    )
+                )
             db.session.commit()  # the link must work before the email can arrive
 
             days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             link = self._url(f"/connect/{token}")
-            attempt = activity.info().attempt
-            number = input.reminder_number
             key = f"{request.public_id}.{input.reason}.{number}.{attempt}"
             self._send(emails.seller_invitation(request, link, expires_at, number, days_left), key)
             recipients = [request.client_email]
@@ -98,24 +110,16 @@ class EmailActivities:
                 )
                 self._send(notice, f"{request.public_id}.reminder.{number}.copy")
                 recipients.append(request.requested_by.email)
-
-            if input.reason == "reminder":
-                request.status = (
-                    ConnectionRequest.REMINDED
-                    if request.status in (ConnectionRequest.SENT, ConnectionRequest.OPENED)
-                    else request.status
-                )
+                if request.status in (ConnectionRequest.SENT, ConnectionRequest.OPENED):
+                    request.status = ConnectionRequest.REMINDED
                 request.reminders_sent = number
                 request.last_reminder_at = utcnow()
-                what = f"Reminder {number} of {input.reminders_total}"
-            else:
-                what = INVITATION_EVENTS[input.reason]
             db.session.add(
                 RequestEvent(
                     request_id=request.id,
-                    actor=input.actor,
-                    kind=input.reason,
-                    detail=f"{what} to {request.client_email} (accepted by the mail server)",
+                    actor="mail server",
+                    kind="delivered",
+                    detail=f"Accepted the email for {request.client_email}",
                 )
             )
             db.session.commit()
