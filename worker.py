@@ -16,9 +16,11 @@ from temporalio.worker import Worker
 from activities.amazon import AmazonActivities
 from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
+from activities.invitations import InvitationActivities
 from web import create_app
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
+from workflows.user_invitation import UserInvitationWorkflow
 
 log = logging.getLogger("worker")
 
@@ -28,10 +30,11 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     emails = EmailActivities(app)
     amazon = AmazonActivities(app)
     connections = ConnectionActivities(app)
+    invitations = InvitationActivities(app)
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
-        workflows=[ConnectionRequestWorkflow, NewLinkAskedWorkflow],
+        workflows=[ConnectionRequestWorkflow, NewLinkAskedWorkflow, UserInvitationWorkflow],
         activities=[
             emails.send_invitation,
             emails.send_notice,
@@ -43,6 +46,10 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             connections.change_client_email,
             connections.remove_connection,
             connections.close_request,
+            invitations.send_user_invitation,
+            invitations.add_member,
+            invitations.close_invitation,
+            invitations.notify_inviter,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

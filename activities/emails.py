@@ -2,18 +2,19 @@
 
 import math
 import secrets
-import smtplib
 
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.mail import deliver
 from activities.types import EmailsSent, InvitationInput, NoticeInput
+from web.accounts.models import Membership
 from web.auth.models import utcnow
 from web.connect import emails
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from web.crypto import digest
-from web.extensions import db, mail
+from web.extensions import db
 
 INVITATION_EVENTS = {
     "sent": "Sent the invitation",
@@ -28,28 +29,19 @@ class EmailActivities:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _send(self, email: emails.Email, message_id: str) -> None:
-        """Hand one email to the SMTP server; a permanent refusal is not worth retrying."""
-        try:
-            mail.send(email.message(message_id))
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as err:
-            raise ApplicationError(
-                f"the mail server refused {email.to}", type="EmailRejected", non_retryable=True
-            ) from err
-        except smtplib.SMTPResponseException as err:
-            if 500 <= err.smtp_code < 600:
-                raise ApplicationError(
-                    f"the mail server rejected the message ({err.smtp_code})",
-                    type="EmailRejected",
-                    non_retryable=True,
-                ) from err
-            raise
-
     def _request(self, request_id: int) -> ConnectionRequest:
         request = db.session.get(ConnectionRequest, request_id)
         if request is None:
             raise ApplicationError(f"no connection request {request_id}", non_retryable=True)
         return request
+
+    def _seller_id(self, request: ConnectionRequest) -> str:
+        authorization = db.session.scalars(
+            db.select(Authorization).filter_by(
+                request_id=request.id, outcome=Authorization.CONNECTED
+            )
+        ).first()
+        return authorization.selling_partner_id if authorization else ""
 
     def _url(self, path: str) -> str:
         return f"{self.app.config['APP_BASE_URL']}{path}"
@@ -98,17 +90,17 @@ class EmailActivities:
             days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             link = self._url(f"/connect/{token}")
             key = f"{request.public_id}.{input.reason}.{number}.{attempt}"
-            self._send(emails.seller_invitation(request, link, expires_at, number, days_left), key)
+            deliver(emails.seller_invitation(request, link, expires_at, number, days_left), key)
             recipients = [request.client_email]
             if input.reason == "sent":
                 copy = emails.bookkeeper_invitation_copy(request, expires_at)
-                self._send(copy, f"{request.public_id}.sent.copy")
+                deliver(copy, f"{request.public_id}.sent.copy")
                 recipients.append(request.requested_by.email)
             elif input.reason == "reminder":
                 notice = emails.bookkeeper_reminded(
                     request, number, input.reminders_total, days_left
                 )
-                self._send(notice, f"{request.public_id}.reminder.{number}.copy")
+                deliver(notice, f"{request.public_id}.reminder.{number}.copy")
                 recipients.append(request.requested_by.email)
                 if request.status in (ConnectionRequest.SENT, ConnectionRequest.OPENED):
                     request.status = ConnectionRequest.REMINDED
@@ -131,13 +123,18 @@ class EmailActivities:
         with self.app.app_context():
             request = self._request(input.request_id)
             if input.notice == "connected_bookkeeper":
-                authorization = db.session.scalars(
-                    db.select(Authorization).filter_by(
-                        request_id=request.id, outcome=Authorization.CONNECTED
+                email = emails.bookkeeper_connected(request, self._seller_id(request))
+            elif input.notice == "connected_inviter":
+                membership = db.session.scalar(
+                    db.select(Membership).filter_by(
+                        account_id=request.account_id, user_id=request.requested_by_id
                     )
-                ).first()
-                seller_id = authorization.selling_partner_id if authorization else ""
-                email = emails.bookkeeper_connected(request, seller_id)
+                )
+                if membership is None or membership.invited_by is None:
+                    return EmailsSent([])  # nobody invited them: nobody to tell
+                email = emails.inviter_member_connected(
+                    request, membership.invited_by, self._seller_id(request)
+                )
             elif input.notice == "connected_seller":
                 email = emails.seller_connected(request)
             elif input.notice == "failed_bookkeeper":
@@ -148,5 +145,5 @@ class EmailActivities:
                 email = emails.bookkeeper_new_link_asked(request, self._renew_link(request))
             else:
                 raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
-            self._send(email, f"{request.public_id}.{input.notice}")
+            deliver(email, f"{request.public_id}.{input.notice}")
             return EmailsSent([email.to])

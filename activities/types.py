@@ -29,8 +29,8 @@ class InvitationInput:
 
 @dataclass
 class NoticeInput:
-    """One notice to one party: connected_bookkeeper, connected_seller, failed_bookkeeper,
-    expired_bookkeeper, new_link_asked."""
+    """One notice to one party: connected_bookkeeper, connected_seller, connected_inviter,
+    failed_bookkeeper, expired_bookkeeper, new_link_asked."""
 
     request_id: int
     notice: str
@@ -95,3 +95,42 @@ class Done:
     """The result of an activity that has nothing to report."""
 
     ok: bool = True
+
+
+@dataclass
+class UserInvitationEmailInput:
+    """Email the invitee a fresh link: first invitation, reminder or resend."""
+
+    invitation_id: int
+    reason: str  # sent | reminder | resent
+    expires_at: datetime
+    supersede_links: bool
+    reminder_number: int = 0
+    reminders_total: int = 0
+
+
+@dataclass
+class AcceptInput:
+    invitation_id: int
+    user_id: int
+
+
+@dataclass
+class MemberAdded:
+    account_id: int
+    membership_id: int
+
+
+@dataclass
+class CloseInvitationInput:
+    invitation_id: int
+    status: str
+    actor: str
+
+
+@dataclass
+class InvitationNoticeInput:
+    """A notice to the admin who invited: joined, expired."""
+
+    invitation_id: int
+    notice: str

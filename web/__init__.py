@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from web.auth.views import bp as auth
     from web.connect.views import bp as connect
     from web.consent.views import bp as consent
+    from web.members.views import bp as members
     from web.requests.views import bp as requests
 
     app.register_blueprint(auth)
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(connect)
     app.register_blueprint(consent)
     app.register_blueprint(requests)
+    app.register_blueprint(members)
 
 
 def register_errorhandlers(app: Flask) -> None:

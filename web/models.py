@@ -1,6 +1,6 @@
 """Imports every model so that metadata (and Alembic) sees the whole schema."""
 
-from web.accounts.models import AmazonConnection, ClientAccount
+from web.accounts.models import AmazonConnection, ClientAccount, Membership
 from web.auth.models import User
 from web.connect.models import (
     Authorization,
@@ -9,8 +9,12 @@ from web.connect.models import (
     OAuthState,
     RequestEvent,
 )
+from web.members.models import InvitationLink, UserInvitation
 
 __all__ = [
+    "InvitationLink",
+    "Membership",
+    "UserInvitation",
     "ConnectionLink",
     "RequestEvent",
     "AmazonConnection",

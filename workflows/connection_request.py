@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         RequestRef,
     )
     from workflows import search_attributes
+    from workflows.schedule import next_wake
 
 # Amazon's authorization code dies 5 minutes after the redirect: stop retrying well before.
 EXCHANGE_DEADLINE = timedelta(minutes=4)
@@ -228,20 +229,19 @@ class ConnectionRequestWorkflow:
     def _next_wake(self) -> tuple[datetime, int]:
         """When to wake next: (time, reminder number), where reminder 0 means expiry."""
         assert self._input is not None
-        deadline = self._deadline()
-        offsets = self._input.reminder_offsets_seconds
-        if self._reminders_sent >= len(offsets):
-            return deadline, 0
-        due = self._sent_at + timedelta(seconds=offsets[self._reminders_sent])
+        paused_until = None
         if self._consent_started_at is not None:
             # The seller is on their way: no nagging until they have had a day to finish.
-            resume = self._consent_started_at + timedelta(
+            paused_until = self._consent_started_at + timedelta(
                 seconds=self._input.reminder_pause_seconds
             )
-            due = max(due, resume)
-        if due >= deadline:
-            return deadline, 0
-        return due, self._reminders_sent + 1
+        return next_wake(
+            self._sent_at,
+            self._input.reminder_offsets_seconds,
+            self._reminders_sent,
+            self._deadline(),
+            paused_until,
+        )
 
     def _deadline(self) -> datetime:
         assert self._input is not None
@@ -400,6 +400,10 @@ class ConnectionRequestWorkflow:
             await self._notify("connected_bookkeeper", "Email the bookkeeper: connected and ready")
             if self._input.send_invite:
                 await self._notify("connected_seller", "Email the seller: thank you, connected")
+            elif workflow.patched("notify-inviter-of-member-connection"):
+                await self._notify(
+                    "connected_inviter", "Email the admin who invited this member: connected"
+                )
         except ActivityError:
             await workflow.execute_activity_method(
                 ConnectionActivities.remove_connection,

@@ -14,13 +14,44 @@ class ClientAccount(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    owner: Mapped[User] = relationship()
     connections: Mapped[list["AmazonConnection"]] = relationship(
         back_populates="account", order_by="AmazonConnection.marketplace"
     )
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="account", order_by="Membership.id"
+    )
+
+    def admins(self) -> list["Membership"]:
+        return [m for m in self.memberships if m.role == Membership.ADMIN]
+
+
+class Membership(db.Model):
+    """A user's place in an account: admins run it, members see it (and may connect Amazon)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("account_id", "user_id"),)
+
+    ADMIN = "admin"
+    MEMBER = "member"
+    ROLES = (ADMIN, MEMBER)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # Who invited this user (none for the account's creator): told when they connect Amazon.
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[ClientAccount] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.ADMIN
 
 
 class AmazonConnection(db.Model):

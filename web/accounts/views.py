@@ -1,43 +1,63 @@
-"""Client accounts: the list, a new one, and one account's page."""
+"""Client accounts: the dashboard, a new one, one account's page, disconnecting Amazon."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from web import marketplaces
+from web.accounts.access import account_for, membership_for
 from web.accounts.forms import AccountForm
-from web.accounts.models import ClientAccount
+from web.accounts.models import AmazonConnection, ClientAccount, Membership
 from web.connect.models import ConnectionRequest
 from web.extensions import db
 
 bp = Blueprint("accounts", __name__)
 
 
-def get_own_account(account_id: int) -> ClientAccount:
-    """The account, if the signed-in user keeps its books; 404 otherwise (no hint it exists)."""
-    account = db.session.get(ClientAccount, account_id)
-    if account is None or account.owner_id != current_user.id:
-        abort(404)
-    return account
+def my_memberships() -> list[Membership]:
+    return db.session.scalars(
+        db.select(Membership)
+        .join(ClientAccount)
+        .filter(Membership.user_id == current_user.id)
+        .order_by(ClientAccount.name)
+    ).all()
+
+
+@bp.app_context_processor
+def account_switcher() -> dict:
+    """Every page's header lists the user's accounts, so switching is one click."""
+    if has_request_context() and current_user.is_authenticated:
+        return {"my_accounts": [m.account for m in my_memberships()]}
+    return {"my_accounts": []}
 
 
 @bp.get("/")
 @login_required
 def index():
-    """Every account the bookkeeper keeps."""
-    accounts = db.session.scalars(
-        db.select(ClientAccount).filter_by(owner_id=current_user.id).order_by(ClientAccount.name)
-    ).all()
-    return render_template("accounts/index.html", accounts=accounts)
+    """Every account the user belongs to, with its Amazon status."""
+    memberships = my_memberships()
+    open_requests = {
+        r.account_id: r
+        for r in db.session.scalars(
+            db.select(ConnectionRequest).filter(
+                ConnectionRequest.account_id.in_([m.account_id for m in memberships]),
+                ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+            )
+        )
+    }
+    return render_template(
+        "accounts/index.html", memberships=memberships, open_requests=open_requests
+    )
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @login_required
 def new():
-    """Add a client account."""
+    """Add a client account; its creator is its admin."""
     form = AccountForm()
     if form.validate_on_submit():
-        account = ClientAccount(name=form.name.data, owner_id=current_user.id)
+        account = ClientAccount(name=form.name.data)
         db.session.add(account)
+        db.session.add(Membership(account=account, user_id=current_user.id, role=Membership.ADMIN))
         db.session.commit()
         flash(f"{account.name} added. Connect its Amazon account next.", "success")
         return redirect(url_for("accounts.show", account_id=account.id))
@@ -48,12 +68,35 @@ def new():
 @login_required
 def show(account_id: int):
     """An account: its Amazon connections and its connection requests."""
-    account = get_own_account(account_id)
+    membership = membership_for(account_id)
+    account = membership.account
     requests = db.session.scalars(
         db.select(ConnectionRequest)
         .filter_by(account_id=account.id)
         .order_by(ConnectionRequest.created_at.desc())
     ).all()
     return render_template(
-        "accounts/show.html", account=account, requests=requests, marketplaces=marketplaces
+        "accounts/show.html",
+        account=account,
+        membership=membership,
+        requests=requests,
+        marketplaces=marketplaces,
     )
+
+
+@bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
+@login_required
+def disconnect(account_id: int, connection_id: int):
+    """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too."""
+    account = account_for(account_id, admin=True)
+    connection = db.session.get(AmazonConnection, connection_id)
+    if connection is None or connection.account_id != account.id:
+        abort(404)
+    db.session.delete(connection)
+    db.session.commit()
+    flash(
+        f"Amazon {connection.marketplace} disconnected; its token is deleted. The seller can also"
+        " remove the app in Seller Central under Manage Your Apps.",
+        "success",
+    )
+    return redirect(url_for("accounts.show", account_id=account.id))

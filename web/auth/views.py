@@ -26,12 +26,19 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     """Create a bookkeeper's login."""
+    from web.members.views import accept_invitation, signup_invitation
+
     if current_user.is_authenticated:
         return redirect(url_for("accounts.index"))
-    form = SignupForm()
+    invitation, token = signup_invitation()
+    form = SignupForm(data={"email": invitation.email} if invitation else None)
     if form.validate_on_submit():
         email = form.email.data.lower()
-        if db.session.scalar(db.select(User).filter(func.lower(User.email) == email)):
+        if invitation and email != invitation.email.lower():
+            form.email.errors.append(
+                f"This invitation is for {invitation.email}: sign up with that address."
+            )
+        elif db.session.scalar(db.select(User).filter(func.lower(User.email) == email)):
             form.email.errors.append("That email already has a login. Log in instead.")
         else:
             user = User(
@@ -41,9 +48,16 @@ def signup():
             db.session.add(user)
             db.session.commit()
             login_user(user)
+            if invitation:
+                error = accept_invitation(invitation, user)
+                if error:
+                    flash(error, "error")
+                    return redirect(url_for("accounts.index"))
+                flash(f"Welcome to {invitation.account.name}.", "success")
+                return redirect(url_for("accounts.show", account_id=invitation.account_id))
             flash("Welcome! Add the first business whose books you keep.", "success")
             return redirect(url_for("accounts.new"))
-    return render_template("auth/signup.html", form=form)
+    return render_template("auth/signup.html", form=form, invitation=invitation, token=token)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,44 +1,14 @@
 """The emails of a connection request, composed in one place for the preview and for sending."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
-from flask_mail import Message
-
 from web import marketplaces
+from web.auth.models import User
 from web.connect.models import ConnectionRequest
+from web.emails import Email, render
 
 # Shown in the bookkeeper's preview where the seller's private link will go.
 PREVIEW_LINK = "https://…/connect/(a private link made when you press Send)"
-
-
-@dataclass(frozen=True)
-class Email:
-    to: str
-    subject: str
-    text: str
-    html: str
-
-    def message(self, message_id: str) -> Message:
-        """A Flask-Mail message with a stable Message-ID, so a retried send is recognisable."""
-        msg = Message(
-            subject=self.subject,
-            recipients=[self.to],
-            body=self.text,
-            html=self.html,
-            sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        )
-        domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip("> ")
-        msg.msgId = f"<{message_id}@{domain}>"
-        return msg
-
-
-def _render(name: str, **context) -> tuple[str, str]:
-    return (
-        render_template(f"email/{name}.txt", **context),
-        render_template(f"email/{name}.html", **context),
-    )
 
 
 def _context(request: ConnectionRequest, **extra) -> dict:
@@ -63,7 +33,7 @@ def seller_invitation(
     context = _context(
         request, link=link, expires_at=expires_at, reminder=reminder_number, days_left=days_left
     )
-    text, html = _render("invite_seller", **context)
+    text, html = render("invite_seller", **context)
     subject = (
         f"{request.requested_by.name} ({context['firm']}) asks you to connect "
         f"{request.account.name}'s Amazon account"
@@ -75,7 +45,7 @@ def seller_invitation(
 
 
 def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
-    text, html = _render("invite_bookkeeper", **_context(request, expires_at=expires_at))
+    text, html = render("invite_bookkeeper", **_context(request, expires_at=expires_at))
     subject = f"Request sent: {request.client_name} to connect Amazon ({request.marketplace})"
     return Email(request.requested_by.email, subject, text, html)
 
@@ -84,38 +54,48 @@ def bookkeeper_reminded(
     request: ConnectionRequest, number: int, total: int, days_left: int
 ) -> Email:
     context = _context(request, number=number, total=total, days_left=days_left)
-    text, html = _render("reminded_bookkeeper", **context)
+    text, html = render("reminded_bookkeeper", **context)
     subject = f"Reminder {number} of {total} sent to {request.client_name} ({request.account.name})"
     return Email(request.requested_by.email, subject, text, html)
 
 
 def bookkeeper_connected(request: ConnectionRequest, selling_partner_id: str) -> Email:
     context = _context(request, selling_partner_id=selling_partner_id)
-    text, html = _render("connected_bookkeeper", **context)
+    text, html = render("connected_bookkeeper", **context)
     subject = f"{request.account.name} is connected to Amazon {request.marketplace} and ready"
     return Email(request.requested_by.email, subject, text, html)
 
 
 def seller_connected(request: ConnectionRequest) -> Email:
-    text, html = _render("connected_seller", **_context(request))
+    text, html = render("connected_seller", **_context(request))
     firm = request.requested_by.firm_name
     subject = f"You connected {request.account.name}'s Amazon account to {firm}"
     return Email(request.client_email, subject, text, html)
 
 
 def bookkeeper_failed(request: ConnectionRequest) -> Email:
-    text, html = _render("failed_bookkeeper", **_context(request))
+    text, html = render("failed_bookkeeper", **_context(request))
     subject = f"Connecting {request.account.name} to Amazon {request.marketplace} failed"
     return Email(request.requested_by.email, subject, text, html)
 
 
 def bookkeeper_expired(request: ConnectionRequest, renew_link: str) -> Email:
-    text, html = _render("expired_bookkeeper", **_context(request, renew_link=renew_link))
+    text, html = render("expired_bookkeeper", **_context(request, renew_link=renew_link))
     subject = f"{request.client_name} did not connect {request.account.name} in time: send again?"
     return Email(request.requested_by.email, subject, text, html)
 
 
 def bookkeeper_new_link_asked(request: ConnectionRequest, renew_link: str) -> Email:
-    text, html = _render("new_link_asked_bookkeeper", **_context(request, renew_link=renew_link))
+    text, html = render("new_link_asked_bookkeeper", **_context(request, renew_link=renew_link))
     subject = f"{request.client_name} asks for a new link to connect {request.account.name}"
     return Email(request.requested_by.email, subject, text, html)
+
+
+def inviter_member_connected(
+    request: ConnectionRequest, inviter: User, selling_partner_id: str
+) -> Email:
+    """To the admin who invited the member who just connected Amazon themselves."""
+    context = _context(request, inviter=inviter, selling_partner_id=selling_partner_id)
+    text, html = render("member_connected_inviter", **context)
+    subject = f"{request.requested_by.name} connected {request.account.name} to Amazon"
+    return Email(inviter.email, subject, text, html)

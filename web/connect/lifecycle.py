@@ -29,10 +29,9 @@ class AlreadyOpen(Exception):
     """Temporal refused a second open request for the same account and marketplace."""
 
 
-def _handle(client, connection_request: ConnectionRequest) -> WorkflowHandle:
-    return client.get_workflow_handle(
-        connection_request.workflow_id, run_id=connection_request.workflow_run_id
-    )
+def _handle(client, target) -> WorkflowHandle:
+    """The run behind a request or invitation (anything with workflow_id and workflow_run_id)."""
+    return client.get_workflow_handle(target.workflow_id, run_id=target.workflow_run_id)
 
 
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
@@ -97,11 +96,11 @@ def start(connection_request: ConnectionRequest) -> None:
         raise AlreadyOpen(connection_request.workflow_id) from err
 
 
-def signal(connection_request: ConnectionRequest, name: str, arg: Any, best_effort=False) -> None:
-    """Send a signal to the request's workflow run."""
+def signal(target, name: str, arg: Any, best_effort=False) -> None:
+    """Send a signal to the workflow run of a request or invitation."""
 
     async def send(client) -> None:
-        await _handle(client, connection_request).signal(name, arg)
+        await _handle(client, target).signal(name, arg)
 
     try:
         temporal.run(send, SIGNAL_TIMEOUT if best_effort else TIMEOUT)
@@ -110,17 +109,15 @@ def signal(connection_request: ConnectionRequest, name: str, arg: Any, best_effo
             raise
         # The seller's page must work even if Temporal hiccups; the timeline misses one line.
         current_app.logger.warning(
-            "signal %s to %s not delivered", name, connection_request.workflow_id, exc_info=True
+            "signal %s to %s not delivered", name, target.workflow_id, exc_info=True
         )
 
 
-def update(connection_request: ConnectionRequest, name: str, arg: Any, result_type: type) -> Any:
-    """Run an update on the request's workflow and return its result."""
+def update(target, name: str, arg: Any, result_type: type) -> Any:
+    """Run an update on the workflow run of a request or invitation and return its result."""
 
     async def run(client):
-        return await _handle(client, connection_request).execute_update(
-            name, arg, result_type=result_type
-        )
+        return await _handle(client, target).execute_update(name, arg, result_type=result_type)
 
     return temporal.run(run, TIMEOUT)
 

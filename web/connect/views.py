@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from web import marketplaces
-from web.accounts.views import get_own_account
+from web.accounts.access import account_for, membership_for
 from web.auth.models import utcnow
 from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
@@ -65,7 +65,7 @@ def _already_open(account, existing: ConnectionRequest | None, marketplace: str)
 @login_required
 def choose_marketplace(account_id: int):
     """Step 1: pick the marketplace and press 'Continue with Amazon'."""
-    account = get_own_account(account_id)
+    account = account_for(account_id)
     form = MarketplaceForm(data={"marketplace": request.args.get("marketplace", "US")})
     if form.validate_on_submit():
         return redirect(
@@ -78,7 +78,7 @@ def choose_marketplace(account_id: int):
 @login_required
 def choose_path(account_id: int):
     """Step 2: connect now (you own the seller account) or request access from the owner."""
-    account = get_own_account(account_id)
+    account = account_for(account_id)
     country = request.args.get("marketplace", "")
     if country not in marketplaces.BY_COUNTRY:
         flash("Choose one of Amazon's marketplaces from the list.", "error")
@@ -86,6 +86,7 @@ def choose_path(account_id: int):
     return render_template(
         "connect/path.html",
         account=account,
+        is_admin=membership_for(account_id).is_admin,
         marketplace=marketplaces.get(country),
         form=MarketplaceForm(data={"marketplace": country}),
         existing=lifecycle.open_request_for(account.id, country),
@@ -96,7 +97,7 @@ def choose_path(account_id: int):
 @login_required
 def direct(account_id: int):
     """'I own this seller account': the same consent flow in this browser, no emails."""
-    account = get_own_account(account_id)
+    account = account_for(account_id)
     form = MarketplaceForm()
     if not form.validate_on_submit():
         flash("Choose one of Amazon's marketplaces from the list.", "error")
@@ -126,7 +127,7 @@ def direct(account_id: int):
 @login_required
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, preview the email, send."""
-    account = get_own_account(account_id)
+    account = account_for(account_id, admin=True)
     form = ConnectRequestForm(data={"marketplace": request.args.get("marketplace", "US")})
     if not form.validate_on_submit():
         return render_template("connect/request.html", account=account, form=form)

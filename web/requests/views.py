@@ -6,8 +6,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from web import marketplaces
-from web.accounts.models import ClientAccount
-from web.accounts.views import get_own_account
+from web.accounts.access import account_for, membership_for
+from web.accounts.models import Membership
 from web.connect import emails, lifecycle
 from web.connect.forms import ChangeEmailForm, ConnectRequestForm
 from web.connect.models import ConnectionRequest
@@ -22,9 +22,9 @@ from workflows.connection_request import (
 bp = Blueprint("requests", __name__)
 
 
-def get_own_request(account_id: int, public_id: str) -> ConnectionRequest:
+def get_own_request(account_id: int, public_id: str, admin: bool = False) -> ConnectionRequest:
     """The request, if it belongs to an account of the signed-in user; 404 otherwise."""
-    account = get_own_account(account_id)
+    account = account_for(account_id, admin=admin)
     connection_request = db.session.scalar(
         db.select(ConnectionRequest).filter_by(public_id=public_id, account_id=account.id)
     )
@@ -41,9 +41,9 @@ def index():
     order = ConnectionRequest.created_at.desc() if newest else ConnectionRequest.created_at
     open_requests = db.session.scalars(
         db.select(ConnectionRequest)
-        .join(ClientAccount)
+        .join(Membership, Membership.account_id == ConnectionRequest.account_id)
         .filter(
-            ClientAccount.owner_id == current_user.id,
+            Membership.user_id == current_user.id,
             ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
         )
         .order_by(order)
@@ -60,6 +60,7 @@ def show(account_id: int, public_id: str):
         "requests/show.html",
         connection_request=connection_request,
         account=connection_request.account,
+        is_admin=membership_for(account_id).is_admin,
         marketplace=marketplaces.get(connection_request.marketplace),
         email_form=ChangeEmailForm(data={"client_email": connection_request.client_email}),
     )
@@ -90,7 +91,7 @@ def _update(connection_request: ConnectionRequest, name: str, arg, done: str):
 @login_required
 def resend(account_id: int, public_id: str):
     """Email a fresh link now; the old one stops working at once."""
-    connection_request = get_own_request(account_id, public_id)
+    connection_request = get_own_request(account_id, public_id, admin=True)
     return _update(
         connection_request,
         "resend",
@@ -104,13 +105,14 @@ def resend(account_id: int, public_id: str):
 @login_required
 def change_email(account_id: int, public_id: str):
     """Send the request to another address; the old address's link dies."""
-    connection_request = get_own_request(account_id, public_id)
+    connection_request = get_own_request(account_id, public_id, admin=True)
     form = ChangeEmailForm()
     if not form.validate_on_submit():
         return render_template(
             "requests/show.html",
             connection_request=connection_request,
             account=connection_request.account,
+            is_admin=True,
             marketplace=marketplaces.get(connection_request.marketplace),
             email_form=form,
         ), 400
@@ -127,7 +129,7 @@ def change_email(account_id: int, public_id: str):
 @login_required
 def cancel(account_id: int, public_id: str):
     """Withdraw an open request: the seller's link says it was withdrawn."""
-    connection_request = get_own_request(account_id, public_id)
+    connection_request = get_own_request(account_id, public_id, admin=True)
     if not connection_request.is_open:
         flash("That request is already closed.", "info")
     else:
@@ -140,7 +142,7 @@ def cancel(account_id: int, public_id: str):
 @login_required
 def renew(account_id: int, public_id: str):
     """From the 'expired' email: the same request again, ready to send with one click."""
-    old = get_own_request(account_id, public_id)
+    old = get_own_request(account_id, public_id, admin=True)
     account = old.account
     data = {
         "marketplace": old.marketplace,

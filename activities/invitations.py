@@ -1,0 +1,119 @@
+"""User-invitation activities: emails with fresh links, adding the member, closing, notices."""
+
+import math
+import secrets
+
+from flask import Flask
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.mail import deliver
+from activities.types import (
+    AcceptInput,
+    CloseInvitationInput,
+    Done,
+    EmailsSent,
+    InvitationNoticeInput,
+    MemberAdded,
+    UserInvitationEmailInput,
+)
+from web.accounts.models import Membership
+from web.auth.models import User, utcnow
+from web.crypto import digest
+from web.extensions import db
+from web.members import emails
+from web.members.models import InvitationLink, UserInvitation
+
+
+class InvitationActivities:
+    """Side effects of inviting a user into an account."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _invitation(self, invitation_id: int) -> UserInvitation:
+        invitation = db.session.get(UserInvitation, invitation_id)
+        if invitation is None:
+            raise ApplicationError(f"no invitation {invitation_id}", non_retryable=True)
+        return invitation
+
+    @activity.defn
+    def send_user_invitation(self, input: UserInvitationEmailInput) -> EmailsSent:
+        """Make a fresh link (only its hash is kept) and email it to the invitee."""
+        with self.app.app_context():
+            invitation = self._invitation(input.invitation_id)
+            now = utcnow()
+            expires_at = input.expires_at.replace(tzinfo=None)
+            if input.supersede_links:
+                for link in db.session.scalars(
+                    db.select(InvitationLink).filter_by(
+                        invitation_id=invitation.id, superseded_at=None
+                    )
+                ):
+                    link.superseded_at = now
+            token = secrets.token_urlsafe(32)
+            db.session.add(InvitationLink(invitation_id=invitation.id, token_hash=digest(token)))
+            invitation.expires_at = expires_at
+            if input.reason == "reminder":
+                invitation.reminders_sent = input.reminder_number
+            else:
+                invitation.reminders_sent = 0
+            db.session.commit()  # the link must work before the email can arrive
+            link = f"{self.app.config['APP_BASE_URL']}/invitations/{token}"
+            days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
+            email = emails.invitation_email(
+                invitation, link, expires_at, input.reminder_number, days_left
+            )
+            key = (
+                f"{invitation.public_id}.{input.reason}.{input.reminder_number}"
+                f".{activity.info().attempt}"
+            )
+            deliver(email, key)
+            return EmailsSent([invitation.email])
+
+    @activity.defn
+    def add_member(self, input: AcceptInput) -> MemberAdded:
+        """Make the user a member with the invited role (idempotent), and close the invitation."""
+        with self.app.app_context():
+            invitation = self._invitation(input.invitation_id)
+            membership = db.session.scalar(
+                db.select(Membership).filter_by(
+                    account_id=invitation.account_id, user_id=input.user_id
+                )
+            )
+            if membership is None:
+                membership = Membership(
+                    account_id=invitation.account_id,
+                    user_id=input.user_id,
+                    role=invitation.role,
+                    invited_by_id=invitation.invited_by_id,
+                )
+                db.session.add(membership)
+            invitation.status = UserInvitation.ACCEPTED
+            invitation.accepted_by_id = input.user_id
+            db.session.commit()
+            return MemberAdded(invitation.account_id, membership.id)
+
+    @activity.defn
+    def close_invitation(self, input: CloseInvitationInput) -> Done:
+        """Expired or withdrawn: every link to it stops working."""
+        with self.app.app_context():
+            invitation = self._invitation(input.invitation_id)
+            invitation.status = input.status
+            db.session.commit()
+            return Done()
+
+    @activity.defn
+    def notify_inviter(self, input: InvitationNoticeInput) -> EmailsSent:
+        """Tell the admin who invited: the user joined, or the invitation expired."""
+        with self.app.app_context():
+            invitation = self._invitation(input.invitation_id)
+            if input.notice == "joined":
+                user = db.session.get(User, invitation.accepted_by_id)
+                email = emails.inviter_joined(invitation, user)
+            elif input.notice == "expired":
+                email = emails.inviter_expired(invitation)
+            else:
+                raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
+            deliver(email, f"{invitation.public_id}.{input.notice}")
+            return EmailsSent([email.to])

@@ -1,0 +1,25 @@
+"""Who may see and do what in an account, checked on the server for every request."""
+
+from flask import abort
+from flask_login import current_user
+
+from web.accounts.models import ClientAccount, Membership
+from web.extensions import db
+
+
+def membership_for(account_id: int) -> Membership:
+    """The signed-in user's membership of the account; 404 for anyone outside it (no hint)."""
+    membership = db.session.scalar(
+        db.select(Membership).filter_by(account_id=account_id, user_id=current_user.id)
+    )
+    if membership is None:
+        abort(404)
+    return membership
+
+
+def account_for(account_id: int, admin: bool = False) -> ClientAccount:
+    """The account if the user belongs to it (and is an admin, when asked); 404 or 403 if not."""
+    membership = membership_for(account_id)
+    if admin and not membership.is_admin:
+        abort(403, "Only the account's admins can do that.")
+    return membership.account

@@ -1,0 +1,41 @@
+"""Forms for inviting users and changing roles."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField
+from wtforms.validators import AnyOf, DataRequired, Email, Length
+
+from web.accounts.models import Membership
+from web.forms import single_line, strip
+
+ROLE_CHOICES = [
+    (Membership.MEMBER, "Member: sees the account, can connect Amazon directly"),
+    (Membership.ADMIN, "Admin: also invites users and sends connection requests"),
+]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        filters=[strip],
+        validators=[
+            DataRequired(),
+            Email(message="Enter a valid email address."),
+            Length(max=254),
+            single_line,
+        ],
+        description="Usually your client, the owner of the Amazon seller account.",
+    )
+    role = SelectField(
+        "Role",
+        choices=ROLE_CHOICES,
+        default=Membership.MEMBER,
+        validators=[AnyOf(Membership.ROLES, message="Choose admin or member.")],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        "Role",
+        choices=[(r, r.capitalize()) for r in Membership.ROLES],
+        validators=[AnyOf(Membership.ROLES, message="Choose admin or member.")],
+    )

@@ -1,0 +1,64 @@
+"""Invitations of users into an account (option 2: the seller joins and connects directly)."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from web.accounts.models import ClientAccount
+from web.auth.models import User, utcnow
+from web.connect.models import new_public_id
+from web.crypto import digest
+from web.extensions import db
+
+
+class UserInvitation(db.Model):
+    """One invitation of an email address into an account; one Temporal workflow run each."""
+
+    __tablename__ = "user_invitations"
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    account: Mapped[ClientAccount] = relationship()
+    invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id])
+
+    @property
+    def workflow_id(self) -> str:
+        """From the business key (one open invitation per address and account), without
+        putting the address itself in Temporal."""
+        return f"user-invitation-{self.account_id}-{digest(self.email.lower())[:16]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.PENDING
+
+
+class InvitationLink(db.Model):
+    """One emailed 'Accept invitation' link; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "invitation_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("user_invitations.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None]
+
+    invitation: Mapped[UserInvitation] = relationship()

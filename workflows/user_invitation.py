@@ -1,0 +1,243 @@
+"""Inviting a user into an account: send, remind, expire, or accept (option 2)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.invitations import InvitationActivities
+    from activities.types import (
+        AcceptInput,
+        CloseInvitationInput,
+        InvitationNoticeInput,
+        UserInvitationEmailInput,
+    )
+    from workflows.connection_request import (
+        EMAIL_RETRY,
+        SHORT,
+        CancelRequest,
+        ResendRequest,
+    )
+    from workflows.schedule import next_wake
+
+PENDING = "pending"
+ACCEPTED = "accepted"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+
+
+@dataclass
+class UserInvitationInput:
+    """Copied in at start, so later changes of settings never affect a running invitation."""
+
+    invitation_id: int
+    account_name: str
+    email_domain: str
+    invited_by: str
+    expires_after_seconds: int
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class UserInvitationResult:
+    status: str
+
+
+@dataclass
+class AcceptInvitation:
+    """Update: a signed-in user whose address matches accepts."""
+
+    user_id: int
+
+
+@dataclass
+class InvitationAccepted:
+    account_id: int
+
+
+@dataclass
+class InvitationStatus:
+    status: str
+    reminders_sent: int
+    reminders_total: int
+    expires_at: datetime
+
+
+@workflow.defn
+class UserInvitationWorkflow:
+    """One invitation of an email address into an account.
+
+    Update `accept(AcceptInvitation) -> InvitationAccepted`: adds the user as a member.
+    Update `resend(ResendRequest) -> InvitationStatus`: a fresh link; earlier links stop working.
+    Signal `cancel(CancelRequest)`: the admin withdraws the invitation.
+    Query `status() -> InvitationStatus`.
+    """
+
+    def __init__(self) -> None:
+        self._input: UserInvitationInput | None = None
+        self._status = PENDING
+        self._sent_at = datetime.min
+        self._reminders_sent = 0
+        self._accepting: AcceptInvitation | None = None
+        self._accepted: InvitationAccepted | None = None
+        self._cancelled: CancelRequest | None = None
+        self._schedule_changed = False
+
+    @workflow.run
+    async def run(self, input: UserInvitationInput) -> UserInvitationResult:
+        self._input = input
+        self._sent_at = workflow.now()
+        await self._send("sent", input.invited_by, supersede=False)
+        while True:
+            wake_at, reminder = next_wake(
+                self._sent_at,
+                input.reminder_offsets_seconds,
+                self._reminders_sent,
+                self._deadline(),
+            )
+            self._schedule_changed = False
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._accepting is not None
+                        or self._cancelled is not None
+                        or self._schedule_changed
+                    ),
+                    timeout=max(wake_at - workflow.now(), timedelta(seconds=1)),
+                    timeout_summary=(
+                        f"Reminder {reminder} of {len(input.reminder_offsets_seconds)}"
+                        f" at {wake_at:%Y-%m-%d %H:%M} UTC"
+                        if reminder
+                        else f"Wait for the invitee until {wake_at:%Y-%m-%d %H:%M} UTC"
+                    ),
+                )
+            except TimeoutError:
+                if reminder:
+                    await self._send("reminder", "system", supersede=False, number=reminder)
+                    self._reminders_sent = reminder
+                    continue
+                return await self._close(EXPIRED, "system")
+            if self._accepting is not None:
+                break
+            if self._cancelled is not None:
+                return await self._close(CANCELLED, self._cancelled.actor)
+        member = await workflow.execute_activity_method(
+            InvitationActivities.add_member,
+            AcceptInput(input.invitation_id, self._accepting.user_id),
+            start_to_close_timeout=SHORT,
+            summary="Add the user to the account",
+        )
+        self._accepted = InvitationAccepted(member.account_id)
+        self._status = ACCEPTED
+        workflow.set_current_details(f"**Accepted** · {input.account_name}")
+        await self._notify("joined", "Tell the inviting admin the user joined")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UserInvitationResult(ACCEPTED)
+
+    def _deadline(self) -> datetime:
+        assert self._input is not None
+        return self._sent_at + timedelta(seconds=self._input.expires_after_seconds)
+
+    async def _send(self, reason: str, actor: str, supersede: bool, number: int = 0) -> None:
+        assert self._input is not None
+        total = len(self._input.reminder_offsets_seconds)
+        await workflow.execute_activity_method(
+            InvitationActivities.send_user_invitation,
+            UserInvitationEmailInput(
+                invitation_id=self._input.invitation_id,
+                reason=reason,
+                expires_at=self._deadline(),
+                supersede_links=supersede,
+                reminder_number=number,
+                reminders_total=total,
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=EMAIL_RETRY,
+            summary=f"Reminder {number} of {total}" if number else "Email the invitation",
+        )
+        workflow.set_current_details(
+            f"**Pending** · {self._input.account_name} · invited by {self._input.invited_by}"
+            f" · someone at {self._input.email_domain}\n\n"
+            f"Reminders sent: {number or self._reminders_sent} of {total} · expires "
+            f"{self._deadline():%Y-%m-%d %H:%M} UTC"
+        )
+
+    async def _notify(self, notice: str, summary: str) -> None:
+        assert self._input is not None
+        await workflow.execute_activity_method(
+            InvitationActivities.notify_inviter,
+            InvitationNoticeInput(self._input.invitation_id, notice),
+            start_to_close_timeout=SHORT,
+            schedule_to_close_timeout=timedelta(hours=6),
+            retry_policy=EMAIL_RETRY,
+            summary=summary,
+        )
+
+    async def _close(self, status: str, actor: str) -> UserInvitationResult:
+        assert self._input is not None
+        self._status = status
+        await workflow.execute_activity_method(
+            InvitationActivities.close_invitation,
+            CloseInvitationInput(self._input.invitation_id, status, actor),
+            start_to_close_timeout=SHORT,
+            summary=f"Close the invitation: {status}",
+        )
+        workflow.set_current_details(f"**{status.capitalize()}** · {self._input.account_name}")
+        if status == EXPIRED:
+            await self._notify("expired", "Tell the inviting admin the invitation expired")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UserInvitationResult(status)
+
+    @workflow.update
+    async def accept(self, request: AcceptInvitation) -> InvitationAccepted:
+        """Add the signed-in user whose address matches; answer once they are a member."""
+        if self._accepting is None:
+            self._accepting = request
+        await workflow.wait_condition(lambda: self._accepted is not None)
+        assert self._accepted is not None
+        return self._accepted
+
+    @accept.validator
+    def _validate_accept(self, request: AcceptInvitation) -> None:
+        if self._accepting is not None and self._accepting.user_id == request.user_id:
+            return  # accepting twice gives the same answer
+        if self._status != PENDING or self._cancelled is not None or self._accepting is not None:
+            raise ValueError(f"This invitation is {self._status_word()}.")
+
+    def _status_word(self) -> str:
+        if self._cancelled is not None:
+            return "withdrawn"
+        return {ACCEPTED: "already accepted", EXPIRED: "expired", CANCELLED: "withdrawn"}.get(
+            self._status, "already being accepted"
+        )
+
+    @workflow.update
+    async def resend(self, request: ResendRequest) -> InvitationStatus:
+        """Email a fresh link now; earlier links stop working; the clock starts again."""
+        await self._send("resent", request.actor, supersede=True)
+        self._sent_at = workflow.now()
+        self._reminders_sent = 0
+        self._schedule_changed = True
+        return self.status()
+
+    @resend.validator
+    def _validate_resend(self, request: ResendRequest) -> None:
+        if self._status != PENDING or self._cancelled is not None or self._accepting is not None:
+            raise ValueError(f"This invitation is {self._status_word()}.")
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest) -> None:
+        """The admin withdraws the invitation."""
+        if self._status == PENDING and self._accepting is None:
+            self._cancelled = request
+
+    @workflow.query
+    def status(self) -> InvitationStatus:
+        assert self._input is not None
+        return InvitationStatus(
+            status=self._status,
+            reminders_sent=self._reminders_sent,
+            reminders_total=len(self._input.reminder_offsets_seconds),
+            expires_at=self._deadline(),
+        )
