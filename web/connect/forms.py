@@ -2,18 +2,20 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from web import marketplaces
 from web.forms import single_line, strip
 
 
-def marketplace_choices() -> list:
-    """Grouped choices for a select box (WTForms renders dict values as optgroups)."""
-    return {
-        region.name: [(m.country, m.label) for m in members]
+def marketplace_choices() -> list[SelectChoice]:
+    """Every marketplace, grouped by region for the select box."""
+    return [
+        SelectChoice(m.country, m.label, optgroup=region.name)
         for region, members in marketplaces.grouped()
-    }
+        for m in members
+    ]
 
 
 def known_marketplace(form, field) -> None:

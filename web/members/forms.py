@@ -2,14 +2,15 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length
 
 from web.accounts.models import Membership
 from web.forms import single_line, strip
 
 ROLE_CHOICES = [
-    (Membership.MEMBER, "Member: sees the account, can connect Amazon directly"),
-    (Membership.ADMIN, "Admin: also invites users and sends connection requests"),
+    SelectChoice(Membership.MEMBER, "Member: sees the account, can connect Amazon directly"),
+    SelectChoice(Membership.ADMIN, "Admin: also invites users and sends connection requests"),
 ]
 
 
@@ -36,6 +37,6 @@ class InviteForm(FlaskForm):
 class RoleForm(FlaskForm):
     role = SelectField(
         "Role",
-        choices=[(r, r.capitalize()) for r in Membership.ROLES],
+        choices=[SelectChoice(r, r.capitalize()) for r in Membership.ROLES],
         validators=[AnyOf(Membership.ROLES, message="Choose admin or member.")],
     )
