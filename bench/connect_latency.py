@@ -315,6 +315,9 @@ def start_parts(
                 "journal_mode=wal",
                 "--sqlite-pragma",
                 "synchronous=normal",
+                # as the Procfile of `make run`: lift the transfer queue's 20 polls/s throttle
+                "--dynamic-config-value",
+                "history.transferProcessorMaxPollRPS=1000",
                 *(
                     arg
                     for value in temporal_config or []
@@ -1025,8 +1028,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a dynamic config value for the dev server (repeatable); none by default, as in"
-        " `make run`",
+        help="another dynamic config value for the dev server (repeatable), besides the ones"
+        " `make run` sets",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument(

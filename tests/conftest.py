@@ -52,6 +52,11 @@ def temporal_env(loop):
         WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(),
             search_attributes=search_attributes.ALL,
+            # The dev server throttles its transfer queue to 20 polls/s; lift it as `make run` does.
+            dev_server_extra_args=[
+                "--dynamic-config-value",
+                "history.transferProcessorMaxPollRPS=1000",
+            ],
         )
     )
     yield env

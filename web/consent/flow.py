@@ -38,15 +38,17 @@ def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcom
     """
     request = authorization.request
     workflow_id, run_id = request.workflow_id, request.workflow_run_id
+    update = AuthorizationSubmitted(authorization.id)
+    update_id = f"authorization-{authorization.public_id}"
+    # End the transaction: the wait below can take seconds and must not hold a pooled connection.
+    db.session.commit()
 
     async def submit(client):
         handle = client.get_workflow_handle_for(
             ConnectionRequestWorkflow.run, workflow_id, run_id=run_id
         )
         return await handle.execute_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(authorization.id),
-            id=f"authorization-{authorization.public_id}",
+            ConnectionRequestWorkflow.submit_authorization, update, id=update_id
         )
 
     try:
