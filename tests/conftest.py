@@ -102,6 +102,9 @@ def app(tmp_path_factory, temporal_env, mailbox, amazon):
             "AMAZON_SELLER_CENTRAL_URL": amazon,
             "SPAPI_ENDPOINT": amazon,
             "CALLBACK_WAIT_SECONDS": 15,
+            # Limits are tested on their own (tests/test_limits.py); here they stay out of the way.
+            **{f"LIMIT_{n}": "10000 per second" for n in ("LOGIN", "SIGNUP", "SEND", "INVITE")},
+            "LIMIT_ASK_NEW_LINK": "10000 per second",
         }
     )
     with app.app_context():

@@ -1,5 +1,7 @@
 """After a full run, no code, token or client secret is in the workflow's history or the emails."""
 
+import logging
+import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
@@ -11,7 +13,10 @@ from web.crypto import decrypt
 from web.extensions import db
 
 
-def test_no_secret_in_history_or_email(app, client, seller, mailbox, temporal_env, loop):
+def test_no_secret_in_history_email_logs_or_raw_database(
+    app, client, seller, mailbox, temporal_env, loop, caplog
+):
+    caplog.set_level(logging.DEBUG)
     bookkeeper = Bookkeeper(client).sign_up()
     account_id = bookkeeper.add_account()
     sent = bookkeeper.send_request(account_id)
@@ -42,3 +47,18 @@ def test_no_secret_in_history_or_email(app, client, seller, mailbox, temporal_en
     for message in mailbox.messages:
         for secret in secrets:
             assert secret not in message.as_string()
+
+    # the web app's and the worker's logs were captured, and they name what happened
+    assert "received for request" in caplog.text and "exchanged for tokens" in caplog.text
+    for secret in secrets:
+        assert secret not in caplog.text
+
+    # The database file itself, read raw: tokens only as Fernet ciphertext, the code gone.
+    raw = "\n".join(sqlite3.connect(db_path(app)).iterdump())
+    assert "amazon_connections" in raw
+    for secret in secrets[:2] + ["Atza|", "Atzr|", link_token]:
+        assert secret not in raw
+
+
+def db_path(app) -> str:
+    return app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")

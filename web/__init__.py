@@ -6,10 +6,11 @@ from dotenv import load_dotenv
 from flask import Flask, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from web import marketplaces
 from web.config import ROOT, load_config
-from web.extensions import csrf, db, login_manager, mail, migrate, temporal
+from web.extensions import csrf, db, limiter, login_manager, mail, migrate, temporal
 from web.filters import register_filters
 
 
@@ -41,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     temporal.init_app(app)
+    limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -66,6 +68,14 @@ def register_errorhandlers(app: Flask) -> None:
 
     for code in (400, 403, 404, 405, 429, 500):
         app.errorhandler(code)(render_error)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        # The database is locked or unreachable for a moment: say so, write nothing, and let the
+        # user try again (the page they came from, or the back button, works once it is back).
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+        return render_template("error.html", code=503, error=error), 503
 
 
 def register_headers(app: Flask) -> None:

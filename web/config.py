@@ -121,6 +121,17 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         ),
         # How long the callback page waits for the workflow before it shows "finishing".
         "CALLBACK_WAIT_SECONDS": float(env.get("CALLBACK_WAIT_SECONDS", "8")),
+        # Rate limits (Flask-Limiter); the storage must be shared (redis://) with several processes.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "true")),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LIMIT_LOGIN": env.get("LIMIT_LOGIN", "10 per minute;100 per day"),
+        "LIMIT_SIGNUP": env.get("LIMIT_SIGNUP", "5 per minute;30 per day"),
+        "LIMIT_SEND": env.get("LIMIT_SEND", "30 per hour"),
+        "LIMIT_INVITE": env.get("LIMIT_INVITE", "30 per hour"),
+        "LIMIT_ASK_NEW_LINK": env.get("LIMIT_ASK_NEW_LINK", "5 per hour"),
+        # At most this many connection requests per account in 24 hours.
+        "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

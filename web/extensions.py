@@ -1,5 +1,7 @@
 """Every extension instance, unbound; `create_app` binds them."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -22,3 +24,5 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message_category = "info"
 temporal = TemporalClient()
+# Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis:// to share across processes).
+limiter = Limiter(key_func=get_remote_address)

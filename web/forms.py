@@ -12,3 +12,9 @@ def single_line(form, field) -> None:
 
 def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+def no_control_characters(form, field) -> None:
+    """Line breaks and tabs are fine in a note; other control characters are not."""
+    if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in field.data or ""):
+        raise ValidationError("Remove the invisible control characters from this text.")

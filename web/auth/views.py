@@ -1,12 +1,12 @@
 """Sign up, log in, log out."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func
 
 from web.auth.forms import LoginForm, SignupForm
 from web.auth.models import User
-from web.extensions import db, login_manager
+from web.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 
@@ -24,6 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LIMIT_SIGNUP"], methods=["POST"])
 def signup():
     """Create a bookkeeper's login."""
     from web.members.views import accept_invitation, signup_invitation
@@ -61,6 +62,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LIMIT_LOGIN"], methods=["POST"])
 def login():
     """Log in with email and password."""
     if current_user.is_authenticated:

@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from web import marketplaces
-from web.forms import single_line, strip
+from web.forms import no_control_characters, single_line, strip
 
 
 def marketplace_choices() -> list[SelectChoice]:
@@ -50,7 +50,7 @@ class ConnectRequestForm(MarketplaceForm):
     note = TextAreaField(
         "Personal note (optional)",
         filters=[strip],
-        validators=[Length(max=1000)],
+        validators=[Length(max=1000), no_control_characters],
         description="Added to the email, in your words.",
     )
 

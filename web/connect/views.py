@@ -1,7 +1,10 @@
 """The bookkeeper's connect flow: marketplace, path, request with preview, direct consent."""
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import func
 
 from web import marketplaces
 from web.accounts.access import account_for, membership_for
@@ -10,7 +13,8 @@ from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.connect.models import ConnectionRequest
 from web.consent import flow
-from web.extensions import db
+from web.extensions import db, limiter
+from web.limits import per_user
 from workflows.connection_request import SellerProgress
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
@@ -21,6 +25,17 @@ def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | N
 
     Raises lifecycle.AlreadyOpen when Temporal already runs a request for this marketplace.
     """
+    if (
+        kind == ConnectionRequest.INVITE
+        and _sent_today(account) >= current_app.config["CONNECT_DAILY_CAP"]
+    ):
+        flash(
+            f"{account.name} has reached today's limit of"
+            f" {current_app.config['CONNECT_DAILY_CAP']} requests. Resend an open one, or try"
+            " again tomorrow.",
+            "error",
+        )
+        return None
     connection_request = ConnectionRequest(
         account=account,
         requested_by=current_user._get_current_object(),
@@ -50,6 +65,18 @@ def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | N
         return None
     db.session.commit()
     return connection_request
+
+
+def _sent_today(account) -> int:
+    return db.session.scalar(
+        db.select(func.count())
+        .select_from(ConnectionRequest)
+        .filter(
+            ConnectionRequest.account_id == account.id,
+            ConnectionRequest.kind == ConnectionRequest.INVITE,
+            ConnectionRequest.created_at >= utcnow() - timedelta(days=1),
+        )
+    )
 
 
 def _already_open(account, existing: ConnectionRequest | None, marketplace: str):
@@ -125,6 +152,12 @@ def direct(account_id: int):
 
 @bp.route("/request", methods=["GET", "POST"])
 @login_required
+@limiter.limit(
+    lambda: current_app.config["LIMIT_SEND"],
+    key_func=per_user,
+    methods=["POST"],
+    exempt_when=lambda: request.form.get("action") != "send",
+)
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, preview the email, send."""
     account = account_for(account_id, admin=True)

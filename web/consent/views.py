@@ -20,7 +20,7 @@ from web.connect import lifecycle
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from web.consent import flow
 from web.crypto import digest, encrypt
-from web.extensions import db
+from web.extensions import db, limiter
 from workflows.connection_request import SellerProgress
 
 bp = Blueprint("consent", __name__)
@@ -92,6 +92,7 @@ def go_to_amazon(token: str):
 
 
 @bp.post("/connect/<token>/ask")
+@limiter.limit(lambda: current_app.config["LIMIT_ASK_NEW_LINK"])
 def ask_for_new_link(token: str):
     """On an expired link: tell the bookkeeper the seller wants a new one (once a day)."""
     link = _link(token)
@@ -173,6 +174,12 @@ def callback():
     )
     db.session.add(authorization)
     db.session.commit()
+    current_app.logger.info(
+        "authorization %s received for request %s (seller %s)",
+        authorization.id,
+        connection_request.id,
+        seller_id,
+    )
     session.pop(flow.SESSION_KEY, None)
     session["authorization"] = authorization.public_id
     return _outcome(authorization, current_app.config["CALLBACK_WAIT_SECONDS"])

@@ -9,7 +9,8 @@ from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
 from web.connect import lifecycle
 from web.crypto import digest
-from web.extensions import db
+from web.extensions import db, limiter
+from web.limits import per_user
 from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
 from web.members.models import InvitationLink, UserInvitation
@@ -46,6 +47,7 @@ def index(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/users/invite")
 @login_required
+@limiter.limit(lambda: current_app.config["LIMIT_INVITE"], key_func=per_user)
 def invite(account_id: int):
     """Invite someone by email: a durable invitation with reminders and expiry."""
     account = account_for(account_id, admin=True)

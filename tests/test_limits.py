@@ -1,0 +1,71 @@
+"""Rate limits on the doors people hammer, and the per-account daily cap."""
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support import Bookkeeper, unique_email
+from web.connect.models import ConnectionRequest
+from web.extensions import db, limiter
+
+
+@pytest.fixture
+def limits(app, config):
+    limiter.reset()
+    yield config
+    limiter.reset()
+
+
+def test_login_is_rate_limited(app, limits):
+    limits["LIMIT_LOGIN"] = "3 per minute"
+    browser = app.test_client()
+    data = {"email": unique_email("nobody"), "password": "wrong password"}
+    answers = [browser.post("/login", data=data).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    page = browser.post("/login", data=data)
+    assert "Too many tries" in page.text and "Retry-After" in page.headers
+    assert browser.get("/login").status_code == 200  # looking is never limited
+
+
+def test_signup_is_rate_limited(app, limits):
+    limits["LIMIT_SIGNUP"] = "2 per minute"
+    browser = app.test_client()
+    answers = [
+        browser.post("/signup", data={"name": "x", "email": "bad", "password": "p"}).status_code
+        for _ in range(3)
+    ]
+    assert answers == [200, 200, 429]
+
+
+def test_sending_requests_is_limited_per_user_and_capped_per_account(app, client, limits, mailbox):
+    limits["CONNECT_DAILY_CAP"] = 2
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account("Capped Ltd")
+    for marketplace in ("US", "CA"):
+        bookkeeper.send_request(account_id, marketplace=marketplace)
+    data = {**bookkeeper.request_form(account_id, marketplace="MX"), "action": "send"}
+    capped = client.post(f"/accounts/{account_id}/connect/request", data=data)
+    assert capped.status_code == 200 and "reached today&#39;s limit of 2 requests" in capped.text
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).select_from(ConnectionRequest).filter_by(account_id=account_id)
+        )
+    assert count == 2
+
+    limits["LIMIT_SEND"] = "1 per minute"
+    limiter.reset()
+    other = bookkeeper.add_account("Other Ltd")
+    bookkeeper.send_request(other, marketplace="US")
+    data = {**bookkeeper.request_form(other, marketplace="CA"), "action": "send"}
+    assert client.post(f"/accounts/{other}/connect/request", data=data).status_code == 429
+    # Previews are not sends.
+    preview = {**data, "action": "preview"}
+    assert client.post(f"/accounts/{other}/connect/request", data=preview).status_code == 200
+
+
+def test_invitations_are_rate_limited(app, client, limits):
+    limits["LIMIT_INVITE"] = "1 per minute"
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account()
+    url = f"/accounts/{account_id}/users/invite"
+    assert client.post(url, data={"email": unique_email("a"), "role": "member"}).status_code == 302
+    assert client.post(url, data={"email": unique_email("b"), "role": "member"}).status_code == 429
