@@ -59,6 +59,7 @@ class AmazonActivities:
                 )
                 authorization.refresh_token_encrypted = encrypt(keys, tokens.refresh_token)
                 db.session.commit()
+                activity.logger.info("authorization %s exchanged for tokens", authorization.id)
             return ExchangeResult(authorization.selling_partner_id)
 
     @activity.defn
