@@ -13,11 +13,13 @@ from flask import Flask
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounts import AccountEmailActivities
 from activities.amazon import AmazonActivities
 from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from web import create_app
+from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
 from workflows.user_invitation import UserInvitationWorkflow
@@ -31,10 +33,16 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     amazon = AmazonActivities(app)
     connections = ConnectionActivities(app)
     invitations = InvitationActivities(app)
+    accounts = AccountEmailActivities(app)
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
-        workflows=[ConnectionRequestWorkflow, NewLinkAskedWorkflow, UserInvitationWorkflow],
+        workflows=[
+            ConnectionRequestWorkflow,
+            NewLinkAskedWorkflow,
+            UserInvitationWorkflow,
+            AccountEmailWorkflow,
+        ],
         activities=[
             emails.send_invitation,
             emails.send_notice,
@@ -50,6 +58,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             invitations.add_member,
             invitations.close_invitation,
             invitations.notify_inviter,
+            accounts.send_account_email,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

@@ -134,3 +134,11 @@ class InvitationNoticeInput:
 
     invitation_id: int
     notice: str
+
+
+@dataclass
+class AccountEmailInput:
+    """purpose: verify (finish signing up), already_registered, reset; user_id None: no login."""
+
+    purpose: str
+    user_id: int | None

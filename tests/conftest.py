@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from werkzeug.serving import make_server
 
 import sandbox
-from tests.support import BackgroundLoop, Mailbox, Seller
+from tests.support import BackgroundLoop, Bookkeeper, Mailbox, Seller
 from web import create_app
 from worker import build_worker
 from workflows import search_attributes
@@ -67,6 +67,7 @@ def temporal_env(loop):
 def mailbox():
     box = Mailbox()
     box.start()
+    Bookkeeper.mailbox = box
     yield box
     box.stop()
 

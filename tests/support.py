@@ -129,6 +129,8 @@ def unique_email(prefix: str) -> str:
 class Bookkeeper:
     """A bookkeeper in the browser: signs up, adds an account, connects or sends requests."""
 
+    mailbox: "Mailbox"  # set once per session by conftest: sign-up is confirmed by email
+
     def __init__(
         self, client: FlaskClient, name: str = "Bea Keeper", firm: str = "Ledger & Co"
     ) -> None:
@@ -138,16 +140,19 @@ class Bookkeeper:
         self.email = unique_email("bookkeeper")
 
     def sign_up(self) -> "Bookkeeper":
-        response = self.client.post(
-            "/signup",
-            data={
-                "name": self.name,
-                "email": self.email,
-                "password": "correct horse battery",
-                "firm_name": self.firm,
-            },
-        )
-        assert response.status_code == 302, response.text
+        """Sign up, open the confirmation email, and finish signing up (logged in after)."""
+        data = {
+            "name": self.name,
+            "email": self.email,
+            "password": "correct horse battery",
+            "firm_name": self.firm,
+        }
+        response = self.client.post("/signup", data=data)
+        assert response.status_code == 200 and "Check your email" in response.text, response.text
+        message = self.mailbox.wait_for(self.email, "Finish signing up")[-1]
+        link = re.search(r"https?://\S+/verify/[A-Za-z0-9_-]+", text_of(message)).group(0)
+        finished = self.client.post(path_of(link), data={"password": data["password"]})
+        assert finished.status_code == 302, finished.text
         return self
 
     def add_account(self, name: str = "Acme Widgets Ltd") -> int:

@@ -1,7 +1,7 @@
 """Imports every model so that metadata (and Alembic) sees the whole schema."""
 
 from web.accounts.models import AmazonConnection, ClientAccount, Membership
-from web.auth.models import User
+from web.auth.models import LoginToken, SignupAttempt, User
 from web.connect.models import (
     Authorization,
     ConnectionLink,
@@ -12,6 +12,8 @@ from web.connect.models import (
 from web.members.models import InvitationLink, UserInvitation
 
 __all__ = [
+    "SignupAttempt",
+    "LoginToken",
     "InvitationLink",
     "Membership",
     "UserInvitation",

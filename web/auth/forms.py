@@ -29,3 +29,18 @@ class SignupForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email()])
     password = PasswordField("Password", validators=[DataRequired()])
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email()])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
+    )
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField("The password you chose", validators=[DataRequired()])

@@ -1,11 +1,32 @@
-"""Sign up, log in, log out."""
+"""Sign up (confirmed by email), log in, log out, reset a forgotten password.
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+No page says whether an address has a login: sign-up and reset answer the same for every address,
+and the email explains the rest to the address's owner.
+"""
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from web.auth.forms import LoginForm, SignupForm
-from web.auth.models import User
+from web.auth.forms import (
+    ConfirmPasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignupForm,
+)
+from web.auth.lifecycle import send_account_email
+from web.auth.models import LoginToken, SignupAttempt, User, utcnow
+from web.crypto import digest
 from web.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -23,42 +44,117 @@ def _safe_next(target: str | None) -> str:
     return url_for("accounts.index")
 
 
+def _user_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).filter(func.lower(User.email) == email.lower()))
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LIMIT_SIGNUP"], methods=["POST"])
 def signup():
-    """Create a bookkeeper's login."""
+    """Sign up; the login works once the emailed link is followed (or an invitation proves it)."""
     from web.members.views import accept_invitation, signup_invitation
 
     if current_user.is_authenticated:
         return redirect(url_for("accounts.index"))
     invitation, token = signup_invitation()
     form = SignupForm(data={"email": invitation.email} if invitation else None)
-    if form.validate_on_submit():
-        email = form.email.data.lower()
-        if invitation and email != invitation.email.lower():
+    if not form.validate_on_submit():
+        return render_template("auth/signup.html", form=form, invitation=invitation, token=token)
+    email = form.email.data.lower()
+    firm = form.firm_name.data or form.name.data
+    existing = _user_by_email(email)
+    if invitation:
+        # The invitation link was emailed to this address: it proves the address.
+        if email != invitation.email.lower():
             form.email.errors.append(
                 f"This invitation is for {invitation.email}: sign up with that address."
             )
-        elif db.session.scalar(db.select(User).filter(func.lower(User.email) == email)):
-            form.email.errors.append("That email already has a login. Log in instead.")
-        else:
-            user = User(
-                name=form.name.data, email=email, firm_name=form.firm_name.data or form.name.data
+        elif existing is not None and existing.email_verified_at is not None:
+            form.email.errors.append("That address already has a login: log in to accept.")
+        if form.email.errors:
+            return render_template(
+                "auth/signup.html", form=form, invitation=invitation, token=token
             )
-            user.set_password(form.password.data)
+        user = existing or User(email=email)
+        user.name, user.firm_name = form.name.data, firm
+        user.set_password(form.password.data)
+        user.email_verified_at = utcnow()
+        db.session.add(user)
+        db.session.commit()
+        login_user(user)
+        error = accept_invitation(invitation, user)
+        if error:
+            flash(error, "error")
+            return redirect(url_for("accounts.index"))
+        flash(f"Welcome to {invitation.account.name}.", "success")
+        return redirect(url_for("accounts.show", account_id=invitation.account_id))
+
+    if existing is not None and existing.email_verified_at is not None:
+        db.session.rollback()
+        send_account_email("already_registered", existing.id)
+    else:
+        user = existing or User(email=email, name=form.name.data, firm_name=firm)
+        if existing is None:
+            user.set_password(form.password.data)  # unusable until the address is confirmed
             db.session.add(user)
+            db.session.flush()
+        attempt = SignupAttempt(
+            user_id=user.id,
+            name=form.name.data,
+            firm_name=firm,
+            password_hash=generate_password_hash(form.password.data),
+        )
+        db.session.add(attempt)
+        db.session.flush()
+        send_account_email("verify", user.id)
+        db.session.commit()
+    return render_template("auth/check_email.html", email=email, purpose="signup")
+
+
+def _token(token: str, purpose: str) -> LoginToken | None:
+    login_token = db.session.scalar(
+        db.select(LoginToken).filter_by(token_hash=digest(token), purpose=purpose)
+    )
+    if login_token is None or login_token.used_at or login_token.expires_at < utcnow():
+        return None
+    return login_token
+
+
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token: str):
+    """The sign-up email's link: confirm with the password chosen at sign-up, and log in.
+
+    Asking for the password here means only someone who both reads the mailbox and chose a
+    password can finish: a stranger who signed up with this address first gains nothing.
+    """
+    login_token = _token(token, LoginToken.VERIFY)
+    if login_token is None:
+        return render_template("auth/link_used.html"), 410
+    user = login_token.user
+    form = ConfirmPasswordForm()
+    if form.validate_on_submit():
+        attempts = db.session.scalars(
+            db.select(SignupAttempt).filter_by(user_id=user.id).order_by(SignupAttempt.id.desc())
+        )
+        attempt = next(
+            (a for a in attempts if check_password_hash(a.password_hash, form.password.data)),
+            None,
+        )
+        if attempt is None:
+            form.password.errors.append("That is not the password you chose when signing up.")
+        else:
+            user.name, user.firm_name, user.password_hash = (
+                attempt.name,
+                attempt.firm_name,
+                attempt.password_hash,
+            )
+            user.email_verified_at = user.email_verified_at or utcnow()
+            login_token.used_at = utcnow()
             db.session.commit()
             login_user(user)
-            if invitation:
-                error = accept_invitation(invitation, user)
-                if error:
-                    flash(error, "error")
-                    return redirect(url_for("accounts.index"))
-                flash(f"Welcome to {invitation.account.name}.", "success")
-                return redirect(url_for("accounts.show", account_id=invitation.account_id))
             flash("Welcome! Add the first business whose books you keep.", "success")
             return redirect(url_for("accounts.new"))
-    return render_template("auth/signup.html", form=form, invitation=invitation, token=token)
+    return render_template("auth/verify.html", form=form, user=user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -69,13 +165,51 @@ def login():
         return redirect(url_for("accounts.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(db.select(User).filter_by(email=form.email.data.lower()))
-        if user is None or not user.check_password(form.password.data):
-            form.password.errors.append("Email or password is not right.")
+        user = _user_by_email(form.email.data)
+        if (
+            user is None
+            or user.email_verified_at is None
+            or not user.check_password(form.password.data)
+        ):
+            form.password.errors.append(
+                "Email or password is not right. Just signed up? Follow the link we emailed"
+                " you first."
+            )
         else:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LIMIT_SIGNUP"], methods=["POST"])
+def reset_request():
+    """Forgot the password: the same answer for every address."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = _user_by_email(form.email.data)
+        send_account_email("reset", user.id if user else None)
+        return render_template("auth/check_email.html", email=form.email.data, purpose="reset")
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    """Set a new password from the emailed link (single-use, one hour)."""
+    login_token = _token(token, LoginToken.RESET)
+    if login_token is None:
+        return render_template("auth/link_used.html"), 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        user = login_token.user
+        user.set_password(form.password.data)
+        user.email_verified_at = user.email_verified_at or utcnow()  # the link proves it
+        login_token.used_at = utcnow()
+        db.session.commit()
+        login_user(user)
+        flash("Your password is changed.", "success")
+        return redirect(url_for("accounts.index"))
+    return render_template("auth/reset.html", form=form, user=login_token.user)
 
 
 @bp.post("/logout")
