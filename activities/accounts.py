@@ -1,17 +1,17 @@
 """Account emails: the link that finishes a sign-up, and the link that resets a password."""
 
-import secrets
 from datetime import timedelta
 
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.identity import email_identity
 from activities.mail import deliver
 from activities.types import AccountEmailInput, EmailsSent
 from web.auth import emails
 from web.auth.models import LoginToken, User, utcnow
-from web.crypto import digest
+from web.crypto import digest, link_token
 from web.extensions import db
 
 TOKEN_LIFETIME = {LoginToken.VERIFY: timedelta(days=2), LoginToken.RESET: timedelta(hours=1)}
@@ -24,15 +24,16 @@ class AccountEmailActivities:
         self.app = app
 
     def _link(self, user: User, purpose: str) -> str:
-        token = secrets.token_urlsafe(32)
-        db.session.add(
-            LoginToken(
-                user_id=user.id,
-                purpose=purpose,
-                token_hash=digest(token),
-                expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+        token = link_token(self.app.config["SECRET_KEY"], f"login-{purpose}", *email_identity())
+        if not db.session.scalar(db.select(LoginToken.id).filter_by(token_hash=digest(token))):
+            db.session.add(  # a retry of this send finds its token already there
+                LoginToken(
+                    user_id=user.id,
+                    purpose=purpose,
+                    token_hash=digest(token),
+                    expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+                )
             )
-        )
         db.session.commit()  # the link must work before the email can arrive
         path = "verify" if purpose == LoginToken.VERIFY else "reset"
         return f"{self.app.config['APP_BASE_URL']}/{path}/{token}"

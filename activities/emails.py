@@ -1,19 +1,19 @@
 """Email activities: invitations with fresh links, reminders, and notices to each party."""
 
 import math
-import secrets
 
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.identity import email_identity
 from activities.mail import deliver
 from activities.types import EmailsSent, InvitationInput, NoticeInput
 from web.accounts.models import Membership
 from web.auth.models import utcnow
 from web.connect import emails
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
-from web.crypto import digest
+from web.crypto import digest, link_token
 from web.extensions import db
 
 INVITATION_EVENTS = {
@@ -61,12 +61,18 @@ class EmailActivities:
                     db.select(ConnectionLink).filter_by(request_id=request.id, superseded_at=None)
                 ):
                     link.superseded_at = now
-            token = secrets.token_urlsafe(32)
-            db.session.add(
-                ConnectionLink(
-                    request_id=request.id, token_hash=digest(token), sent_to=request.client_email
+            identity = email_identity()
+            token = link_token(self.app.config["SECRET_KEY"], "connect-link", *identity)
+            if not db.session.scalar(
+                db.select(ConnectionLink.id).filter_by(token_hash=digest(token))
+            ):  # a retry of this send finds its link already there
+                db.session.add(
+                    ConnectionLink(
+                        request_id=request.id,
+                        token_hash=digest(token),
+                        sent_to=request.client_email,
+                    )
                 )
-            )
             request.expires_at = expires_at
             number = input.reminder_number
             if input.reason == "reminder":
@@ -75,8 +81,7 @@ class EmailActivities:
                 what = INVITATION_EVENTS[input.reason]
                 request.status = ConnectionRequest.SENT
                 request.reminders_sent = 0
-            attempt = activity.info().attempt
-            if attempt == 1:  # retries are visible in Temporal; the timeline says it once
+            if activity.info().attempt == 1:  # retries show in Temporal; the timeline says it once
                 db.session.add(
                     RequestEvent(
                         request_id=request.id,
@@ -89,7 +94,7 @@ class EmailActivities:
 
             days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             link = self._url(f"/connect/{token}")
-            key = f"{request.public_id}.{input.reason}.{number}.{attempt}"
+            key = f"{request.public_id}.{input.reason}.{identity[1][:8]}.{identity[2]}"
             deliver(emails.seller_invitation(request, link, expires_at, number, days_left), key)
             recipients = [request.client_email]
             if input.reason == "sent":

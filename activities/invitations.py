@@ -1,12 +1,12 @@
 """User-invitation activities: emails with fresh links, adding the member, closing, notices."""
 
 import math
-import secrets
 
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.identity import email_identity
 from activities.mail import deliver
 from activities.types import (
     AcceptInput,
@@ -19,7 +19,7 @@ from activities.types import (
 )
 from web.accounts.models import Membership
 from web.auth.models import User, utcnow
-from web.crypto import digest
+from web.crypto import digest, link_token
 from web.extensions import db
 from web.members import emails
 from web.members.models import InvitationLink, UserInvitation
@@ -51,8 +51,14 @@ class InvitationActivities:
                     )
                 ):
                     link.superseded_at = now
-            token = secrets.token_urlsafe(32)
-            db.session.add(InvitationLink(invitation_id=invitation.id, token_hash=digest(token)))
+            identity = email_identity()
+            token = link_token(self.app.config["SECRET_KEY"], "invitation-link", *identity)
+            if not db.session.scalar(
+                db.select(InvitationLink.id).filter_by(token_hash=digest(token))
+            ):  # a retry of this send finds its link already there
+                db.session.add(
+                    InvitationLink(invitation_id=invitation.id, token_hash=digest(token))
+                )
             invitation.expires_at = expires_at
             if input.reason == "reminder":
                 invitation.reminders_sent = input.reminder_number
@@ -64,10 +70,7 @@ class InvitationActivities:
             email = emails.invitation_email(
                 invitation, link, expires_at, input.reminder_number, days_left
             )
-            key = (
-                f"{invitation.public_id}.{input.reason}.{input.reminder_number}"
-                f".{activity.info().attempt}"
-            )
+            key = f"{invitation.public_id}.{input.reason}.{identity[1][:8]}.{identity[2]}"
             deliver(email, key)
             return EmailsSent([invitation.email])
 

@@ -4,7 +4,10 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+
 from tests.support import Bookkeeper, connections, link_in, path_of, request_of, wait_for_status
+from web.extensions import db
 
 
 def test_direct_path_connects_without_invitation(app, client, seller, mailbox):
@@ -98,3 +101,24 @@ def test_confirmation_that_cannot_be_sent_undoes_the_connection(app, client, sel
     assert "confirmation emails could not be sent" in request.status_detail
     assert connections(app, account_id) == []
     mailbox.wait_for(bookkeeper.email, "Connecting Saga Ltd to Amazon US failed")
+
+
+def test_retried_invitation_is_the_same_email_with_the_same_link(app, client, seller, mailbox):
+    """The mail server fails the first tries: the retry rebuilds the same link and Message-ID."""
+    from web.connect.models import ConnectionLink
+
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account("Retry Ltd")
+    mailbox.unavailable = True
+    try:
+        sent = bookkeeper.send_request(account_id)
+        time.sleep(2.5)  # the first two tries fail with 451
+    finally:
+        mailbox.unavailable = False
+    [invitation] = mailbox.wait_for(sent["client_email"], "asks you to connect", timeout=30)
+    with app.app_context():
+        request = request_of(app, account_id)
+        links = db.session.scalars(select(ConnectionLink).filter_by(request_id=request.id)).all()
+    assert len(links) == 1  # not one per try
+    assert invitation["Message-ID"].strip().startswith(f"<{request.public_id}.sent.")
+    assert "<h1>Connected</h1>" in seller.connect(link_in(invitation)).text

@@ -4,7 +4,9 @@
 decrypts, so a key is rotated by putting the new one first.
 """
 
+import base64
 import hashlib
+import hmac
 
 from cryptography.fernet import Fernet, MultiFernet
 
@@ -25,3 +27,14 @@ def decrypt(keys: str, token: bytes) -> str:
 def digest(value: str) -> str:
     """SHA-256 of a link token or OAuth state: what the database keeps instead of the value."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def link_token(secret_key: str, *identity: str) -> str:
+    """The token of an emailed link, derived from what the email is (HMAC-SHA256, 256 bits).
+
+    A retried send rebuilds the same link and the same Message-ID, so the seller never holds two
+    links for one email; without SECRET_KEY (which the database does not hold) nobody can derive
+    it, and the database keeps only its SHA-256.
+    """
+    mac = hmac.new(secret_key.encode(), "|".join(identity).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()

@@ -1,0 +1,9 @@
+"""What makes one logical email: the activity execution that sends it, the same across retries."""
+
+from temporalio import activity
+
+
+def email_identity() -> tuple[str, str, str]:
+    """(workflow id, run id, activity id): stable when Temporal retries, new for every send."""
+    info = activity.info()
+    return info.workflow_id or "", info.workflow_run_id or "", info.activity_id
