@@ -6,8 +6,17 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
+from workflows.user_invitation import UserInvitationWorkflow
+
+WORKFLOWS = [
+    ConnectionRequestWorkflow,
+    NewLinkAskedWorkflow,
+    UserInvitationWorkflow,
+    AccountEmailWorkflow,
+]
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
@@ -23,6 +32,9 @@ def test_there_are_histories_of_every_path():
         "wrong-seller",
         "undoes-the-connection",
         "ask-for-a-new-one",
+        "joins-and-connects",
+        "expired-and-withdrawn-invitations",
+        "password-reset",
     ):
         assert path in names, f"no saved history for {path}: run `make histories`"
 
@@ -30,6 +42,6 @@ def test_there_are_histories_of_every_path():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_saved_history_replays(path, loop):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ConnectionRequestWorkflow, NewLinkAskedWorkflow])
+    replayer = Replayer(workflows=WORKFLOWS)
     result = loop.run(replayer.replay_workflow(history, raise_on_replay_failure=False))
     assert result.replay_failure is None, f"{path}: {result.replay_failure}"
