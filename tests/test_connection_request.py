@@ -68,3 +68,16 @@ def test_opening_the_link_changes_nothing(app, client, seller, mailbox):
         assert seller.open_link(link).status_code == 200
     outcome = seller.connect(link)
     assert "<h1>Connected</h1>" in outcome.text
+
+
+def test_account_status_feed_for_live_pages(app, client, seller, mailbox):
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account()
+    sent = bookkeeper.send_request(account_id)
+    page = client.get(f"/accounts/{account_id}").text
+    assert f'data-live-status="/accounts/{account_id}/status"' in page
+    before = client.get(f"/accounts/{account_id}/status").get_json()
+    assert list(before["requests"].values()) == ["sent"] and before["connections"] == []
+    seller.connect(link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0]))
+    after = client.get(f"/accounts/{account_id}/status").get_json()
+    assert list(after["requests"].values()) == ["connected"] and after["connections"] == ["US"]

@@ -84,6 +84,20 @@ def show(account_id: int):
     )
 
 
+@bp.get("/accounts/<int:account_id>/status")
+@login_required
+def status(account_id: int):
+    """The account's requests and connections, for pages that keep themselves current."""
+    account = membership_for(account_id).account
+    requests = db.session.scalars(
+        db.select(ConnectionRequest).filter_by(account_id=account.id)
+    ).all()
+    return {
+        "requests": {r.public_id: r.status for r in requests},
+        "connections": sorted(c.marketplace for c in account.connections),
+    }
+
+
 @bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
 @login_required
 def disconnect(account_id: int, connection_id: int):
