@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint clean histories
+.PHONY: help install run test lint clean histories screenshots
 
 help:
 	@echo "make run    start Temporal, the mail catcher, the Amazon stand-in, the worker and the web app"
@@ -54,6 +54,10 @@ histories: $(INSTALLED)
 		tests/test_reminders_and_actions.py tests/test_amazon_outcomes.py \
 		tests/test_members.py tests/test_auth_and_access.py \
 		--record-histories tests/histories/$$(git rev-parse --short HEAD)
+
+# The README's pictures, taken by the browser tests.
+screenshots: $(INSTALLED)
+	$(BIN)/pytest -q tests/test_browser.py --screenshots docs/screenshots
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

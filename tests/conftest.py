@@ -16,12 +16,14 @@ from temporalio.testing import WorkflowEnvironment
 from werkzeug.serving import make_server
 
 import sandbox
-from tests.support import BackgroundLoop, Bookkeeper, Mailbox, Seller
+from tests.support import BackgroundLoop, Bookkeeper, Mailbox, Seller, free_port
 from web import create_app
 from worker import build_worker
 from workflows import search_attributes
 
-APP_BASE_URL = "http://app.test"
+# The web app's real address: the test client ignores the host, and browser tests open it.
+WEB_PORT = free_port()
+APP_BASE_URL = f"http://127.0.0.1:{WEB_PORT}"
 
 
 def pytest_addoption(parser):
@@ -29,6 +31,11 @@ def pytest_addoption(parser):
         "--record-histories",
         metavar="DIR",
         help="save the history of every workflow each test ran, for tests/test_replay.py",
+    )
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        help="where the browser tests save their screenshots (docs/screenshots for the README)",
     )
 
 
@@ -190,3 +197,13 @@ async def save_histories(client, since: datetime, folder: Path, test_name: str) 
         history = await handle.fetch_history()
         n += 1
         (folder / f"{name}-{n}.json").write_text(history.to_json())
+
+
+@pytest.fixture(scope="session")
+def live_server(app, worker):
+    """The same web app over real HTTP at APP_BASE_URL, for a real browser."""
+    server = make_server("127.0.0.1", WEB_PORT, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield APP_BASE_URL
+    server.shutdown()

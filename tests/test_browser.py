@@ -1,0 +1,240 @@
+"""The whole story in a real browser (Playwright driving Debian's Chromium) on the real stack.
+
+Each step saves a screenshot (to docs/screenshots with --screenshots docs/screenshots, which is how
+the README's pictures are made); any console error fails the test.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support import link_in, text_of, unique_email
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"
+)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Person:
+    """One browser context (one person), recording console errors and taking screenshots."""
+
+    def __init__(self, browser, base_url: str, shots: Path, name: str, mobile=False) -> None:
+        size = {"width": 390, "height": 844} if mobile else {"width": 1200, "height": 900}
+        self.context = browser.new_context(viewport=size, base_url=base_url)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.shots = shots
+        self.name = name
+        self.email = ""
+
+    def _console(self, message) -> None:
+        # A page answered with its status (410 for a dead link, 409 for a refusal) is logged as a
+        # failed load of the document itself: that is the page working, not an error on it.
+        if message.type == "error" and message.location.get("url") != self.page.url:
+            self.errors.append(f"{message.text} ({message.location.get('url')})")
+
+    def shot(self, step: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{step}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], f"console errors for {self.name}: {self.errors}"
+
+
+@pytest.fixture
+def people(browser, live_server, request, tmp_path):
+    folder = request.config.getoption("--screenshots")
+    shots = Path(folder) if folder else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    made: list[Person] = []
+
+    def make(name: str, mobile: bool = False) -> Person:
+        person = Person(browser, live_server, shots, name, mobile)
+        made.append(person)
+        return person
+
+    yield make
+    for person in made:
+        person.close()
+
+
+def sign_up(person: Person, mailbox, name: str, email: str, firm: str = "", shot: bool = False):
+    page = person.page
+    page.goto("/signup")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if firm:
+        page.get_by_label("Firm name (optional)").fill(firm)
+    if shot:
+        person.shot("01-sign-up")
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_text("Check your email").wait_for()
+    message = mailbox.wait_for(email, "Finish signing up")[-1]
+    link = re.search(r"https?://\S+/verify/\S+", text_of(message)).group(0)
+    page.goto(link)
+    page.get_by_label("The password you chose").fill(PASSWORD)
+    page.get_by_role("button", name="Finish signing up").click()
+
+
+def amazon_sign_in(page, email: str) -> None:
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill("demo")
+    page.locator("form button[type=submit]").first.click()
+    page.get_by_role("button", name="Confirm").click()
+
+
+def test_invite_the_owner_in_the_browser(people, mailbox):
+    bea = people("bookkeeper")
+    page = bea.page
+    bea_email = unique_email("bea")
+    sign_up(bea, mailbox, "Bea Keeper", bea_email, "Ledger & Co", shot=True)
+    page.get_by_label("Business name").fill("Acme Widgets Ltd")
+    page.get_by_role("button", name="Add account").click()
+    page.get_by_role("link", name="Connect to Amazon").click()
+    page.get_by_label("Marketplace").select_option("UK")
+    bea.shot("02-choose-marketplace")
+    page.get_by_role("button", name="Continue with Amazon").click()
+    bea.shot("03-who-owns-it")
+    page.get_by_role("link", name="Request access from the account owner").click()
+    seller_email = unique_email("sam")
+    page.get_by_label("Client name").fill("Sam Seller")
+    page.get_by_label("Client email").fill(seller_email)
+    page.get_by_label("Personal note (optional)").fill("Hi Sam, this lets us reconcile payouts.")
+    page.get_by_role("button", name="Preview the email").click()
+    page.get_by_text("Check the email before it goes").wait_for()
+    bea.shot("04-preview")
+    page.get_by_role("button", name="Send Request to Connect").click()
+    page.get_by_text("Request sent to Sam Seller").wait_for()
+    account_link = page.get_by_role("link", name="Acme Widgets Ltd").first
+    account_link.click()
+    page.get_by_text("Pending request").wait_for()
+    bea.shot("05-account-pending")
+
+    sam = people("seller", mobile=True)
+    invitation = mailbox.wait_for(seller_email, "asks you to connect")[0]
+    sam.page.goto(link_in(invitation))
+    sam.page.get_by_text("1 Review").wait_for()
+    sam.shot("06-seller-landing")
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    sam.shot("07-amazon-sign-in")
+    amazon_sign_in(sam.page, "seller-eu@example.com")
+    sam.page.get_by_role("heading", name="Connected").wait_for()
+    sam.shot("08-seller-connected")
+
+    # The bookkeeper's page, left open, turns Connected by itself.
+    page.get_by_text("Connected · ready").wait_for(timeout=15000)
+    bea.shot("09-account-connected")
+    mailbox.wait_for(bea_email, "is connected to Amazon UK and ready")
+    page.goto("/requests?sort=newest")
+    bea.shot("10-open-requests")
+
+
+def test_invite_the_owner_as_a_user_who_connects_directly(people, mailbox):
+    admin = people("admin")
+    admin.email = unique_email("ada")
+    sign_up(admin, mailbox, "Ada Admin", admin.email, "Ada Books")
+    admin.page.get_by_label("Business name").fill("Option Two Ltd")
+    admin.page.get_by_role("button", name="Add account").click()
+    admin.page.get_by_role("link", name="Users").click()
+    owner_email = unique_email("olive")
+    admin.page.get_by_label("Email", exact=True).fill(owner_email)
+    admin.page.get_by_role("button", name="Send invitation").click()
+    admin.page.get_by_text(f"Invitation sent to {owner_email}").wait_for()
+    admin.shot("11-users-and-invitations")
+
+    olive = people("invited owner")
+    message = mailbox.wait_for(owner_email, "invites you to Option Two Ltd")[0]
+    link = re.search(r"https?://\S+/invitations/\S+", text_of(message)).group(0)
+    olive.page.goto(link)
+    olive.shot("12-invitation")
+    olive.page.get_by_role("link", name=f"Sign up as {owner_email}").click()
+    olive.page.get_by_label("Name", exact=True).fill("Olive Owner")
+    olive.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    olive.page.get_by_role("button", name="Sign up").click()
+    olive.page.get_by_text("Welcome to Option Two Ltd").wait_for()
+    olive.page.get_by_role("link", name="Connect to Amazon").click()
+    olive.page.get_by_label("Marketplace").select_option("CA")
+    olive.page.get_by_role("button", name="Continue with Amazon").click()
+    olive.page.get_by_role("button", name="I own this seller account — connect now").click()
+    amazon_sign_in(olive.page, "seller-us@example.com")
+    olive.page.get_by_role("heading", name="Connected").wait_for()
+    olive.shot("13-member-connected")
+    mailbox.wait_for(admin.email, "Olive Owner connected Option Two Ltd to Amazon")
+
+
+def test_pages_for_links_that_no_longer_work(people, mailbox, config):
+    from datetime import timedelta
+
+    bea = people("bookkeeper")
+    sign_up(bea, mailbox, "Bea Keeper", unique_email("bea"), "Ledger & Co")
+    page = bea.page
+    page.get_by_label("Business name").fill("Links Ltd")
+    page.get_by_role("button", name="Add account").click()
+    account_url = page.url
+
+    def send(marketplace: str) -> str:
+        page.goto(account_url + f"/connect/request?marketplace={marketplace}")
+        email = unique_email("seller")
+        page.get_by_label("Client name").fill("Sam Seller")
+        page.get_by_label("Client email").fill(email)
+        page.get_by_role("button", name="Preview the email").click()
+        page.get_by_role("button", name="Send Request to Connect").click()
+        page.get_by_text("Request sent to").wait_for()
+        return link_in(mailbox.wait_for(email, "asks you to connect")[0])
+
+    sam = people("seller")
+    # withdrawn
+    withdrawn = send("US")
+    page.get_by_role("button", name="Withdraw request").click()
+    page.get_by_text("Request withdrawn").wait_for()
+    sam.page.goto(withdrawn)
+    sam.page.get_by_role("heading", name="This request was withdrawn").wait_for()
+    sam.shot("14-link-withdrawn")
+    # wrong seller account
+    wrong = send("DE")
+    sam.page.goto(wrong)
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    amazon_sign_in(sam.page, "seller-us@example.com")
+    sam.page.get_by_role(
+        "heading", name="That Amazon account does not sell in Germany (DE)"
+    ).wait_for()
+    sam.shot("15-wrong-seller-account")
+    # expired
+    config["CONNECT_EXPIRES_AFTER"] = timedelta(seconds=1)
+    expired = send("FR")
+    heading = sam.page.get_by_role("heading", name="This link has expired")
+    for _ in range(30):  # the workflow closes the request a moment after the second is up
+        sam.page.goto(expired)
+        if heading.count():
+            break
+        sam.page.wait_for_timeout(500)
+    heading.wait_for()
+    sam.shot("16-link-expired")
+    sam.page.get_by_role("button", name="Ask Bea Keeper for a new link").click()
+    sam.page.get_by_role("heading", name="We told Bea Keeper").wait_for()
