@@ -12,11 +12,14 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint clean histories screenshots
+.PHONY: help install run test test-postgres lint clean histories screenshots
 
 help:
 	@echo "make run    start Temporal, the mail catcher, the Amazon stand-in, the worker and the web app"
 	@echo "make test   run the test suite (PYTEST_ARGS=... passes options to pytest)"
+	@echo "make test-postgres   the same suite on PostgreSQL at 127.0.0.1:5432 (database test)"
+	@echo "make histories       record workflow histories for the replay test"
+	@echo "make screenshots     the README's pictures, from the browser tests"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make clean  remove var/ (app database, Temporal database, caught mail)"
 
@@ -58,6 +61,12 @@ histories: $(INSTALLED)
 # The README's pictures, taken by the browser tests.
 screenshots: $(INSTALLED)
 	$(BIN)/pytest -q tests/test_browser.py --screenshots docs/screenshots
+
+# The same suite on PostgreSQL (trust auth on 127.0.0.1:5432, database `test`, emptied first).
+# The process-level fault tests run once, on SQLite: they lock the SQLite file on purpose.
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+test-postgres: $(INSTALLED)
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest --ignore=tests/test_faults.py $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

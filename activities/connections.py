@@ -27,6 +27,14 @@ class ConnectionActivities:
         self.app = app
 
     @activity.defn
+    def confirm_request_saved(self, input: RequestRef) -> Done:
+        """The web app commits the request just after starting its workflow: wait for it."""
+        with self.app.app_context():
+            if db.session.get(ConnectionRequest, input.request_id) is None:
+                raise ApplicationError("the request is not saved yet", type="NotYetSaved")
+            return Done()
+
+    @activity.defn
     def store_connection(self, input: AuthorizationRef) -> StoredConnection:
         """Move the refresh token into the account's connection and mark everything connected.
 

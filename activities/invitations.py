@@ -38,6 +38,14 @@ class InvitationActivities:
         return invitation
 
     @activity.defn
+    def confirm_invitation_saved(self, input: AcceptInput) -> Done:
+        """The web app commits the invitation just after starting its workflow: wait for it."""
+        with self.app.app_context():
+            if db.session.get(UserInvitation, input.invitation_id) is None:
+                raise ApplicationError("the invitation is not saved yet", type="NotYetSaved")
+            return Done()
+
+    @activity.defn
     def send_user_invitation(self, input: UserInvitationEmailInput) -> EmailsSent:
         """Make a fresh link (only its hash is kept) and email it to the invitee."""
         with self.app.app_context():

@@ -3,6 +3,7 @@ server (aiosmtpd) that keeps what it receives, the Amazon stand-in over HTTP on 
 worker, and the web app bound to all of them. Each test gets fresh users and accounts."""
 
 import asyncio
+import os
 import shutil
 import threading
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
 from temporalio.testing import WorkflowEnvironment
 from werkzeug.serving import make_server
 
@@ -90,15 +92,27 @@ def amazon():
     server.shutdown()
 
 
+def database_url(tmp_path_factory) -> str:
+    """SQLite in a temp dir, or TEST_DATABASE_URL (e.g. PostgreSQL) emptied for this session."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, temporal_env, mailbox, amazon):
-    db_path = tmp_path_factory.mktemp("db") / "app.db"
     target = temporal_env.client.service_client.config.target_host
     app = create_app(
         {
             "TESTING": True,
             "WTF_CSRF_ENABLED": False,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
             "APP_BASE_URL": APP_BASE_URL,
             "TEMPORAL_ADDRESS": target,
             "TEMPORAL_TASK_QUEUE": f"tests-{uuid.uuid4().hex[:8]}",

@@ -41,6 +41,13 @@ EMAIL_RETRY = RetryPolicy(
 # Confirmation emails are the last step; when they cannot go out at all the saga compensates.
 CONFIRMATION_DEADLINE = timedelta(hours=6)
 SHORT = timedelta(seconds=30)
+# The web app commits its row right after starting the workflow; if it never does (it crashed),
+# the workflow gives up after this long instead of emailing about a request nobody saved.
+SAVED_DEADLINE = timedelta(minutes=1)
+SAVED_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2)
+)
+ABANDONED = "abandoned"
 # After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
 FLAG_AFTER_ATTEMPTS = 5
 
@@ -177,6 +184,18 @@ class ConnectionRequestWorkflow:
     async def run(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
         self._input = input
         self._sent_at = workflow.now()
+        if workflow.patched("confirm-request-saved"):
+            try:
+                await workflow.execute_activity_method(
+                    ConnectionActivities.confirm_request_saved,
+                    RequestRef(input.request_id),
+                    start_to_close_timeout=SHORT,
+                    schedule_to_close_timeout=SAVED_DEADLINE,
+                    retry_policy=SAVED_RETRY,
+                    summary="Wait until the web app has saved the request",
+                )
+            except ActivityError:
+                return ConnectionRequestResult(ABANDONED)
         if input.send_invite:
             await self._invite("sent", input.requested_by, supersede=False)
         else:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.invitations import InvitationActivities
@@ -14,7 +15,10 @@ with workflow.unsafe.imports_passed_through():
         UserInvitationEmailInput,
     )
     from workflows.connection_request import (
+        ABANDONED,
         EMAIL_RETRY,
+        SAVED_DEADLINE,
+        SAVED_RETRY,
         SHORT,
         CancelRequest,
         ResendRequest,
@@ -88,6 +92,18 @@ class UserInvitationWorkflow:
     async def run(self, input: UserInvitationInput) -> UserInvitationResult:
         self._input = input
         self._sent_at = workflow.now()
+        if workflow.patched("confirm-invitation-saved"):
+            try:
+                await workflow.execute_activity_method(
+                    InvitationActivities.confirm_invitation_saved,
+                    AcceptInput(input.invitation_id, 0),
+                    start_to_close_timeout=SHORT,
+                    schedule_to_close_timeout=SAVED_DEADLINE,
+                    retry_policy=SAVED_RETRY,
+                    summary="Wait until the web app has saved the invitation",
+                )
+            except ActivityError:
+                return UserInvitationResult(ABANDONED)
         await self._send("sent", input.invited_by, supersede=False)
         while True:
             wake_at, reminder = next_wake(

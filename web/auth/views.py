@@ -105,9 +105,8 @@ def signup():
             password_hash=generate_password_hash(form.password.data),
         )
         db.session.add(attempt)
-        db.session.flush()
+        db.session.commit()  # the worker must find the login when it sends the email
         send_account_email("verify", user.id)
-        db.session.commit()
     return render_template("auth/check_email.html", email=email, purpose="signup")
 
 
