@@ -73,7 +73,7 @@ def downgrade():
                " ('sent', 'opened', 'consent_started', 'reminded')")
     with op.batch_alter_table('connection_requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_token_hash', sa.VARCHAR(length=64), nullable=True))
-        batch_op.add_column(sa.Column('link_expires_at', sa.DATETIME(), nullable=True))
+        batch_op.add_column(sa.Column('link_expires_at', sa.DateTime(), nullable=True))
         batch_op.drop_index(batch_op.f('ix_connection_requests_status'))
         batch_op.drop_index(batch_op.f('ix_connection_requests_created_at'))
         batch_op.drop_column('workflow_run_id')
