@@ -19,6 +19,7 @@ from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from web import create_app
+from web.logs import configure_logging
 from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
@@ -82,8 +83,8 @@ async def connect(address: str, namespace: str, attempts: int = 30) -> Client:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
+    configure_logging(app.config["LOG_FORMAT"])
     client = await connect(app.config["TEMPORAL_ADDRESS"], app.config["TEMPORAL_NAMESPACE"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from web import marketplaces
+from web import logs, marketplaces
 from web.config import ROOT, load_config
 from web.extensions import csrf, db, limiter, login_manager, mail, migrate, temporal
 from web.filters import register_filters
@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_headers(app)
     register_filters(app)
+    logs.init_app(app)
     return app
 
 
@@ -50,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     from web.auth.views import bp as auth
     from web.connect.views import bp as connect
     from web.consent.views import bp as consent
+    from web.health import bp as health
     from web.members.views import bp as members
     from web.requests.views import bp as requests
 
@@ -59,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(consent)
     app.register_blueprint(requests)
     app.register_blueprint(members)
+    app.register_blueprint(health)
 
 
 def register_errorhandlers(app: Flask) -> None:

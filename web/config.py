@@ -132,6 +132,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "LIMIT_ASK_NEW_LINK": env.get("LIMIT_ASK_NEW_LINK", "5 per hour"),
         # At most this many connection requests per account in 24 hours.
         "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),
+        # json (one object per line) in production, readable text in development.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

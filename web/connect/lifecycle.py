@@ -17,6 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from web import marketplaces
 from web.connect.models import ConnectionRequest
 from web.extensions import db, temporal
+from web.logs import note_workflow
 from workflows import search_attributes
 from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
@@ -68,6 +69,7 @@ def start(connection_request: ConnectionRequest) -> None:
         ]
     )
     who = connection_request.requested_by
+    note_workflow(connection_request.workflow_id)
 
     async def start_workflow(client) -> str:
         handle = await client.start_workflow(
@@ -98,6 +100,7 @@ def start(connection_request: ConnectionRequest) -> None:
 
 def signal(target, name: str, arg: Any, best_effort=False) -> None:
     """Send a signal to the workflow run of a request or invitation."""
+    note_workflow(target.workflow_id)
 
     async def send(client) -> None:
         await _handle(client, target).signal(name, arg)
@@ -115,6 +118,7 @@ def signal(target, name: str, arg: Any, best_effort=False) -> None:
 
 def update(target, name: str, arg: Any, result_type: type) -> Any:
     """Run an update on the workflow run of a request or invitation and return its result."""
+    note_workflow(target.workflow_id)
 
     async def run(client):
         return await _handle(client, target).execute_update(name, arg, result_type=result_type)

@@ -11,6 +11,7 @@ from web import amazon, marketplaces
 from web.connect.models import Authorization, ConnectionRequest, OAuthState
 from web.crypto import digest
 from web.extensions import db, temporal
+from web.logs import note_workflow
 from workflows.connection_request import (
     AuthorizationOutcome,
     AuthorizationSubmitted,
@@ -38,6 +39,7 @@ def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcom
     """
     request = authorization.request
     workflow_id, run_id = request.workflow_id, request.workflow_run_id
+    note_workflow(workflow_id)
     update = AuthorizationSubmitted(authorization.id)
     update_id = f"authorization-{authorization.public_id}"
     # End the transaction: the wait below can take seconds and must not hold a pooled connection.

@@ -1,0 +1,86 @@
+"""Logs that can be followed across processes: every line carries the request id and, where
+there is one, the workflow id (web requests that touch a workflow, and every activity)."""
+
+import json
+import logging
+import sys
+import uuid
+
+from flask import Flask, g, has_request_context, request
+from temporalio import activity
+
+TEXT = (
+    "%(asctime)s %(levelname)s %(name)s"
+    " [request=%(request_id)s workflow=%(workflow_id)s] %(message)s"
+)
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id and workflow_id to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = "-"
+        record.workflow_id = "-"
+        if has_request_context():
+            record.request_id = g.get("request_id", "-")
+            record.workflow_id = g.get("workflow_id", "-")
+        elif activity.in_activity():
+            info = activity.info()
+            record.request_id = info.workflow_run_id
+            record.workflow_id = info.workflow_id or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+            "workflow_id": getattr(record, "workflow_id", "-"),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Route every logger through one handler with the context filter (idempotent)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if getattr(handler, "_amazon_connect", False):
+            return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._amazon_connect = True  # type: ignore[attr-defined]
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    """A request id for every request (taken from X-Request-ID when a proxy sets one)."""
+
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        ok = incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum()
+        g.request_id = incoming if ok else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
+        return response
+
+    if not app.testing:
+        configure_logging(app.config["LOG_FORMAT"])
+
+
+def note_workflow(workflow_id: str) -> None:
+    """The rest of this request's log lines name the workflow it touched."""
+    if has_request_context():
+        g.workflow_id = workflow_id
