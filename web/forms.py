@@ -1,6 +1,7 @@
 """Validators shared by every form."""
 
-from wtforms.validators import ValidationError
+from wtforms import EmailField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 
 def single_line(form, field) -> None:
@@ -18,3 +19,18 @@ def no_control_characters(form, field) -> None:
     """Line breaks and tabs are fine in a note; other control characters are not."""
     if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in field.data or ""):
         raise ValidationError("Remove the invisible control characters from this text.")
+
+
+def email_field(label: str, description: str = "") -> EmailField:
+    """An email address that may reach a mail header: required, valid, one line."""
+    return EmailField(
+        label,
+        filters=[strip],
+        validators=[
+            DataRequired(),
+            Email(message="Enter a valid email address."),
+            Length(max=254),
+            single_line,
+        ],
+        description=description,
+    )

@@ -1,12 +1,12 @@
 """Forms of the bookkeeper's connect flow."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from web import marketplaces
-from web.forms import no_control_characters, single_line, strip
+from web.forms import email_field, no_control_characters, single_line, strip
 
 
 def marketplace_choices() -> list[SelectChoice]:
@@ -36,16 +36,8 @@ class ConnectRequestForm(MarketplaceForm):
     client_name = StringField(
         "Client name", filters=[strip], validators=[DataRequired(), Length(max=120), single_line]
     )
-    client_email = EmailField(
-        "Client email",
-        filters=[strip],
-        validators=[
-            DataRequired(),
-            Email(message="Enter a valid email address."),
-            Length(max=254),
-            single_line,
-        ],
-        description="The email of the person who owns the Amazon seller account.",
+    client_email = email_field(
+        "Client email", "The email of the person who owns the Amazon seller account."
     )
     note = TextAreaField(
         "Personal note (optional)",
@@ -56,13 +48,4 @@ class ConnectRequestForm(MarketplaceForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    client_email = EmailField(
-        "New email",
-        filters=[strip],
-        validators=[
-            DataRequired(),
-            Email(message="Enter a valid email address."),
-            Length(max=254),
-            single_line,
-        ],
-    )
+    client_email = email_field("New email")

@@ -1,12 +1,12 @@
 """Forms for inviting users and changing roles."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField
+from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Email, Length
+from wtforms.validators import AnyOf
 
 from web.accounts.models import Membership
-from web.forms import single_line, strip
+from web.forms import email_field
 
 ROLE_CHOICES = [
     SelectChoice(Membership.MEMBER, "Member: sees the account, can connect Amazon directly"),
@@ -15,17 +15,7 @@ ROLE_CHOICES = [
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        filters=[strip],
-        validators=[
-            DataRequired(),
-            Email(message="Enter a valid email address."),
-            Length(max=254),
-            single_line,
-        ],
-        description="Usually your client, the owner of the Amazon seller account.",
-    )
+    email = email_field("Email", "Usually your client, the owner of the Amazon seller account.")
     role = SelectField(
         "Role",
         choices=ROLE_CHOICES,
