@@ -1,26 +1,33 @@
-# One image for the web app, the worker and the Amazon stand-in; docker-compose.yml picks the command.
+# One image for the web app (gunicorn), the worker, the migration job and the Amazon stand-in;
+# docker-compose.yml picks each one's command. No HEALTHCHECK here: the image is shared, and
+# docker-compose.yml gives the web app (and the stand-in) theirs.
 FROM python:3.11-slim
 
+# PYTHONPATH: every process imports the source tree in /app (where migrations/ sits beside web/),
+# never the copy `pip install .` leaves in site-packages.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN useradd --create-home --uid 10001 app \
-    && mkdir /data \
-    && chown app:app /data
+RUN useradd --create-home --uid 10001 app
 
 WORKDIR /app
+
+# The pinned dependencies first (gunicorn among them), so a change to the source reuses this layer.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The source with migrations/, so `flask --app web db upgrade` works from /app.
 COPY . .
-# The processes run from this source tree (migrations/ is not part of the package), so the
-# install is for dependencies and console scripts; its build leftovers are not needed.
-RUN pip install . \
-    && rm -rf build *.egg-info
+RUN pip install --no-deps . \
+    && rm -rf build ./*.egg-info
 
 USER app
-# SQLite app database on the /data volume unless DATABASE_URL says otherwise.
-ENV DATABASE_URL=sqlite:////data/app.db
 EXPOSE 8000 8100
 
-# The Flask development server for now; a production WSGI server comes later.
-CMD ["flask", "--app", "web", "run", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["gunicorn", "--workers", "2", "--threads", "4", "--bind", "0.0.0.0:8000", "--graceful-timeout", "30", "web:create_app()"]
