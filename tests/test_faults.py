@@ -359,3 +359,33 @@ def test_request_row_committed_after_its_workflow_starts(product):
     assert outcome == "invitation sent", outcome
     assert execution_status(product, workflow) == WorkflowExecutionStatus.RUNNING
     assert request_status(product, account_id) == "sent"
+
+
+# --- 8. graceful shutdown ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_worker_stops_gracefully_on_sigterm(product):
+    """SIGTERM while an email is being retried: the worker drains and exits 0 within its grace
+    period; started again, it finishes the request: nothing lost, nothing sent twice."""
+    bookkeeper = product.bookkeeper()
+    account_id = bookkeeper.add_account("Graceful Ltd")
+    workflow = workflow_id(account_id)
+    product.mailbox.unavailable = True
+    try:
+        sent = bookkeeper.send_request(account_id)
+        wait_until(
+            lambda: any(a.attempt >= 2 for a in pending_activities(product, workflow)),
+            30,
+            "the invitation being retried",
+        )
+        started = time.monotonic()
+        assert product.worker.stop(timeout=40) == 0
+        assert time.monotonic() - started < 35
+    finally:
+        product.mailbox.unavailable = False
+    product.worker.start()
+    invitation_arrives = lambda: product.mailbox.matching(sent["client_email"], INVITATION)  # noqa: E731
+    wait_until(invitation_arrives, 60, "the invitation after the restart")
+    one_email_each(product, (sent["client_email"], INVITATION))
+    assert request_status(product, account_id) == "sent"
