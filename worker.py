@@ -66,6 +66,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
+        max_cached_workflows=app.config["WORKER_MAX_CACHED_WORKFLOWS"],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

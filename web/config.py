@@ -90,6 +90,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "TEMPORAL_ADDRESS": env.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
         "TEMPORAL_NAMESPACE": env.get("TEMPORAL_NAMESPACE", "default"),
         "TEMPORAL_TASK_QUEUE": env.get("TEMPORAL_TASK_QUEUE", "amazon-connect"),
+        # Workflows kept in a worker's memory; the rest are replayed from history when they wake.
+        "WORKER_MAX_CACHED_WORKFLOWS": int(env.get("WORKER_MAX_CACHED_WORKFLOWS", "1000")),
         "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(env.get("MAIL_PORT", "1025")),
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS", "false")),
