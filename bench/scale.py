@@ -10,8 +10,8 @@ the Temporal client (`send_invite=False`, a 30-day expiry, no reminders), as the
 1. Holding N open requests: start rate, then, once every workflow has recorded its
    "direct_started" event and the worker's CPU has settled, the worker's and the Temporal server's
    RSS (VmRSS from /proc). Goal: worker < 500 MB.
-2. Waking requests evicted from the worker's workflow cache (the SDK's default
-   `max_cached_workflows=1000`; worker.py does not set it): the oldest requests, started before N
+2. Waking requests evicted from the worker's workflow cache (`WORKER_MAX_CACHED_WORKFLOWS`,
+   default 1000; `--cache` sets it): the oldest requests, started before N
    newer ones, against the newest (still cached):
    - `query("status")` round trip (a replay from history when evicted);
    - signal `seller_opened` until its "opened" event row is committed by the `record_event`
@@ -77,7 +77,7 @@ from workflows.connection_request import (
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPIRES_AFTER = 30 * 86400  # seconds: nothing expires during the run
-DEFAULT_CACHE = 1000  # temporalio Worker(max_cached_workflows=...) default; worker.py keeps it
+DEFAULT_CACHE = 1000  # WORKER_MAX_CACHED_WORKFLOWS default (and temporalio's) when --cache is unset
 SETTLE_TIMEOUT = 1200.0  # seconds to wait for every workflow to reach its wait for the seller
 SETTLED_CORES = 0.05  # the worker counts as idle below this over SETTLE_WINDOW
 SETTLE_WINDOW = 3.0
@@ -251,6 +251,8 @@ def start_parts(
     unused = f"http://{LOOPBACK}:{free_port()}"
     settings = app_settings(workdir, unused, unused, target, free_port(), task_queue)
     env = {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
+    if args.cache is not None:  # worker.py reads it since c3a8e60
+        env["WORKER_MAX_CACHED_WORKFLOWS"] = str(args.cache)
     migrated = subprocess.run(
         [venv_binary("flask"), "--app", "web", "db", "upgrade"],
         cwd=ROOT,
@@ -338,7 +340,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sample = min(args.sample, len(ids) // 4)
         old = ids[: 2 * sample]
         new = ids[-2 * sample :]
-        evicted = len(ids) - 2 * sample >= DEFAULT_CACHE + 2 * sample
+        cache = DEFAULT_CACHE if args.cache is None else args.cache
+        figures["cache"] = cache
+        evicted = len(ids) - 2 * sample >= cache + 2 * sample
         figures["sample"] = sample
         figures["old_presumed_evicted"] = evicted
 
@@ -393,7 +397,7 @@ def report(f: dict[str, Any]) -> None:
         f" {f['rss_end_mb'][WORKER]:>5.1f} / {f['rss_end_mb'][TEMPORAL]:<5.1f}",
         "",
         f"  waking requests: the {2 * f['sample']} oldest (started before"
-        f" {n - 2 * f['sample']} newer; evicted from the default {DEFAULT_CACHE}-entry cache:"
+        f" {n - 2 * f['sample']} newer; evicted from a {f['cache']}-entry cache:"
         + (
             " yes, presumably)"
             if f["old_presumed_evicted"]
@@ -433,6 +437,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sample", type=positive, default=100, help="requests per wake-up figure (100)"
+    )
+    parser.add_argument(
+        "--cache",
+        type=positive,
+        help="WORKER_MAX_CACHED_WORKFLOWS for the worker (unset: its default, 1000)",
     )
     parser.add_argument(
         "--temporal-config",
