@@ -6,6 +6,7 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.rows import load
 from activities.types import AuthorizationRef, ExchangeResult, MarketplaceCheck
 from web import amazon, marketplaces
 from web.auth.models import utcnow
@@ -27,19 +28,13 @@ class AmazonActivities:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _authorization(self, authorization_id: int) -> Authorization:
-        authorization = db.session.get(Authorization, authorization_id)
-        if authorization is None:
-            raise ApplicationError(f"no authorization {authorization_id}", non_retryable=True)
-        return authorization
-
     @activity.defn
     def exchange_authorization_code(self, input: AuthorizationRef) -> ExchangeResult:
         """Trade the single-use code for tokens; keep them encrypted and forget the code."""
         config = self.app.config
         keys = config["TOKEN_ENCRYPTION_KEY"]
         with self.app.app_context():
-            authorization = self._authorization(input.authorization_id)
+            authorization = load(Authorization, input.authorization_id)
             if authorization.refresh_token_encrypted is None:
                 if authorization.code_encrypted is None:
                     raise ApplicationError(
@@ -68,7 +63,7 @@ class AmazonActivities:
         config = self.app.config
         keys = config["TOKEN_ENCRYPTION_KEY"]
         with self.app.app_context():
-            authorization = self._authorization(input.authorization_id)
+            authorization = load(Authorization, input.authorization_id)
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no tokens to check with", non_retryable=True)
             marketplace = marketplaces.get(authorization.request.marketplace)

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.identity import email_identity
 from activities.mail import deliver
+from activities.rows import load
 from activities.types import EmailsSent, InvitationInput, NoticeInput
 from web.accounts.models import Membership
 from web.auth.models import utcnow
@@ -29,12 +30,6 @@ class EmailActivities:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _request(self, request_id: int) -> ConnectionRequest:
-        request = db.session.get(ConnectionRequest, request_id)
-        if request is None:
-            raise ApplicationError(f"no connection request {request_id}", non_retryable=True)
-        return request
-
     def _seller_id(self, request: ConnectionRequest) -> str:
         authorization = db.session.scalars(
             db.select(Authorization).filter_by(
@@ -53,7 +48,7 @@ class EmailActivities:
     def send_invitation(self, input: InvitationInput) -> EmailsSent:
         """Make a fresh link (only its hash is kept), email it to the seller, note it."""
         with self.app.app_context():
-            request = self._request(input.request_id)
+            request = load(ConnectionRequest, input.request_id)
             now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             if input.supersede_links:
@@ -126,7 +121,7 @@ class EmailActivities:
     def send_notice(self, input: NoticeInput) -> EmailsSent:
         """One notice to one party, with a Message-ID stable across retries."""
         with self.app.app_context():
-            request = self._request(input.request_id)
+            request = load(ConnectionRequest, input.request_id)
             if input.notice == "connected_bookkeeper":
                 email = emails.bookkeeper_connected(request, self._seller_id(request))
             elif input.notice == "connected_inviter":

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.identity import email_identity
 from activities.mail import deliver
+from activities.rows import load
 from activities.types import (
     AcceptInput,
     CloseInvitationInput,
@@ -31,12 +32,6 @@ class InvitationActivities:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _invitation(self, invitation_id: int) -> UserInvitation:
-        invitation = db.session.get(UserInvitation, invitation_id)
-        if invitation is None:
-            raise ApplicationError(f"no invitation {invitation_id}", non_retryable=True)
-        return invitation
-
     @activity.defn
     def confirm_invitation_saved(self, input: AcceptInput) -> Done:
         """The web app commits the invitation just after starting its workflow: wait for it."""
@@ -49,7 +44,7 @@ class InvitationActivities:
     def send_user_invitation(self, input: UserInvitationEmailInput) -> EmailsSent:
         """Make a fresh link (only its hash is kept) and email it to the invitee."""
         with self.app.app_context():
-            invitation = self._invitation(input.invitation_id)
+            invitation = load(UserInvitation, input.invitation_id)
             now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             if input.supersede_links:
@@ -86,7 +81,7 @@ class InvitationActivities:
     def add_member(self, input: AcceptInput) -> MemberAdded:
         """Make the user a member with the invited role (idempotent), and close the invitation."""
         with self.app.app_context():
-            invitation = self._invitation(input.invitation_id)
+            invitation = load(UserInvitation, input.invitation_id)
             membership = db.session.scalar(
                 db.select(Membership).filter_by(
                     account_id=invitation.account_id, user_id=input.user_id
@@ -109,7 +104,7 @@ class InvitationActivities:
     def close_invitation(self, input: CloseInvitationInput) -> Done:
         """Expired or withdrawn: every link to it stops working."""
         with self.app.app_context():
-            invitation = self._invitation(input.invitation_id)
+            invitation = load(UserInvitation, input.invitation_id)
             invitation.status = input.status
             db.session.commit()
             return Done()
@@ -118,7 +113,7 @@ class InvitationActivities:
     def notify_inviter(self, input: InvitationNoticeInput) -> EmailsSent:
         """Tell the admin who invited: the user joined, or the invitation expired."""
         with self.app.app_context():
-            invitation = self._invitation(input.invitation_id)
+            invitation = load(UserInvitation, input.invitation_id)
             if input.notice == "joined":
                 user = db.session.get(User, invitation.accepted_by_id)
                 email = emails.inviter_joined(invitation, user)

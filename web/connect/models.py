@@ -130,7 +130,6 @@ class Authorization(db.Model):
     CODE_EXPIRED = "code_expired"
     WRONG_ACCOUNT = "wrong_account"
     AMAZON_UNAVAILABLE = "amazon_unavailable"
-    FAILED = "failed"
     CLOSED = "closed"
 
     id: Mapped[int] = mapped_column(primary_key=True)

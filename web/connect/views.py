@@ -105,7 +105,8 @@ def choose_marketplace(account_id: int):
 @login_required
 def choose_path(account_id: int):
     """Step 2: connect now (you own the seller account) or request access from the owner."""
-    account = account_for(account_id)
+    membership = membership_for(account_id)
+    account = membership.account
     country = request.args.get("marketplace", "")
     if country not in marketplaces.BY_COUNTRY:
         flash("Choose one of Amazon's marketplaces from the list.", "error")
@@ -113,7 +114,7 @@ def choose_path(account_id: int):
     return render_template(
         "connect/path.html",
         account=account,
-        is_admin=membership_for(account_id).is_admin,
+        is_admin=membership.is_admin,
         marketplace=marketplaces.get(country),
         form=MarketplaceForm(data={"marketplace": country}),
         existing=lifecycle.open_request_for(account.id, country),

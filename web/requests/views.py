@@ -24,9 +24,12 @@ bp = Blueprint("requests", __name__)
 
 def get_own_request(account_id: int, public_id: str, admin: bool = False) -> ConnectionRequest:
     """The request, if it belongs to an account of the signed-in user; 404 otherwise."""
-    account = account_for(account_id, admin=admin)
+    return _request_in(account_for(account_id, admin=admin).id, public_id)
+
+
+def _request_in(account_id: int, public_id: str) -> ConnectionRequest:
     connection_request = db.session.scalar(
-        db.select(ConnectionRequest).filter_by(public_id=public_id, account_id=account.id)
+        db.select(ConnectionRequest).filter_by(public_id=public_id, account_id=account_id)
     )
     if connection_request is None:
         abort(404)
@@ -55,14 +58,20 @@ def index():
 @login_required
 def show(account_id: int, public_id: str):
     """One request: where it stands, its timeline, and what can be done."""
-    connection_request = get_own_request(account_id, public_id)
+    membership = membership_for(account_id)
+    connection_request = _request_in(membership.account_id, public_id)
+    form = ChangeEmailForm(data={"client_email": connection_request.client_email})
+    return _page(connection_request, membership.is_admin, form)
+
+
+def _page(connection_request: ConnectionRequest, is_admin: bool, email_form: ChangeEmailForm):
     return render_template(
         "requests/show.html",
         connection_request=connection_request,
         account=connection_request.account,
-        is_admin=membership_for(account_id).is_admin,
+        is_admin=is_admin,
         marketplace=marketplaces.get(connection_request.marketplace),
-        email_form=ChangeEmailForm(data={"client_email": connection_request.client_email}),
+        email_form=email_form,
     )
 
 
@@ -108,14 +117,7 @@ def change_email(account_id: int, public_id: str):
     connection_request = get_own_request(account_id, public_id, admin=True)
     form = ChangeEmailForm()
     if not form.validate_on_submit():
-        return render_template(
-            "requests/show.html",
-            connection_request=connection_request,
-            account=connection_request.account,
-            is_admin=True,
-            marketplace=marketplaces.get(connection_request.marketplace),
-            email_form=form,
-        ), 400
+        return _page(connection_request, True, form), 400
     new_email = form.client_email.data
     return _update(
         connection_request,
