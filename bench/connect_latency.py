@@ -647,14 +647,10 @@ def start_in_process(
     return app_url, amazon_url
 
 
-def start_parts(stack: contextlib.ExitStack, args: argparse.Namespace) -> Parts:
-    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="connect-bench-")))
-    log.info("work directory %s", workdir)
-    task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-
-    log.info("starting the Temporal dev server (SQLite file, WAL)")
-    temporal_child, target = start_temporal(stack, workdir, args.temporal_config)
-    children = [temporal_child]
+def connect_when_ready(
+    stack: contextlib.ExitStack, target: str, children: list
+) -> tuple[BackgroundLoop, Client]:
+    """A loop thread and a Temporal client on it, once the dev server listens."""
     loop = BackgroundLoop()
     stack.callback(loop.stop)
     clients: list[Client] = []
@@ -666,6 +662,19 @@ def start_parts(stack: contextlib.ExitStack, args: argparse.Namespace) -> Parts:
             return False
         return True
 
+    wait_until("the Temporal dev server", connected, children)
+    return loop, clients[0]
+
+
+def start_parts(stack: contextlib.ExitStack, args: argparse.Namespace) -> Parts:
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="connect-bench-")))
+    log.info("work directory %s", workdir)
+    task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+
+    log.info("starting the Temporal dev server (SQLite file, WAL)")
+    temporal_child, target = start_temporal(stack, workdir, args.temporal_config)
+    children = [temporal_child]
+
     def show_output(exc_type, exc, traceback) -> bool:
         # A failed run says what its children said; their files go with the work directory.
         if exc_type is not None and not issubclass(exc_type, (SystemExit, KeyboardInterrupt)):
@@ -674,8 +683,7 @@ def start_parts(stack: contextlib.ExitStack, args: argparse.Namespace) -> Parts:
         return False
 
     stack.push(show_output)
-    wait_until("the Temporal dev server", connected, children)
-    client = clients[0]
+    loop, client = connect_when_ready(stack, target, children)
 
     mailbox = Mailbox()  # the mail catcher's stand-in: stays in this process
     if args.in_process:

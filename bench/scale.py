@@ -51,13 +51,13 @@ from temporalio.client import Client
 from bench.connect_latency import (
     LOOPBACK,
     MARKETPLACE,
-    NAMESPACE,
     TEMPORAL,
     WORKER,
     Child,
     CpuUse,
     Summary,
     app_settings,
+    connect_when_ready,
     free_port,
     positive,
     spawn,
@@ -233,19 +233,7 @@ def start_parts(
         return False
 
     stack.push(show_output)
-    loop = BackgroundLoop()
-    stack.callback(loop.stop)
-    clients: list[Client] = []
-
-    def connected() -> bool:
-        try:
-            clients.append(loop.run(Client.connect(target, namespace=NAMESPACE), timeout=10))
-        except Exception:  # not listening yet
-            return False
-        return True
-
-    wait_until("the Temporal dev server", connected, children)
-    client = clients[0]
+    loop, client = connect_when_ready(stack, target, children)
 
     # Nothing listens on these: no email is sent and Amazon is never called in this bench.
     unused = f"http://{LOOPBACK}:{free_port()}"
