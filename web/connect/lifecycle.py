@@ -56,7 +56,6 @@ def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestIn
 
 def start(connection_request: ConnectionRequest) -> None:
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
-    config = current_app.config
     input = workflow_input(connection_request)
     marketplace = marketplaces.get(connection_request.marketplace)
     email_domain = connection_request.client_email.rsplit("@", 1)[-1].lower()
@@ -71,31 +70,44 @@ def start(connection_request: ConnectionRequest) -> None:
     who = connection_request.requested_by
     note_workflow(connection_request.workflow_id)
 
+    start_run(
+        connection_request,
+        ConnectionRequestWorkflow.run,
+        input,
+        attributes,
+        summary=f"Connect {connection_request.account.name} to Amazon {marketplace.country}",
+        details=(
+            f"**{connection_request.account.name}** (account {connection_request.account_id})"
+            f" · {marketplace.label}\n\n"
+            f"{connection_request.kind.capitalize()} request by {who.name} ({who.firm_name})"
+            f" for {connection_request.client_name} at {email_domain}"
+        ),
+    )
+
+
+def start_run(target, run, input, attributes, summary: str, details: str) -> None:
+    """Start the run of a request or invitation under its business-key workflow id, and remember
+    it on `target`; AlreadyOpen if that id has a run in progress."""
+    task_queue = current_app.config["TEMPORAL_TASK_QUEUE"]
+
     async def start_workflow(client) -> str:
         handle = await client.start_workflow(
-            ConnectionRequestWorkflow.run,
+            run,
             input,
-            id=connection_request.workflow_id,
-            task_queue=config["TEMPORAL_TASK_QUEUE"],
+            id=target.workflow_id,
+            task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=attributes,
-            static_summary=(
-                f"Connect {connection_request.account.name} to Amazon {marketplace.country}"
-            ),
-            static_details=(
-                f"**{connection_request.account.name}** (account {connection_request.account_id})"
-                f" · {marketplace.label}\n\n"
-                f"{connection_request.kind.capitalize()} request by {who.name} ({who.firm_name})"
-                f" for {connection_request.client_name} at {email_domain}"
-            ),
+            static_summary=summary,
+            static_details=details,
         )
         return handle.result_run_id
 
     try:
-        connection_request.workflow_run_id = temporal.run(start_workflow, TIMEOUT)
+        target.workflow_run_id = temporal.run(start_workflow, TIMEOUT)
     except WorkflowAlreadyStartedError as err:
-        raise AlreadyOpen(connection_request.workflow_id) from err
+        raise AlreadyOpen(target.workflow_id) from err
 
 
 def signal(target, name: str, arg: Any, best_effort=False) -> None:

@@ -1,16 +1,9 @@
 """The web app's side of an invitation's workflow: start it and accept through it."""
 
 from flask import current_app
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from web.connect.lifecycle import TIMEOUT, AlreadyOpen
-from web.extensions import temporal
+from web.connect.lifecycle import start_run
 from web.members.models import UserInvitation
 from workflows import search_attributes
 from workflows.user_invitation import UserInvitationInput, UserInvitationWorkflow
@@ -29,29 +22,19 @@ def start(invitation: UserInvitation) -> None:
         reminder_offsets_seconds=[int(d.total_seconds()) for d in config["CONNECT_REMINDERS"]],
     )
 
-    async def start_workflow(client) -> str:
-        handle = await client.start_workflow(
-            UserInvitationWorkflow.run,
-            input,
-            id=invitation.workflow_id,
-            task_queue=config["TEMPORAL_TASK_QUEUE"],
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.ACCOUNT_ID, str(invitation.account_id)),
-                    SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, domain),
-                ]
-            ),
-            static_summary=f"Invite a {invitation.role} to {invitation.account.name}",
-            static_details=(
-                f"**{invitation.account.name}** (account {invitation.account_id}) · invited by"
-                f" {invitation.invited_by.name} · someone at {domain} as {invitation.role}"
-            ),
-        )
-        return handle.result_run_id
-
-    try:
-        invitation.workflow_run_id = temporal.run(start_workflow, TIMEOUT)
-    except WorkflowAlreadyStartedError as err:
-        raise AlreadyOpen(invitation.workflow_id) from err
+    start_run(
+        invitation,
+        UserInvitationWorkflow.run,
+        input,
+        TypedSearchAttributes(
+            [
+                SearchAttributePair(search_attributes.ACCOUNT_ID, str(invitation.account_id)),
+                SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, domain),
+            ]
+        ),
+        summary=f"Invite a {invitation.role} to {invitation.account.name}",
+        details=(
+            f"**{invitation.account.name}** (account {invitation.account_id}) · invited by"
+            f" {invitation.invited_by.name} · someone at {domain} as {invitation.role}"
+        ),
+    )
