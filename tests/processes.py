@@ -589,7 +589,7 @@ class Product:
     def ensure_up(self) -> None:
         """Start whatever a previous test stopped or killed, and bring the mail server back."""
         self.mailbox.unavailable = False
-        self.mailbox.reject_next = 0
+        self.mailbox.reject.clear()
         self.mailbox.start()
         for process in self.processes:  # in dependency order
             if not process.running:

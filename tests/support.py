@@ -57,7 +57,9 @@ class Mailbox:
         self.raw: list[bytes] = []
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
-        self.reject_next = 0  # answer this many DATA commands with a permanent failure
+        # recipient -> how many of the next messages to them get a permanent failure; keyed by
+        # address so that mail from another test's workflow cannot use up the rejection
+        self.reject: dict[str, int] = {}
         self.unavailable = False  # answer every DATA command with a temporary failure
 
     @property
@@ -74,8 +76,10 @@ class Mailbox:
         with self._lock:
             if self.unavailable:
                 return "451 4.3.0 Mail server temporarily unavailable"
-            if self.reject_next:
-                self.reject_next -= 1
+            rejected = [to for to in envelope.rcpt_tos if self.reject.get(to)]
+            if rejected:
+                for to in rejected:
+                    self.reject[to] -= 1
                 return "554 5.7.1 Message rejected"
             self.raw.append(envelope.content)
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)

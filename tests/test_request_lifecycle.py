@@ -95,7 +95,8 @@ def test_confirmation_that_cannot_be_sent_undoes_the_connection(app, client, sel
     sent = bookkeeper.send_request(account_id)
     link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     redirect = seller.consent(seller.go_to_amazon(link), "seller-us@example.com")
-    mailbox.reject_next = 1  # the mail server permanently refuses the first confirmation
+    # the mail server permanently refuses the first confirmation (the bookkeeper's)
+    mailbox.reject[bookkeeper.email] = 1
     seller.return_from_amazon(redirect)
     request = wait_for_status(app, account_id, "failed")
     assert "confirmation emails could not be sent" in request.status_detail
