@@ -141,6 +141,7 @@ def test_services_and_profiles():
         "temporal-setup",
         "temporal-ui",
         "mailpit",
+        "redis",
         "migrate",
         "web",
         "worker",
@@ -182,11 +183,12 @@ def test_worker_is_scalable():
 
 
 def test_healthchecks():
-    for name in ("postgres", "temporal", "mailpit", "web"):
+    for name in ("postgres", "temporal", "mailpit", "redis", "web"):
         test = SERVICES[name]["healthcheck"]["test"]
         assert test[0] == "CMD" and len(test) > 1, name
     assert SERVICES["postgres"]["healthcheck"]["test"][1] == "pg_isready"
     assert SERVICES["mailpit"]["healthcheck"]["test"][1:] == ["/mailpit", "readyz"]
+    assert SERVICES["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
     web = " ".join(SERVICES["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/healthz" in web
     temporal = SERVICES["temporal"]["healthcheck"]["test"]
@@ -208,12 +210,9 @@ def test_start_order():
     assert depends("temporal-setup") == {"temporal": healthy}
     assert depends("temporal-ui") == {"temporal": healthy}
     assert depends("migrate") == {"postgres-init": completed}
-    for name in ("web", "worker"):
-        assert depends(name) == {
-            "migrate": completed,
-            "temporal-setup": completed,
-            "mailpit": healthy,
-        }
+    app_parts = {"migrate": completed, "temporal-setup": completed, "mailpit": healthy}
+    assert depends("worker") == app_parts
+    assert depends("web") == {**app_parts, "redis": healthy}  # the shared rate-limit counters
 
 
 def test_one_shot_jobs_do_not_restart_and_everything_else_does():
@@ -300,6 +299,11 @@ def test_app_talks_to_the_compose_services():
         == SERVICES["temporal-setup"]["environment"]["TEMPORAL_NAMESPACE"]
     )
     assert settings["MAIL_SERVER"] == "mailpit"
+    # One rate-limit store for every web process (gunicorn's workers, and every web container).
+    limits = urlsplit(settings["RATELIMIT_STORAGE_URI"])
+    assert (limits.scheme, limits.hostname, limits.port) == ("redis", "redis", 6379)
+    assert SERVICES["redis"]["image"].startswith("redis:")
+    assert "ports" not in SERVICES["redis"]  # only the web app talks to it
     assert int(settings["MAIL_PORT"]) == 1025
     assert 1025 in [container_port for _, _, container_port in published("mailpit")]
     url = urlsplit(settings["DATABASE_URL"])

@@ -38,9 +38,28 @@ def production_env(**overrides) -> dict:
         "APP_BASE_URL": "https://books.example.com",
         "MAIL_SERVER": "smtp.example.com",
         "MAIL_DEFAULT_SENDER": "Books <no-reply@example.com>",
+        "RATELIMIT_STORAGE_URI": "redis://cache:6379/0",
     }
     env.update(overrides)
     return env
+
+
+@pytest.mark.parametrize("storage", [None, "memory://"])
+def test_production_refuses_per_process_rate_limits(storage):
+    env = production_env()
+    if storage is None:
+        del env["RATELIMIT_STORAGE_URI"]
+    else:
+        env["RATELIMIT_STORAGE_URI"] = storage
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI is memory://"):
+        load_config(env)
+
+
+def test_shared_rate_limit_store_fails_fast_and_falls_back():
+    config = load_config(production_env())
+    assert config["RATELIMIT_STORAGE_OPTIONS"] == {"socket_timeout": 1, "socket_connect_timeout": 1}
+    assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    assert load_config({})["RATELIMIT_STORAGE_OPTIONS"] == {}  # memory:// takes no socket options
 
 
 def test_production_talks_to_amazon():

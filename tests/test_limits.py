@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support import Bookkeeper, unique_email
+from web import create_app
 from web.connect.models import ConnectionRequest
 from web.extensions import db, limiter
 
@@ -69,3 +70,23 @@ def test_invitations_are_rate_limited(app, client, limits):
     url = f"/accounts/{account_id}/users/invite"
     assert client.post(url, data={"email": unique_email("a"), "role": "member"}).status_code == 302
     assert client.post(url, data={"email": unique_email("b"), "role": "member"}).status_code == 429
+
+
+def test_limits_key_on_the_visitor_behind_a_trusted_proxy_only(app, limits):
+    limits["LIMIT_LOGIN"] = "1 per minute"
+    data = {"email": unique_email("nobody"), "password": "wrong password"}
+
+    def attempts(browser, addresses):
+        return [
+            browser.post("/login", data=data, headers={"X-Forwarded-For": address}).status_code
+            for address in addresses
+        ]
+
+    # Not behind a proxy: X-Forwarded-For is anyone's to forge, so it is ignored.
+    assert attempts(app.test_client(), ["203.0.113.1", "203.0.113.2"]) == [200, 429]
+    limiter.reset()
+    # Behind one trusted proxy (TRUSTED_PROXIES=1), its X-Forwarded-For names the visitor: two
+    # visitors behind the same proxy each get their own allowance.
+    proxied = create_app({**app.config, "TRUSTED_PROXIES": 1})
+    browser = proxied.test_client()
+    assert attempts(browser, ["203.0.113.1", "203.0.113.1", "203.0.113.2"]) == [200, 429, 200]

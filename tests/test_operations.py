@@ -11,6 +11,7 @@ def test_healthz_and_readyz(app, client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"database": "ok", "temporal": "ok"}
+    assert ready.get_json()["rate_limits"] == "ok"
 
 
 def test_readyz_says_what_is_down(app, config):

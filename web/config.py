@@ -72,6 +72,11 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
             raise RuntimeError(
                 "refusing to start in production: set " + ", ".join(missing) + " in the environment"
             )
+        if env.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
+            raise RuntimeError(
+                "refusing to start in production: RATELIMIT_STORAGE_URI is memory://, which counts"
+                " per process; set a store every web process shares, such as redis://host:6379/0"
+            )
     secret_key = env.get("SECRET_KEY") or _DEV_SECRET_KEY
     token_keys = env.get("TOKEN_ENCRYPTION_KEY") or _dev_fernet_key(secret_key)
     try:
@@ -123,8 +128,14 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         ),
         # How long the callback page waits for the workflow before it shows "finishing".
         "CALLBACK_WAIT_SECONDS": float(env.get("CALLBACK_WAIT_SECONDS", "8")),
-        # Rate limits (Flask-Limiter); the storage must be shared (redis://) with several processes.
+        # Rate limits (Flask-Limiter). The counters live in RATELIMIT_STORAGE_URI, shared by every
+        # web process (redis://; production refuses the per-process memory://). Should the store
+        # go away, each process counts on its own until it is back, rather than failing requests.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1}
+        if env.get("RATELIMIT_STORAGE_URI", "").startswith("redis")
+        else {},
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LIMIT_LOGIN": env.get("LIMIT_LOGIN", "10 per minute;100 per day"),
@@ -136,6 +147,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),
         # json (one object per line) in production, readable text in development.
         "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
+        # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to trust: the
+        # client's address keys the rate limits, so behind a proxy this must be its hop count.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,5 +24,6 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message_category = "info"
 temporal = TemporalClient()
-# Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis:// to share across processes).
+# Storage from RATELIMIT_STORAGE_URI: memory:// in development (one process), redis:// shared by
+# every web process in production.
 limiter = Limiter(key_func=get_remote_address)

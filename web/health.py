@@ -3,7 +3,7 @@
 from flask import Blueprint
 from sqlalchemy import text
 
-from web.extensions import db, temporal
+from web.extensions import db, limiter, temporal
 
 bp = Blueprint("health", __name__)
 
@@ -18,7 +18,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready for traffic: the database and Temporal both answer."""
+    """Ready for traffic: the database and Temporal both answer.
+
+    The rate-limit store is reported too but does not decide readiness: without it each process
+    counts its own limits (Flask-Limiter's in-memory fallback) until it is back.
+    """
     checks = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -35,4 +39,9 @@ def readyz():
     except Exception as err:  # noqa: BLE001
         checks["temporal"] = f"unavailable: {type(err).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    try:
+        limits = "ok" if limiter.storage.check() else "unavailable"
+    except Exception as err:  # noqa: BLE001
+        limits = f"unavailable: {type(err).__name__}"
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "rate_limits": limits}
+    return body, 200 if ready else 503
