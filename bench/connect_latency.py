@@ -95,6 +95,7 @@ IDLE_SECONDS = 3.0  # CPU at rest is measured this long before anything is asked
 BENCH_ID = "X-Bench-Id"  # request header that ties a client timing to the in-process marks
 _CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*>')
 _VALUE = re.compile(r'\bvalue="([^"]*)"')
+_SECRET_PARAMETER = re.compile(r"\b(spapi_oauth_code|code|state|token)=[^&\s\"']+")
 _REFRESH = re.compile(r'http-equiv="refresh" content="(\d+);url=([^"]+)"')
 # Children get SIGTERM if this process dies without cleaning up (SIGKILL); from util-linux.
 _DIE_WITH_BENCH = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
@@ -338,8 +339,10 @@ class Child:
         return self.process.pid
 
     def tail(self, lines: int = 25) -> str:
+        """The end of its output, with Amazon's codes and OAuth states (request logs) masked."""
         with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return _SECRET_PARAMETER.sub(r"\1=<hidden>", text)
         return ""
 
     def check(self) -> None:
@@ -526,6 +529,7 @@ class Parts:
     topology: list[str]  # how the parts run, for the report
     marks: Marks | None = None  # --in-process only
     sessions: list[requests.Session] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)  # the processes started, in order
 
     @property
     def bare_task_queue(self) -> str:
@@ -734,6 +738,7 @@ def start_parts(stack: contextlib.ExitStack, args: argparse.Namespace) -> Parts:
         pids,
         topology,
         marks,
+        children=children,
     )
     stack.callback(lambda: [s.close() for s in parts.sessions])
     return parts

@@ -101,15 +101,22 @@ def rss_mb(pid: int) -> float:
 # --- the app database --------------------------------------------------------------------------
 
 
-def insert_rows(db_path: Path, n: int) -> list[int]:
-    """One user; per request an account, an admin membership and an open request. Returns the
-    request ids in insertion order (the order the workflows are started in)."""
+def insert_rows(
+    db_path: Path,
+    n: int,
+    kind: str = "direct",
+    status: str = "consent_started",
+    email: str = "bench@example.com",
+) -> list[int]:
+    """One user (`email`, unique per database); per request an account, an admin membership and
+    an open request of `kind` in `status`. Returns the request ids in insertion order (the order
+    the workflows are started in)."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    with contextlib.closing(sqlite3.connect(db_path)) as con, con:
+    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as con, con:
         user = con.execute(
             "INSERT INTO users (name, email, firm_name, password_hash, email_verified_at,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            ("Bench Keeper", "bench@example.com", "Bench & Co", "!", now, now),
+            ("Bench Keeper", email, "Bench & Co", "!", now, now),
         ).lastrowid
         first = (con.execute("SELECT COALESCE(MAX(id), 0) FROM client_accounts").fetchone())[0]
         account_ids = list(range(first + 1, first + n + 1))
@@ -125,10 +132,10 @@ def insert_rows(db_path: Path, n: int) -> list[int]:
             "INSERT INTO connection_requests (id, public_id, account_id, requested_by_id, kind,"
             " marketplace, client_name, client_email, note, status, status_detail,"
             " reminders_sent, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 'direct', ?, ?, ?, '', 'consent_started', '', 0, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', 0, ?, ?)",
             [
-                (a, uuid.uuid4().hex, a, user, MARKETPLACE, f"Client {a}", f"c{a}@example.com")
-                + (now, now)
+                (a, uuid.uuid4().hex, a, user, kind, MARKETPLACE, f"Client {a}")
+                + (f"c{a}@example.com", status, now, now)
                 for a in account_ids
             ],
         )
