@@ -3,7 +3,7 @@
 import json
 import logging
 
-from web.logs import ContextFilter, JsonFormatter
+from web.logs import ContextFilter, JsonFormatter, redact
 
 
 def test_healthz_and_readyz(app, client):
@@ -40,3 +40,24 @@ def test_log_lines_carry_request_and_workflow_ids(app):
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello x"
     assert line["request_id"] == "req-1" and line["workflow_id"] == "connection-request-7-US"
+
+
+def test_access_log_lines_carry_no_codes_states_or_link_tokens(app):
+    token = "Zq3xY7bC2dE5fG8hJ1kL4mN6pQ9rS0tU"
+    line = (
+        f'"GET /amazon/callback?state={token}&selling_partner_id=A2DEMO&spapi_oauth_code=ANxyz'
+        f' HTTP/1.1" 302 -'
+    )
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "%s - - %s", ("1.2.3.4", line), None
+    )
+    logging.getLogger("werkzeug").filter(record)
+    message = record.getMessage()
+    assert token not in message and "ANxyz" not in message
+    assert "state=[redacted]" in message and "spapi_oauth_code=[redacted]" in message
+    assert "selling_partner_id=A2DEMO" in message  # not a secret: kept for ops
+    for path in (f"/connect/{token}", f"/invitations/{token}/accept", f"/verify/{token}"):
+        record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, path, None, None)
+        logging.getLogger("werkzeug").filter(record)
+        assert token not in record.getMessage()
+    assert redact("/accounts/7/connect/request") == "/accounts/7/connect/request"

@@ -132,6 +132,15 @@ def test_one_onboarding_hopping_between_processes(product, second_web):
         assert "A2DEMOUSSELL01" in page.text, base  # the stand-in's seller id for seller-us
     product.mailbox.wait_for(bookkeeper.email, "is connected to Amazon US and ready", 60)
 
+    # A (the development server) logged every request line, the seller's included, but not
+    # the code, the state or the emailed link's token.
+    log = (product.workdir / "web.log").read_text()
+    assert "GET /amazon/callback?state=[redacted]" in log
+    assert "spapi_oauth_code=[redacted]" in log
+    query = dict(part.split("=", 1) for part in redirect.split("?", 1)[1].split("&"))
+    for secret in (query["spapi_oauth_code"], query["state"], link.rsplit("/", 1)[-1]):
+        assert secret not in log
+
 
 def test_every_process_reports_the_shared_rate_limit_store(product, second_web):
     for base in (product.web_url, second_web):

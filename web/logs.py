@@ -3,6 +3,7 @@ there is one, the workflow id (web requests that touch a workflow, and every act
 
 import json
 import logging
+import re
 import sys
 import uuid
 
@@ -28,6 +29,29 @@ class ContextFilter(logging.Filter):
             info = activity.info()
             record.request_id = info.workflow_run_id
             record.workflow_id = info.workflow_id or "-"
+        return True
+
+
+# Bearer values that travel in URLs: Amazon's code and our OAuth state on the callback, and the
+# tokens of emailed links. An access log (the development server's) would print them.
+_SECRET_QUERY = re.compile(r"\b(spapi_oauth_code|state|code|token)=[^&\s\"]+")
+_SECRET_PATH = re.compile(r"/(connect|invitations|verify|reset)/[A-Za-z0-9_-]{16,}")
+
+
+def redact(text: str) -> str:
+    """The text with every secret URL part replaced by [redacted]."""
+    text = _SECRET_QUERY.sub(r"\1=[redacted]", text)
+    return _SECRET_PATH.sub(r"/\1/[redacted]", text)
+
+
+class RedactUrls(logging.Filter):
+    """Redacts secret URL parts in a logger's records (werkzeug logs each request line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -76,6 +100,9 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
         return response
 
+    access_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactUrls) for f in access_log.filters):
+        access_log.addFilter(RedactUrls())
     if not app.testing:
         configure_logging(app.config["LOG_FORMAT"])
 
