@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import Flask
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.accounts import AccountEmailActivities
@@ -71,11 +72,20 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     )
 
 
-async def connect(address: str, namespace: str, attempts: int = 30) -> Client:
+def metrics_runtime(address: str) -> Runtime | None:
+    """A Temporal runtime serving the SDK's metrics at http://{address}/metrics (None: default)."""
+    if not address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect(
+    address: str, namespace: str, attempts: int = 30, runtime: Runtime | None = None
+) -> Client:
     """Connect, waiting for a server that is still starting (as under `make run`)."""
     for attempt in range(1, attempts + 1):
         try:
-            return await Client.connect(address, namespace=namespace)
+            return await Client.connect(address, namespace=namespace, runtime=runtime)
         except RuntimeError as err:
             if attempt == attempts:
                 raise
@@ -87,7 +97,14 @@ async def connect(address: str, namespace: str, attempts: int = 30) -> Client:
 async def main() -> None:
     app = create_app()
     configure_logging(app.config["LOG_FORMAT"])
-    client = await connect(app.config["TEMPORAL_ADDRESS"], app.config["TEMPORAL_NAMESPACE"])
+    metrics = app.config["WORKER_METRICS_ADDRESS"]
+    client = await connect(
+        app.config["TEMPORAL_ADDRESS"],
+        app.config["TEMPORAL_NAMESPACE"],
+        runtime=metrics_runtime(metrics),
+    )
+    if metrics:
+        log.info("worker metrics at http://%s/metrics", metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -179,6 +179,9 @@ def test_worker_is_scalable():
     worker = SERVICES["worker"]
     assert "container_name" not in worker
     assert "ports" not in worker
+    # Every worker container serves its metrics on the same port inside the compose network.
+    metrics = container_env("worker", deployment_env())["WORKER_METRICS_ADDRESS"]
+    assert metrics == "0.0.0.0:9464"
     assert not [name for name, spec in SERVICES.items() if "container_name" in spec]
 
 

@@ -97,6 +97,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "TEMPORAL_TASK_QUEUE": env.get("TEMPORAL_TASK_QUEUE", "amazon-connect"),
         # Workflows kept in a worker's memory; the rest are replayed from history when they wake.
         "WORKER_MAX_CACHED_WORKFLOWS": int(env.get("WORKER_MAX_CACHED_WORKFLOWS", "1000")),
+        # host:port where the worker serves the Temporal SDK's metrics for Prometheus (/metrics):
+        # task latencies, sticky cache size and evictions, activity failures. Empty: not served.
+        "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", ""),
         "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(env.get("MAIL_PORT", "1025")),
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS", "false")),

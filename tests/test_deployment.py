@@ -1,10 +1,11 @@
-"""Several web processes behind one database behave as one web app.
+"""The product deployed as production runs it: several web processes and a worker that ops watch.
 
-Two web processes run side by side as separate OS processes, as in production: the `flask run`
-of `Product` (A) and gunicorn with two workers (B, the command docker-compose runs), sharing the
-app database (SQLite here, PostgreSQL under `make test-postgres`), Temporal, and a Redis server of
-the test's own for the rate-limit counters. A person's requests hop between them; nothing may
-depend on which process answers: sessions, CSRF tokens, the seller's OAuth state, rate limits.
+Two web processes run side by side as separate OS processes: the `flask run` of `Product` (A)
+and gunicorn with two workers (B, the command docker-compose runs), sharing the app database
+(SQLite here, PostgreSQL under `make test-postgres`), Temporal, and a Redis server of the test's
+own for the rate-limit counters. A person's requests hop between them; nothing may depend on
+which process answers: sessions, CSRF tokens, the seller's OAuth state, rate limits. The worker
+serves the Temporal SDK's metrics for Prometheus (`WORKER_METRICS_ADDRESS`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def product(tmp_path_factory, redis_url):
     settings = {
         "RATELIMIT_STORAGE_URI": redis_url,
         "LIMIT_LOGIN": f"{LOGINS_PER_MINUTE} per minute",
+        "WORKER_METRICS_ADDRESS": f"{LOOPBACK}:{free_port()}",
     }
     if os.environ.get("TEST_DATABASE_URL"):
         settings["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
@@ -147,3 +149,30 @@ def test_every_process_reports_the_shared_rate_limit_store(product, second_web):
         body = requests.get(f"{base}/readyz", timeout=30).json()
         assert body["status"] == "ready", body
         assert body["rate_limits"] == "ok", body
+
+
+def test_the_worker_serves_its_metrics_to_prometheus(product):
+    bookkeeper = product.bookkeeper()
+    sent = bookkeeper.send_request(bookkeeper.add_account("Metrics Ltd"))
+    product.mailbox.wait_for(sent["client_email"], "asks you to connect", 60)
+    address = product.app_env()["WORKER_METRICS_ADDRESS"]
+    page = requests.get(f"http://{address}/metrics", timeout=30)
+    assert page.status_code == 200
+    queue = f'task_queue="{product.task_queue}"'
+    lines = [line for line in page.text.splitlines() if queue in line]
+    names = {line.split("{", 1)[0] for line in lines}
+    # What ops watch: a full cache (evictions), slow or failing tasks, idle pollers.
+    for name in (
+        "temporal_sticky_cache_size",
+        "temporal_workflow_task_execution_latency_count",
+        "temporal_activity_execution_latency_count",
+        "temporal_num_pollers",
+    ):
+        assert name in names, f"{name} not in {sorted(names)}"
+    invitations = [
+        line
+        for line in lines
+        if line.startswith("temporal_activity_execution_latency_count")
+        and 'activity_type="send_invitation"' in line
+    ]
+    assert invitations and float(invitations[0].rsplit(" ", 1)[1]) >= 1
