@@ -121,6 +121,7 @@ from bench.connect_latency import (
 )
 from bench.scale import count_events, insert_rows, rss_mb, settle, start_all
 from tests.amazon_seller import consent
+from tests.support import free_port
 from web import amazon, marketplaces
 from web.config import load_config
 from web.connect.models import workflow_id_for
@@ -139,6 +140,14 @@ POLLING = "worker polling task queue"  # worker.py's line once its Worker is bui
 ONBOARD_TIMEOUT = 120.0  # seconds one onboarding may take before it counts as failed
 DAY = 86400
 NOOP_FIRST_ID = 100_000_000  # request ids of no-op onboardings: no row anywhere
+# The small-cache worker's own count of its cache (WORKER_METRICS_ADDRESS, Prometheus text):
+# workflow tasks that found their workflow in the cache or not (a miss is a replay from the
+# whole history), and workflows pushed out to make room.
+CACHE_METRICS = {
+    "temporal_sticky_cache_hit": "hits",
+    "temporal_sticky_cache_miss": "misses",
+    "temporal_sticky_cache_total_forced_eviction": "forced evictions",
+}
 
 log = logging.getLogger("bench.onboarding")
 
@@ -557,6 +566,20 @@ class CallbackSet:
     results: list[CallbackResult] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     cpu: CpuUse = field(default_factory=CpuUse)
+    cache: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(CACHE_METRICS.values(), 0)
+    )
+
+
+def cache_counts(metrics_address: str) -> dict[str, float]:
+    """The worker's cache counters now, summed over their label sets."""
+    text = requests.get(f"http://{metrics_address}/metrics", timeout=30).text
+    counts = dict.fromkeys(CACHE_METRICS.values(), 0.0)
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in CACHE_METRICS:
+            counts[CACHE_METRICS[name]] += float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 @dataclass
@@ -575,6 +598,7 @@ def measure_eviction(
     worker: Child,
     temporal_child: Child,
     pids: dict[str, int],
+    metrics_address: str,
 ) -> EvictionRun:
     at_once = args.evict_concurrency
     sets = [
@@ -608,8 +632,12 @@ def measure_eviction(
                 run.fillers += fillers
                 settle(db_path, run.fillers, worker, temporal_child)
             code_age(sellers)
+            before = cache_counts(metrics_address)
             with callbacks.cpu.measure(pids):
                 callbacks.results += fire(sellers, callbacks.concurrency)
+            after = cache_counts(metrics_address)
+            for name in callbacks.cache:
+                callbacks.cache[name] += after[name] - before[name]
             log.info("%s: %d sellers back", callbacks.label, len(callbacks.results))
         ids = [r.workflow_id for r in callbacks.results if r.connected]
 
@@ -799,17 +827,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 3. callbacks of evicted sellers: a worker with a small cache.
         retire(parts, worker)
+        metrics_address = f"127.0.0.1:{free_port()}"
         small = spawn_worker(
             stack,
             parts,
             f"{WORKER} (cache {args.cache})",
             [sys.executable, "worker.py"],
-            {**env, "WORKER_MAX_CACHED_WORKFLOWS": str(args.cache)},
+            {
+                **env,
+                "WORKER_MAX_CACHED_WORKFLOWS": str(args.cache),
+                "WORKER_METRICS_ADDRESS": metrics_address,
+            },
             parts.task_queue,
         )
         bookkeeper = bookkeepers.get()
         eviction_pids = {**web_pids, WORKER: small.pid}
-        eviction = measure_eviction(parts, bookkeeper, args, small, temporal_child, eviction_pids)
+        eviction = measure_eviction(
+            parts, bookkeeper, args, small, temporal_child, eviction_pids, metrics_address
+        )
         figures["load"]["end"] = loads()
         log.info("stopping every part")
 
@@ -863,6 +898,7 @@ def callbacks_json(c: CallbackSet) -> dict[str, Any]:
         if tasks
         else None,
         "cpu": c.cpu.as_json(max(len(ok), 1)),
+        "worker_cache_during_callbacks": c.cache,
     }
 
 
@@ -986,6 +1022,11 @@ def report(f: dict[str, Any]) -> None:
         )
         cores = s["cpu"]["cores"]
         lines.append("      cores: " + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()))
+        cache = s["worker_cache_during_callbacks"]
+        lines.append(
+            "      the worker's cache during the callbacks (its metrics): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in cache.items())
+        )
     print("\n".join(lines), flush=True)
 
 
