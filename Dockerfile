@@ -28,6 +28,7 @@ RUN pip install --no-deps . \
     && rm -rf build ./*.egg-info
 
 USER app
-EXPOSE 8000 8100
+# 8000 the web app, 8100 the stand-in, 9464 the worker's metrics (WORKER_METRICS_ADDRESS)
+EXPOSE 8000 8100 9464
 
 CMD ["gunicorn", "--workers", "2", "--threads", "4", "--bind", "0.0.0.0:8000", "--graceful-timeout", "30", "web:create_app()"]
