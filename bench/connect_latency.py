@@ -74,6 +74,7 @@ from web import create_app
 from web.config import load_config
 from web.connect.models import workflow_id_for
 from web.extensions import temporal
+from web.logs import redact
 from worker import build_worker
 from workflows import search_attributes
 from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
@@ -95,7 +96,6 @@ IDLE_SECONDS = 3.0  # CPU at rest is measured this long before anything is asked
 BENCH_ID = "X-Bench-Id"  # request header that ties a client timing to the in-process marks
 _CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*>')
 _VALUE = re.compile(r'\bvalue="([^"]*)"')
-_SECRET_PARAMETER = re.compile(r"\b(spapi_oauth_code|code|state|token)=[^&\s\"']+")
 _REFRESH = re.compile(r'http-equiv="refresh" content="(\d+);url=([^"]+)"')
 # Children get SIGTERM if this process dies without cleaning up (SIGKILL); from util-linux.
 _DIE_WITH_BENCH = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
@@ -339,10 +339,11 @@ class Child:
         return self.process.pid
 
     def tail(self, lines: int = 25) -> str:
-        """The end of its output, with Amazon's codes and OAuth states (request logs) masked."""
+        """The end of its output, with Amazon's codes, OAuth states and link tokens redacted."""
         with contextlib.suppress(OSError):
-            text = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-            return _SECRET_PARAMETER.sub(r"\1=<hidden>", text)
+            return redact(
+                "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            )
         return ""
 
     def check(self) -> None:
@@ -1163,7 +1164,7 @@ def measure_callbacks(
 # --- where the time goes ---------------------------------------------------------------------
 
 
-def _seconds(timestamp) -> float:
+def timestamp_seconds(timestamp) -> float:
     return timestamp.seconds + timestamp.nanos / 1e9
 
 
@@ -1181,7 +1182,7 @@ async def _started_at(client: Client, workflow_id: str) -> float | None:
     """When the server recorded the workflow's start (its first history event)."""
     events = client.get_workflow_handle(workflow_id).fetch_history_events(page_size=1)
     async for event in events:
-        return _seconds(event.event_time)
+        return timestamp_seconds(event.event_time)
     return None
 
 
@@ -1239,7 +1240,7 @@ async def _update_timeline(client: Client, workflow_id: str) -> dict[str, float]
         return "accepted" in found and "completed" not in found
 
     for event in history.events:
-        at = _seconds(event.event_time)
+        at = timestamp_seconds(event.event_time)
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             found["accepted"] = at

@@ -116,6 +116,7 @@ from bench.connect_latency import (
     start_parts,
     stop_by_itself,
     stop_child,
+    timestamp_seconds,
     wait_until,
     worker_polls,
 )
@@ -537,7 +538,7 @@ async def accepting_task(client: Client, workflow_id: str) -> dict[str, Any]:
     started: dict[int, float] = {}
     last: dict[str, Any] = {}
     for event in history.events:
-        at = event.event_time.seconds + event.event_time.nanos / 1e9
+        at = timestamp_seconds(event.event_time)
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             queue_kind = event.workflow_task_scheduled_event_attributes.task_queue.kind

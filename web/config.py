@@ -66,13 +66,14 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if environ is None else environ)
     production = env.get("APP_ENV", "development") == "production"
+    limits_storage = env.get("RATELIMIT_STORAGE_URI", "memory://")
     if production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
         if missing:
             raise RuntimeError(
                 "refusing to start in production: set " + ", ".join(missing) + " in the environment"
             )
-        if env.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
+        if limits_storage.startswith("memory://"):
             raise RuntimeError(
                 "refusing to start in production: RATELIMIT_STORAGE_URI is memory://, which counts"
                 " per process; set a store every web process shares, such as redis://host:6379/0"
@@ -134,9 +135,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # Rate limits (Flask-Limiter). The counters live in RATELIMIT_STORAGE_URI, shared by every
         # web process (redis://; production refuses the per-process memory://). Should the store
         # go away, each process counts on its own until it is back, rather than failing requests.
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": limits_storage,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1}
-        if env.get("RATELIMIT_STORAGE_URI", "").startswith("redis")
+        if limits_storage.startswith("redis")
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED", "true")),
