@@ -11,7 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import Flask
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -20,11 +30,14 @@ from activities.amazon import AmazonActivities
 from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
+from activities.reconcile import ReconcileActivities
+from activities.types import ReconcileInput
 from web import create_app
 from web.logs import configure_logging
 from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
+from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
 from workflows.user_invitation import UserInvitationWorkflow
 
 log = logging.getLogger("worker")
@@ -37,6 +50,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     connections = ConnectionActivities(app)
     invitations = InvitationActivities(app)
     accounts = AccountEmailActivities(app)
+    reconcile = ReconcileActivities(app, client)
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
@@ -45,6 +59,8 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             NewLinkAskedWorkflow,
             UserInvitationWorkflow,
             AccountEmailWorkflow,
+            ClosedByOperationsWorkflow,
+            ReconcileWorkflow,
         ],
         activities=[
             emails.send_invitation,
@@ -64,12 +80,36 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             invitations.close_invitation,
             invitations.notify_inviter,
             accounts.send_account_email,
+            reconcile.close_by_operations,
+            reconcile.reconcile_open_rows,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
         max_cached_workflows=app.config["WORKER_MAX_CACHED_WORKFLOWS"],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
+
+
+async def ensure_reconcile_schedule(client: Client, task_queue: str, every: timedelta) -> str:
+    """The schedule that runs ReconcileWorkflow every `every` (created once, kept current)."""
+    schedule_id = f"reconcile-{task_queue}"
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(task_queue),
+            id=f"reconcile-{task_queue}-run",
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(schedule_id).update(
+            lambda _: ScheduleUpdate(schedule=schedule)
+        )
+    return schedule_id
 
 
 def metrics_runtime(address: str) -> Runtime | None:
@@ -109,6 +149,8 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    queue = app.config["TEMPORAL_TASK_QUEUE"]
+    await ensure_reconcile_schedule(client, queue, app.config["RECONCILE_EVERY"])
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = build_worker(client, app, executor)
         log.info("worker polling task queue %s", app.config["TEMPORAL_TASK_QUEUE"])

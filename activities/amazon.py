@@ -35,6 +35,16 @@ class AmazonActivities:
         keys = config["TOKEN_ENCRYPTION_KEY"]
         with self.app.app_context():
             authorization = load(Authorization, input.authorization_id)
+            if authorization.link_replaced:
+                # The bookkeeper sent the request again (or to someone else) meanwhile: the
+                # consent began from a dead link, so its code is never used.
+                authorization.wipe_secrets()
+                db.session.commit()
+                raise ApplicationError(
+                    "the link this consent began from was replaced",
+                    type="LinkReplaced",
+                    non_retryable=True,
+                )
             if authorization.refresh_token_encrypted is None:
                 if authorization.code_encrypted is None:
                     raise ApplicationError(

@@ -7,8 +7,10 @@ from temporalio.exceptions import ApplicationError
 from activities.types import (
     AuthorizationRef,
     ChangeEmailInput,
+    Closed,
     CloseRequestInput,
     Done,
+    EmailChange,
     EventInput,
     OutcomeInput,
     RequestRef,
@@ -17,6 +19,7 @@ from activities.types import (
 from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
+from web.connect.rows import close_open_request, move_open_request, supersede_links
 from web.extensions import db
 
 
@@ -52,6 +55,12 @@ class ConnectionActivities:
                 return StoredConnection(existing.id)
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no refresh token to store", non_retryable=True)
+            # Atomic with the close of a withdrawal or of ops: exactly one of them wins.
+            if not move_open_request(request.id, ConnectionRequest.CONNECTED):
+                db.session.rollback()
+                raise ApplicationError(
+                    "the request was closed first", type="RequestClosed", non_retryable=True
+                )
             connection = db.session.scalars(
                 db.select(AmazonConnection).filter_by(
                     account_id=request.account_id, marketplace=request.marketplace
@@ -69,7 +78,6 @@ class ConnectionActivities:
             authorization.wipe_secrets()
             authorization.outcome = Authorization.CONNECTED
             authorization.outcome_message = "Connected."
-            request.status = ConnectionRequest.CONNECTED
             request.status_detail = f"Seller {authorization.selling_partner_id}"
             db.session.add(
                 RequestEvent(
@@ -116,23 +124,16 @@ class ConnectionActivities:
             return Done()
 
     @activity.defn
-    def close_request(self, input: CloseRequestInput) -> Done:
-        """Set a final status and make the emailed link useless."""
+    def close_request(self, input: CloseRequestInput) -> Closed:
+        """Set a final status, if still open, and make the emailed links useless; returns the
+        status the row ended in (a connection stored a moment earlier wins)."""
         with self.app.app_context():
             request = db.session.get(ConnectionRequest, input.request_id)
-            if request is not None:
-                request.status = input.status
-                request.status_detail = input.detail
-                db.session.add(
-                    RequestEvent(
-                        request_id=request.id,
-                        actor=input.actor,
-                        kind=input.status,
-                        detail=input.detail,
-                    )
-                )
-                db.session.commit()
-            return Done()
+            if request is None:
+                return Closed(input.status)
+            close_open_request(request, input.status, input.detail, input.actor)
+            db.session.commit()
+            return Closed(request.status)
 
     @activity.defn
     def record_event(self, input: EventInput) -> Done:
@@ -154,20 +155,18 @@ class ConnectionActivities:
             return Done()
 
     @activity.defn
-    def change_client_email(self, input: ChangeEmailInput) -> Done:
-        """Point the request at a new address; links sent to the old one stop working."""
+    def change_client_email(self, input: ChangeEmailInput) -> EmailChange:
+        """Point the request at a new address; links sent to the old one stop working. The
+        same address (in any case) is no change."""
         with self.app.app_context():
             request = db.session.get(ConnectionRequest, input.request_id)
             if request is None:
                 raise ApplicationError("no such request", non_retryable=True)
-            if request.client_email != input.new_email:
+            changed = request.client_email.lower() != input.new_email.lower()
+            if changed:
                 old = request.client_email
                 request.client_email = input.new_email
-                now = utcnow()
-                for link in db.session.scalars(
-                    db.select(ConnectionLink).filter_by(request_id=request.id, superseded_at=None)
-                ):
-                    link.superseded_at = now
+                supersede_links(ConnectionLink, request_id=request.id)
                 db.session.add(
                     RequestEvent(
                         request_id=request.id,
@@ -177,4 +176,4 @@ class ConnectionActivities:
                     )
                 )
                 db.session.commit()
-            return Done()
+            return EmailChange(changed)

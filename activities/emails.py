@@ -14,13 +14,14 @@ from web.accounts.models import Membership
 from web.auth.models import utcnow
 from web.connect import emails
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
+from web.connect.rows import supersede_links
 from web.crypto import digest, link_token
 from web.extensions import db
 
 INVITATION_EVENTS = {
     "sent": "Sent the invitation",
     "resent": "Re-sent the invitation with a fresh link (earlier links stopped working)",
-    "email_changed": "Sent the invitation to the new address",
+    "email_changed": "Sent the invitation",  # the address is named, and marked new, below
 }
 
 
@@ -52,10 +53,7 @@ class EmailActivities:
             now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             if input.supersede_links:
-                for link in db.session.scalars(
-                    db.select(ConnectionLink).filter_by(request_id=request.id, superseded_at=None)
-                ):
-                    link.superseded_at = now
+                supersede_links(ConnectionLink, request_id=request.id)
             identity = email_identity()
             token = link_token(self.app.config["SECRET_KEY"], "connect-link", *identity)
             if not db.session.scalar(
@@ -77,12 +75,13 @@ class EmailActivities:
                 request.status = ConnectionRequest.SENT
                 request.reminders_sent = 0
             if activity.info().attempt == 1:  # retries show in Temporal; the timeline says it once
+                new = " (the new address)" if input.reason == "email_changed" else ""
                 db.session.add(
                     RequestEvent(
                         request_id=request.id,
                         actor=input.actor,
                         kind=input.reason,
-                        detail=f"{what} to {request.client_email}",
+                        detail=f"{what} to {request.client_email}{new}",
                     )
                 )
             db.session.commit()  # the link must work before the email can arrive
@@ -143,6 +142,8 @@ class EmailActivities:
                 email = emails.bookkeeper_expired(request, self._renew_link(request))
             elif input.notice == "new_link_asked":
                 email = emails.bookkeeper_new_link_asked(request, self._renew_link(request))
+            elif input.notice in ("withdrawn_by_operations", "closed_by_operations"):
+                email = emails.bookkeeper_closed_by_operations(request, self._renew_link(request))
             else:
                 raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
             deliver(email, f"{request.public_id}.{input.notice}")

@@ -11,6 +11,7 @@ from activities.mail import deliver
 from activities.rows import load
 from activities.types import (
     AcceptInput,
+    Closed,
     CloseInvitationInput,
     Done,
     EmailsSent,
@@ -20,10 +21,11 @@ from activities.types import (
 )
 from web.accounts.models import Membership
 from web.auth.models import User, utcnow
+from web.connect.rows import supersede_links
 from web.crypto import digest, link_token
 from web.extensions import db
 from web.members import emails
-from web.members.models import InvitationLink, UserInvitation
+from web.members.models import InvitationLink, UserInvitation, close_open_invitation
 
 
 class InvitationActivities:
@@ -48,12 +50,7 @@ class InvitationActivities:
             now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             if input.supersede_links:
-                for link in db.session.scalars(
-                    db.select(InvitationLink).filter_by(
-                        invitation_id=invitation.id, superseded_at=None
-                    )
-                ):
-                    link.superseded_at = now
+                supersede_links(InvitationLink, invitation_id=invitation.id)
             identity = email_identity()
             token = link_token(self.app.config["SECRET_KEY"], "invitation-link", *identity)
             if not db.session.scalar(
@@ -101,13 +98,14 @@ class InvitationActivities:
             return MemberAdded(invitation.account_id, membership.id)
 
     @activity.defn
-    def close_invitation(self, input: CloseInvitationInput) -> Done:
-        """Expired or withdrawn: every link to it stops working."""
+    def close_invitation(self, input: CloseInvitationInput) -> Closed:
+        """Expired or withdrawn, if still pending: every link to it stops working. Returns the
+        status the row ended in."""
         with self.app.app_context():
             invitation = load(UserInvitation, input.invitation_id)
-            invitation.status = input.status
+            close_open_invitation(invitation, input.status)
             db.session.commit()
-            return Done()
+            return Closed(invitation.status)
 
     @activity.defn
     def notify_inviter(self, input: InvitationNoticeInput) -> EmailsSent:
@@ -119,6 +117,8 @@ class InvitationActivities:
                 email = emails.inviter_joined(invitation, user)
             elif input.notice == "expired":
                 email = emails.inviter_expired(invitation)
+            elif input.notice in ("withdrawn_by_operations", "closed_by_operations"):
+                email = emails.inviter_closed_by_operations(invitation)
             else:
                 raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
             deliver(email, f"{invitation.public_id}.{input.notice}")

@@ -30,7 +30,8 @@ class InvitationInput:
 @dataclass
 class NoticeInput:
     """One notice to one party: connected_bookkeeper, connected_seller, connected_inviter,
-    failed_bookkeeper, expired_bookkeeper, new_link_asked."""
+    failed_bookkeeper, expired_bookkeeper, new_link_asked, withdrawn_by_operations,
+    closed_by_operations."""
 
     request_id: int
     notice: str
@@ -52,6 +53,13 @@ class ChangeEmailInput:
     request_id: int
     new_email: str
     actor: str
+
+
+@dataclass
+class EmailChange:
+    """Whether the address really changed (the same address again is a plain resend)."""
+
+    changed: bool = True  # histories from before this result existed read as a change
 
 
 @dataclass
@@ -88,6 +96,14 @@ class CloseRequestInput:
     status: str
     detail: str
     actor: str
+
+
+@dataclass
+class Closed:
+    """The status the row ended in: the one asked for, or the one another step set first (a
+    connection stored a moment before ops cancelled); '' in histories from before it existed."""
+
+    status: str = ""
 
 
 @dataclass
@@ -130,7 +146,8 @@ class CloseInvitationInput:
 
 @dataclass
 class InvitationNoticeInput:
-    """A notice to the admin who invited: joined, expired."""
+    """A notice to the admin who invited: joined, expired, withdrawn_by_operations,
+    closed_by_operations."""
 
     invitation_id: int
     notice: str
@@ -142,3 +159,30 @@ class AccountEmailInput:
 
     purpose: str
     user_id: int | None
+
+
+@dataclass
+class Orphan:
+    """An open request or invitation whose workflow run ended without its code running."""
+
+    kind: str  # request | invitation
+    row_id: int
+    run_id: str
+    how: str  # Temporal's word for the run's end: terminated, failed, timed_out, gone
+
+
+@dataclass
+class ClosedByOperations:
+    changed: bool  # False: it was closed already, or carries on in another run
+
+
+@dataclass
+class ReconcileInput:
+    task_queue: str
+
+
+@dataclass
+class Reconciled:
+    open_rows: int
+    adopted: int
+    closing: int

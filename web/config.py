@@ -127,6 +127,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "CONNECT_EXPIRES_AFTER": parse_duration(env.get("CONNECT_EXPIRES_AFTER", "14d")),
         # Reminders pause this long after the seller presses 'Continue to Amazon'.
         "CONNECT_REMINDER_PAUSE": parse_duration(env.get("CONNECT_REMINDER_PAUSE", "1d")),
+        # How often the worker's schedule looks for open requests and invitations whose
+        # workflow ops ended in Temporal (Terminate, Reset); see docs/operations.md.
+        "RECONCILE_EVERY": parse_duration(env.get("RECONCILE_EVERY", "5m")),
         "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
             env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")
         ),

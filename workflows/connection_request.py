@@ -1,6 +1,7 @@
 """A connection request: invite, remind, expire; on Amazon's answer connect and confirm."""
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -15,7 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.types import (
         AuthorizationRef,
         ChangeEmailInput,
+        Closed,
         CloseRequestInput,
+        EmailChange,
         EventInput,
         InvitationInput,
         NoticeInput,
@@ -60,11 +63,15 @@ CONNECTED = "connected"
 EXPIRED = "expired"
 CANCELLED = "cancelled"
 FAILED = "failed"
+CLOSED = "closed"  # set by the app's reconciliation, never by a running workflow
+OPERATIONS = "operations"  # the actor when ops act on the workflow in Temporal
 
 # Outcomes of one return from Amazon (mirrors web.connect.models.Authorization)
 CODE_EXPIRED = "code_expired"
 WRONG_ACCOUNT = "wrong_account"
 AMAZON_UNAVAILABLE = "amazon_unavailable"
+LINK_REPLACED = "link_replaced"
+WITHDRAWN = "closed"  # the request closed while Amazon's answer was being handled
 
 PROGRESS = {
     OPENED: "Opened the link",
@@ -80,6 +87,9 @@ MESSAGES = {
     " Sign in with the seller account that sells there.",
     AMAZON_UNAVAILABLE: "Amazon did not answer in time. Nothing was connected; please try again"
     " in a few minutes.",
+    LINK_REPLACED: "This request was sent again, so the link you started from no longer works."
+    " Nothing was connected. Please use the link in the most recent email.",
+    WITHDRAWN: "This connection request was withdrawn. Nothing was connected.",
 }
 
 
@@ -95,6 +105,7 @@ class ConnectionRequestInput:
     expires_after_seconds: int
     reminder_offsets_seconds: list[int] = field(default_factory=list)
     reminder_pause_seconds: int = 86400
+    seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
 
 
 @dataclass
@@ -145,6 +156,7 @@ class RequestStatus:
     consent_started_at: datetime | None
     expires_at: datetime
     open: bool
+    request_id: int = 0  # lets the app recognise its request in a run that ops reset
 
 
 @workflow.defn
@@ -155,11 +167,17 @@ class ConnectionRequestWorkflow:
     hands over Amazon's authorization (a database reference, never the code) and waits for the
     outcome. Wrong account, expired code or Amazon trouble leave the request open for another try.
     Update `resend(ResendRequest) -> RequestStatus`: a fresh link; earlier links stop working.
-    Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address.
+    Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address
+    (the same address again is a plain resend).
+    Update `withdraw(CancelRequest) -> RequestStatus`: the bookkeeper withdraws the request; it
+    answers once the row says so. Signal `cancel(CancelRequest)` does the same without an answer.
     Signal `seller_opened(SellerProgress)`, `consent_started(SellerProgress)`: the seller's steps;
     consent pauses reminders for `reminder_pause_seconds`.
-    Signal `cancel(CancelRequest)`: the bookkeeper withdraws the request.
     Query `status() -> RequestStatus`.
+
+    Cancellation requested in Temporal (ops) closes the request as a withdrawal by "operations"
+    and tells the bookkeeper; Terminate and Reset cannot run this code: the app's reconciliation
+    (web/reconcile.py) notices them.
     """
 
     def __init__(self) -> None:
@@ -176,13 +194,29 @@ class ConnectionRequestWorkflow:
         self._closed = False
         self._progress: list[tuple[str, str]] = []  # (status, actor) signals not yet recorded
         self._schedule_changed = False
-        self._emailing = asyncio.Lock()  # one invitation email at a time, in order
+        # One link-changing step at a time, in order: an invitation email (which may replace
+        # the links) or the handling of Amazon's answer (which must not use a replaced link).
+        self._emailing = asyncio.Lock()
+        self._one_truth = False  # see run()
+        self._email_domain = ""
+        self._settled = False  # the row holds the final status (withdraw answers then)
 
     # ---- the story -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
         self._input = input
+        self._email_domain = input.seller_email_domain
+        # Runs started before this patch keep the old order of commands when replayed.
+        self._one_truth = workflow.patched("one-truth")
+        try:
+            return await self._story(input)
+        except asyncio.CancelledError:
+            if not self._one_truth or self._closed:
+                raise
+            return await self._cancelled_by_operations()
+
+    async def _story(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
         self._sent_at = workflow.now()
         if workflow.patched("confirm-request-saved"):
             try:
@@ -198,11 +232,11 @@ class ConnectionRequestWorkflow:
                 return ConnectionRequestResult(ABANDONED)
         if input.send_invite:
             await self._invite("sent", input.requested_by, supersede=False)
+            self._publish()
         else:
-            self._status = CONSENT_STARTED
             self._consent_started_at = workflow.now()
             self._progress.append(("direct_started", input.requested_by))
-        self._publish()
+            self._set_status(CONSENT_STARTED)
         while True:
             await self._record_progress()
             wake_at, reminder = self._next_wake()
@@ -233,14 +267,15 @@ class ConnectionRequestWorkflow:
             if self._pending is None:
                 continue  # progress to record or a new schedule
             submitted = self._pending
-            outcome = await self._connect(submitted)
+            async with self._one_at_a_time():
+                outcome = await self._connect(submitted)
             self._outcomes[submitted.authorization_id] = outcome
             self._pending = None
             if outcome.outcome == CONNECTED:
                 break
         self._closed = True
-        self._status = CONNECTED
-        self._publish()
+        self._set_status(CONNECTED)
+        self._settled = True
         result = await self._confirm()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
@@ -266,9 +301,15 @@ class ConnectionRequestWorkflow:
         assert self._input is not None
         return self._sent_at + timedelta(seconds=self._input.expires_after_seconds)
 
+    def _one_at_a_time(self) -> AbstractAsyncContextManager:
+        return self._emailing if self._one_truth else nullcontext()
+
     async def _invite(self, reason: str, actor: str, supersede: bool, number: int = 0) -> None:
         assert self._input is not None
         async with self._emailing:
+            if supersede and self._one_truth:
+                # Accepted while Amazon's answer was being handled: re-check now it is done.
+                self._require_open_invitation()
             summary = {
                 "sent": "Email the invitation to the seller and a copy to the bookkeeper",
                 "resent": "Email a fresh link to the seller (earlier links stop working)",
@@ -293,9 +334,7 @@ class ConnectionRequestWorkflow:
         await self._invite("reminder", "system", supersede=False, number=number)
         self._reminders_sent = number
         self._last_reminder_at = workflow.now()
-        if self._status in (SENT, OPENED):
-            self._status = REMINDED
-        self._publish()
+        self._set_status(REMINDED if self._status in (SENT, OPENED) else self._status)
 
     async def _record_progress(self) -> None:
         """Record the seller's steps (signals) on the timeline, in the order they came."""
@@ -310,19 +349,27 @@ class ConnectionRequestWorkflow:
                 start_to_close_timeout=SHORT,
                 summary=f"Timeline: {event.replace('_', ' ')}",
             )
-            self._publish()
+            if not self._one_truth:  # since the patch, the signal itself published
+                self._publish()
+
+    def _set_status(self, status: str) -> None:
+        """The one place the status changes; ops' view follows it at once."""
+        self._status = status
+        self._publish()
 
     def _publish(self) -> None:
         """Keep the search attributes and the UI's current details in step with the status."""
         assert self._input is not None
-        workflow.upsert_search_attributes(
-            [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
-        )
+        pairs = [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
+        if self._one_truth and self._email_domain:
+            pairs.append(search_attributes.SELLER_EMAIL_DOMAIN.value_set(self._email_domain))
+        workflow.upsert_search_attributes(pairs)
         i = self._input
         total = len(i.reminder_offsets_seconds)
+        seller = f" · seller at {self._email_domain}" if self._email_domain else ""
         lines = [
             f"**{self._status.replace('_', ' ').capitalize()}** · {i.account_name} · Amazon "
-            f"{i.marketplace} · asked by {i.requested_by}",
+            f"{i.marketplace} · asked by {i.requested_by}{seller}",
             f"Reminders sent: {self._reminders_sent} of {total}",
         ]
         if not self._closed:
@@ -350,16 +397,23 @@ class ConnectionRequestWorkflow:
                 summary="Check the seller sells in the requested marketplace",
             )
         except ActivityError as err:
-            refused = isinstance(err.cause, ApplicationError) and err.cause.type == "AmazonRefused"
-            return await self._record(ref, CODE_EXPIRED if refused else AMAZON_UNAVAILABLE)
+            kind = err.cause.type if isinstance(err.cause, ApplicationError) else ""
+            outcome = {"AmazonRefused": CODE_EXPIRED, "LinkReplaced": LINK_REPLACED}
+            return await self._record(ref, outcome.get(kind, AMAZON_UNAVAILABLE))
         if not check.participates:
             return await self._record(ref, WRONG_ACCOUNT)
-        await workflow.execute_activity_method(
-            ConnectionActivities.store_connection,
-            ref,
-            start_to_close_timeout=SHORT,
-            summary="Store the connection (refresh token encrypted)",
-        )
+        try:
+            await workflow.execute_activity_method(
+                ConnectionActivities.store_connection,
+                ref,
+                start_to_close_timeout=SHORT,
+                summary="Store the connection (refresh token encrypted)",
+            )
+        except ActivityError as err:
+            # Ops closed the row a moment before (the app's reconciliation): nothing stored.
+            if isinstance(err.cause, ApplicationError) and err.cause.type == "RequestClosed":
+                return await self._record(ref, WITHDRAWN)
+            raise
         return AuthorizationOutcome(CONNECTED, MESSAGES[CONNECTED])
 
     async def _record(self, ref: AuthorizationRef, outcome: str) -> AuthorizationOutcome:
@@ -441,8 +495,7 @@ class ConnectionRequestWorkflow:
                 start_to_close_timeout=SHORT,
                 summary="Mark the request failed",
             )
-            self._status = FAILED
-            self._publish()
+            self._set_status(FAILED)
             await self._notify("failed_bookkeeper", "Tell the bookkeeper the connection failed")
             return ConnectionRequestResult(FAILED)
         return ConnectionRequestResult(CONNECTED)
@@ -450,18 +503,52 @@ class ConnectionRequestWorkflow:
     async def _close(self, status: str, detail: str, actor: str) -> ConnectionRequestResult:
         assert self._input is not None
         self._closed = True
-        await workflow.execute_activity_method(
+        await self._close_row(status, detail, actor)
+        if status == EXPIRED and self._input.send_invite:
+            await self._notify("expired_bookkeeper", "Tell the bookkeeper the link expired")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ConnectionRequestResult(status)
+
+    async def _close_row(self, status: str, detail: str, actor: str) -> str:
+        """Close the row (its links die with it); returns the status it ended in."""
+        assert self._input is not None
+        closed: Closed = await workflow.execute_activity_method(
             ConnectionActivities.close_request,
             CloseRequestInput(self._input.request_id, status, detail, actor),
             start_to_close_timeout=SHORT,
             summary=f"Close the request: {status}",
         )
-        self._status = status
-        self._publish()
-        if status == EXPIRED and self._input.send_invite:
-            await self._notify("expired_bookkeeper", "Tell the bookkeeper the link expired")
+        final = closed.status or status
+        self._set_status(final)
+        self._settled = True
+        return final
+
+    async def _cancelled_by_operations(self) -> ConnectionRequestResult:
+        """Ops requested cancellation in Temporal: close exactly as a withdrawal, then end as
+        Canceled. A connection stored a moment before stands, and is confirmed as usual."""
+        assert self._input is not None
+        self._closed = True
+        final = await self._close_row(
+            CANCELLED, "Withdrawn by operations (cancelled in Temporal).", OPERATIONS
+        )
+        pending = self._pending
+        if final == CONNECTED:
+            if pending is not None:
+                self._outcomes[pending.authorization_id] = AuthorizationOutcome(
+                    CONNECTED, MESSAGES[CONNECTED]
+                )
+            result = await self._confirm()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return result
+        if pending is not None and pending.authorization_id not in self._outcomes:
+            ref = AuthorizationRef(pending.authorization_id)
+            self._outcomes[pending.authorization_id] = await self._record(ref, WITHDRAWN)
+        if self._input.send_invite:
+            await self._notify(
+                "withdrawn_by_operations", "Tell the bookkeeper ops withdrew the request"
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ConnectionRequestResult(status)
+        raise asyncio.CancelledError()
 
     # ---- messages --------------------------------------------------------------------------
 
@@ -494,17 +581,35 @@ class ConnectionRequestWorkflow:
 
     @workflow.update
     async def change_email(self, request: ChangeEmailRequest) -> RequestStatus:
-        """Send the request to another address; links to the old one stop working."""
+        """Send the request to another address; links to the old one stop working. The same
+        address again is a plain resend."""
         assert self._input is not None
-        await workflow.execute_activity_method(
+        change: EmailChange = await workflow.execute_activity_method(
             ConnectionActivities.change_client_email,
             ChangeEmailInput(self._input.request_id, request.new_email, request.actor),
             start_to_close_timeout=SHORT,
             summary="Change the seller's email address",
         )
-        await self._invite("email_changed", request.actor, supersede=True)
+        if self._one_truth:
+            self._email_domain = request.new_email.rsplit("@", 1)[-1].lower()
+        reason = "email_changed" if change.changed or not self._one_truth else "resent"
+        await self._invite(reason, request.actor, supersede=True)
         self._restart_clock()
         return self.status()
+
+    @workflow.update
+    async def withdraw(self, request: CancelRequest) -> RequestStatus:
+        """The bookkeeper withdraws the request; answers once the row is closed (or connected,
+        when Amazon's answer was already being handled)."""
+        if self._cancelled is None:
+            self._cancelled = request
+        await workflow.wait_condition(lambda: self._settled)
+        return self.status()
+
+    @withdraw.validator
+    def _validate_withdraw(self, request: CancelRequest) -> None:
+        if self._closed:
+            raise ValueError("This connection request is already closed.")
 
     @resend.validator
     def _validate_resend(self, request: ResendRequest) -> None:
@@ -524,28 +629,40 @@ class ConnectionRequestWorkflow:
             raise ValueError("A direct connection has no invitation to send.")
 
     def _restart_clock(self) -> None:
+        """A fresh link: the seller's progress on the old one no longer counts."""
         self._sent_at = workflow.now()
         self._reminders_sent = 0
         self._consent_started_at = None
-        self._status = SENT
         self._schedule_changed = True
+        if self._one_truth:
+            self._opened = False
+            self._set_status(SENT)
+        else:
+            self._status = SENT
 
     @workflow.signal
     def seller_opened(self, progress: SellerProgress) -> None:
         """The seller looked at the landing page (recorded once)."""
         if not self._closed and not self._opened:
             self._opened = True
-            if self._status in (SENT, REMINDED):
-                self._status = OPENED
             self._progress.append((OPENED, progress.actor))
+            if self._status in (SENT, REMINDED):
+                self._signalled_status(OPENED)
 
     @workflow.signal
     def consent_started(self, progress: SellerProgress) -> None:
         """The seller pressed 'Continue to Amazon': pause reminders."""
         if not self._closed:
             self._consent_started_at = workflow.now()
-            self._status = CONSENT_STARTED
             self._progress.append((CONSENT_STARTED, progress.actor))
+            self._signalled_status(CONSENT_STARTED)
+
+    def _signalled_status(self, status: str) -> None:
+        # Runs from before the patch published only once the timeline line was written.
+        if self._one_truth:
+            self._set_status(status)
+        else:
+            self._status = status
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
@@ -565,4 +682,5 @@ class ConnectionRequestWorkflow:
             consent_started_at=self._consent_started_at,
             expires_at=self._deadline(),
             open=not self._closed,
+            request_id=self._input.request_id,
         )

@@ -1,5 +1,6 @@
 """Inviting a user into an account: send, remind, expire, or accept (option 2)."""
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,13 +11,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.invitations import InvitationActivities
     from activities.types import (
         AcceptInput,
+        Closed,
         CloseInvitationInput,
         InvitationNoticeInput,
         UserInvitationEmailInput,
     )
+    from workflows import search_attributes
     from workflows.connection_request import (
         ABANDONED,
         EMAIL_RETRY,
+        OPERATIONS,
         SAVED_DEADLINE,
         SAVED_RETRY,
         SHORT,
@@ -29,6 +33,7 @@ PENDING = "pending"
 ACCEPTED = "accepted"
 EXPIRED = "expired"
 CANCELLED = "cancelled"
+CLOSED = "closed"  # set by the app's reconciliation, never by a running workflow
 
 
 @dataclass
@@ -66,6 +71,7 @@ class InvitationStatus:
     reminders_sent: int
     reminders_total: int
     expires_at: datetime
+    invitation_id: int = 0  # lets the app recognise its invitation in a run that ops reset
 
 
 @workflow.defn
@@ -74,8 +80,12 @@ class UserInvitationWorkflow:
 
     Update `accept(AcceptInvitation) -> InvitationAccepted`: adds the user as a member.
     Update `resend(ResendRequest) -> InvitationStatus`: a fresh link; earlier links stop working.
-    Signal `cancel(CancelRequest)`: the admin withdraws the invitation.
+    Update `withdraw(CancelRequest) -> InvitationStatus`: the admin withdraws the invitation; it
+    answers once the row says so. Signal `cancel(CancelRequest)` does the same without an answer.
     Query `status() -> InvitationStatus`.
+
+    Cancellation requested in Temporal (ops) closes it as a withdrawal by "operations" and tells
+    the inviting admin; Terminate and Reset are noticed by the app's reconciliation.
     """
 
     def __init__(self) -> None:
@@ -87,10 +97,28 @@ class UserInvitationWorkflow:
         self._accepted: InvitationAccepted | None = None
         self._cancelled: CancelRequest | None = None
         self._schedule_changed = False
+        self._one_truth = False  # see run()
+        self._settled = False  # the row holds the final status (withdraw answers then)
 
     @workflow.run
     async def run(self, input: UserInvitationInput) -> UserInvitationResult:
         self._input = input
+        # Runs started before this patch keep the old order of commands when replayed.
+        self._one_truth = workflow.patched("one-truth")
+        try:
+            return await self._story(input)
+        except asyncio.CancelledError:
+            if not self._one_truth or self._status != PENDING or self._accepting is not None:
+                raise
+            await self._close_row(CANCELLED, OPERATIONS)
+            if self._status == CANCELLED:
+                await self._notify(
+                    "withdrawn_by_operations", "Tell the inviting admin ops withdrew it"
+                )
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+
+    async def _story(self, input: UserInvitationInput) -> UserInvitationResult:
         self._sent_at = workflow.now()
         if workflow.patched("confirm-invitation-saved"):
             try:
@@ -105,6 +133,7 @@ class UserInvitationWorkflow:
             except ActivityError:
                 return UserInvitationResult(ABANDONED)
         await self._send("sent", input.invited_by, supersede=False)
+        self._publish()
         while True:
             wake_at, reminder = next_wake(
                 self._sent_at,
@@ -132,6 +161,7 @@ class UserInvitationWorkflow:
                 if reminder:
                     await self._send("reminder", "system", supersede=False, number=reminder)
                     self._reminders_sent = reminder
+                    self._publish()
                     continue
                 return await self._close(EXPIRED, "system")
             if self._accepting is not None:
@@ -145,8 +175,8 @@ class UserInvitationWorkflow:
             summary="Add the user to the account",
         )
         self._accepted = InvitationAccepted(member.account_id)
-        self._status = ACCEPTED
-        workflow.set_current_details(f"**Accepted** · {input.account_name}")
+        self._set_status(ACCEPTED)
+        self._settled = True
         await self._notify("joined", "Tell the inviting admin the user joined")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UserInvitationResult(ACCEPTED)
@@ -172,12 +202,39 @@ class UserInvitationWorkflow:
             retry_policy=EMAIL_RETRY,
             summary=f"Reminder {number} of {total}" if number else "Email the invitation",
         )
-        workflow.set_current_details(
-            f"**Pending** · {self._input.account_name} · invited by {self._input.invited_by}"
-            f" · someone at {self._input.email_domain}\n\n"
-            f"Reminders sent: {number or self._reminders_sent} of {total} · expires "
-            f"{self._deadline():%Y-%m-%d %H:%M} UTC"
-        )
+        if not self._one_truth:
+            workflow.set_current_details(self._details(number or self._reminders_sent))
+
+    def _set_status(self, status: str) -> None:
+        """The one place the status changes; ops' view follows it at once."""
+        self._status = status
+        if self._one_truth:
+            self._publish()
+        else:
+            assert self._input is not None
+            workflow.set_current_details(f"**{status.capitalize()}** · {self._input.account_name}")
+
+    def _publish(self) -> None:
+        """Keep the search attribute and the UI's current details in step with the status."""
+        if self._one_truth:
+            workflow.upsert_search_attributes(
+                [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
+            )
+            workflow.set_current_details(self._details(self._reminders_sent))
+
+    def _details(self, reminders_sent: int) -> str:
+        i = self._input
+        assert i is not None
+        lines = [
+            f"**{self._status.capitalize()}** · {i.account_name} · invited by {i.invited_by}"
+            f" · someone at {i.email_domain}"
+        ]
+        if self._status == PENDING:
+            lines.append(
+                f"Reminders sent: {reminders_sent} of {len(i.reminder_offsets_seconds)} · expires"
+                f" {self._deadline():%Y-%m-%d %H:%M} UTC"
+            )
+        return "\n\n".join(lines)
 
     async def _notify(self, notice: str, summary: str) -> None:
         assert self._input is not None
@@ -191,19 +248,25 @@ class UserInvitationWorkflow:
         )
 
     async def _close(self, status: str, actor: str) -> UserInvitationResult:
+        await self._close_row(status, actor)
+        if status == EXPIRED:
+            await self._notify("expired", "Tell the inviting admin the invitation expired")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UserInvitationResult(status)
+
+    async def _close_row(self, status: str, actor: str) -> None:
+        """Close the row (its links die with it) and publish the status it ended in."""
         assert self._input is not None
-        self._status = status
-        await workflow.execute_activity_method(
+        if not self._one_truth:
+            self._status = status
+        closed: Closed = await workflow.execute_activity_method(
             InvitationActivities.close_invitation,
             CloseInvitationInput(self._input.invitation_id, status, actor),
             start_to_close_timeout=SHORT,
             summary=f"Close the invitation: {status}",
         )
-        workflow.set_current_details(f"**{status.capitalize()}** · {self._input.account_name}")
-        if status == EXPIRED:
-            await self._notify("expired", "Tell the inviting admin the invitation expired")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return UserInvitationResult(status)
+        self._set_status(closed.status or status)
+        self._settled = True
 
     @workflow.update
     async def accept(self, request: AcceptInvitation) -> InvitationAccepted:
@@ -235,7 +298,21 @@ class UserInvitationWorkflow:
         self._sent_at = workflow.now()
         self._reminders_sent = 0
         self._schedule_changed = True
+        self._publish()
         return self.status()
+
+    @workflow.update
+    async def withdraw(self, request: CancelRequest) -> InvitationStatus:
+        """The admin withdraws the invitation; answers once the row is closed."""
+        if self._cancelled is None:
+            self._cancelled = request
+        await workflow.wait_condition(lambda: self._settled)
+        return self.status()
+
+    @withdraw.validator
+    def _validate_withdraw(self, request: CancelRequest) -> None:
+        if self._status != PENDING or self._accepting is not None:
+            raise ValueError(f"This invitation is {self._status_word()}.")
 
     @resend.validator
     def _validate_resend(self, request: ResendRequest) -> None:
@@ -256,4 +333,5 @@ class UserInvitationWorkflow:
             reminders_sent=self._reminders_sent,
             reminders_total=len(self._input.reminder_offsets_seconds),
             expires_at=self._deadline(),
+            invitation_id=self._input.invitation_id,
         )

@@ -91,6 +91,19 @@ def bookkeeper_new_link_asked(request: ConnectionRequest, renew_link: str) -> Em
     return Email(request.requested_by.email, subject, text, html)
 
 
+def bookkeeper_closed_by_operations(request: ConnectionRequest, renew_link: str) -> Email:
+    """Ops withdrew the request in Temporal, or ended its workflow there."""
+    withdrawn = request.status == ConnectionRequest.CANCELLED
+    how = "withdrew" if withdrawn else "closed"
+    context = _context(request, how=how, renew_link=renew_link)
+    text, html = render("closed_by_operations_bookkeeper", **context)
+    subject = (
+        f"Request to {request.client_name} to connect {request.account.name} was"
+        f" {'withdrawn' if withdrawn else 'closed'} by operations"
+    )
+    return Email(request.requested_by.email, subject, text, html)
+
+
 def inviter_member_connected(
     request: ConnectionRequest, inviter: User, selling_partner_id: str
 ) -> Email:

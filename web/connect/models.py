@@ -32,6 +32,8 @@ class ConnectionRequest(db.Model):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # The workflow was ended in Temporal without running its code (Terminate): see reconcile.py.
+    CLOSED = "closed"
     OPEN_STATUSES = (SENT, OPENED, CONSENT_STARTED, REMINDED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +84,8 @@ class ConnectionLink(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     sent_to: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Set when a resend or a change of address replaces it: it stops working at once.
+    # Set when a resend, a change of address or the request's end replaces it: it stops working
+    # at once, and so does any consent begun from it.
     superseded_at: Mapped[datetime | None]
 
     request: Mapped[ConnectionRequest] = relationship()
@@ -111,10 +114,14 @@ class OAuthState(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), index=True)
+    # The emailed link the seller started from (None: a direct connection); when that link is
+    # replaced or closed, a consent begun from it is refused on its way back.
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("connection_links.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
 
     request: Mapped[ConnectionRequest] = relationship()
+    link: Mapped[ConnectionLink | None] = relationship()
 
 
 class Authorization(db.Model):
@@ -130,12 +137,15 @@ class Authorization(db.Model):
     CODE_EXPIRED = "code_expired"
     WRONG_ACCOUNT = "wrong_account"
     AMAZON_UNAVAILABLE = "amazon_unavailable"
+    LINK_REPLACED = "link_replaced"
     CLOSED = "closed"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), index=True)
     selling_partner_id: Mapped[str] = mapped_column(String(64))
+    # The link of the consent this came back from (None: a direct connection); see OAuthState.
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("connection_links.id"))
     code_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_token_expires_at: Mapped[datetime | None]
@@ -145,6 +155,11 @@ class Authorization(db.Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[ConnectionRequest] = relationship()
+    link: Mapped[ConnectionLink | None] = relationship()
+
+    @property
+    def link_replaced(self) -> bool:
+        return self.link is not None and self.link.superseded_at is not None
 
     def wipe_secrets(self) -> None:
         self.code_encrypted = None

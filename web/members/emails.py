@@ -47,3 +47,15 @@ def inviter_expired(invitation: UserInvitation) -> Email:
     text, html = render("invitation_expired", **_context(invitation))
     subject = f"Your invitation of {invitation.email} to {invitation.account.name} expired"
     return Email(invitation.invited_by.email, subject, text, html)
+
+
+def inviter_closed_by_operations(invitation: UserInvitation) -> Email:
+    """Ops withdrew the invitation in Temporal, or ended its workflow there."""
+    withdrawn = invitation.status == UserInvitation.CANCELLED
+    how = "withdrew" if withdrawn else "closed"
+    text, html = render("invitation_closed_by_operations", **_context(invitation, how=how))
+    subject = (
+        f"Your invitation of {invitation.email} to {invitation.account.name} was"
+        f" {'withdrawn' if withdrawn else 'closed'} by operations"
+    )
+    return Email(invitation.invited_by.email, subject, text, html)

@@ -21,6 +21,7 @@ class UserInvitation(db.Model):
     ACCEPTED = "accepted"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    CLOSED = "closed"  # ended in Temporal without running its code (Terminate)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -62,3 +63,20 @@ class InvitationLink(db.Model):
     superseded_at: Mapped[datetime | None]
 
     invitation: Mapped[UserInvitation] = relationship()
+
+
+def close_open_invitation(invitation: UserInvitation, status: str) -> bool:
+    """Close an invitation that is still pending (atomic: a concurrent accept or close wins)
+    and kill its links; False, with nothing written, when it was no longer pending."""
+    from web.connect.rows import supersede_links
+
+    closed = db.session.execute(
+        db.update(UserInvitation)
+        .where(UserInvitation.id == invitation.id, UserInvitation.status == UserInvitation.PENDING)
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if closed == 1:
+        supersede_links(InvitationLink, invitation_id=invitation.id)
+    db.session.refresh(invitation)
+    return closed == 1

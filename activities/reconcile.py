@@ -1,0 +1,76 @@
+"""Reconciliation activities: compare open rows with their workflow runs, close orphans."""
+
+import asyncio
+
+from flask import Flask
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.types import ClosedByOperations, Orphan, Reconciled, ReconcileInput
+from web.connect.models import ConnectionRequest
+from web.connect.rows import close_open_request
+from web.extensions import db
+from web.members.models import UserInvitation, close_open_invitation
+from web.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
+from workflows.connection_request import CLOSED, OPERATIONS
+
+
+class ReconcileActivities:
+    """Needs the database (through the app) and the worker's Temporal client."""
+
+    def __init__(self, app: Flask, client: Client) -> None:
+        self.app = app
+        self.client = client
+
+    @activity.defn
+    def close_by_operations(self, orphan: Orphan) -> ClosedByOperations:
+        """Close the row if it is still open on the run that ended (atomic: once)."""
+        with self.app.app_context():
+            row = db.session.get(MODELS[orphan.kind], orphan.row_id)
+            if row is None or (row.workflow_run_id or "") != orphan.run_id:
+                return ClosedByOperations(False)
+            if orphan.kind == REQUEST:
+                detail = f"Closed by operations: its workflow was {orphan.how.replace('_', ' ')}"
+                changed = close_open_request(row, CLOSED, f"{detail} in Temporal.", OPERATIONS)
+            else:
+                changed = close_open_invitation(row, UserInvitation.CLOSED)
+            db.session.commit()
+            return ClosedByOperations(changed)
+
+    def _open_targets(self) -> list[Target]:
+        with self.app.app_context():
+            requests = db.session.scalars(
+                db.select(ConnectionRequest).filter(
+                    ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES)
+                )
+            ).all()
+            invitations = db.session.scalars(
+                db.select(UserInvitation).filter_by(status=UserInvitation.PENDING)
+            ).all()
+            return [Target.of(row) for row in (*requests, *invitations)]
+
+    def _adopt(self, target: Target, run_id: str) -> bool:
+        with self.app.app_context():
+            return adopt(target, run_id)
+
+    @activity.defn
+    async def reconcile_open_rows(self, input: ReconcileInput) -> Reconciled:
+        """Every open row whose run is not among the running ones is judged one by one."""
+        targets = await asyncio.to_thread(self._open_targets)
+        query = f'TaskQueue = "{input.task_queue}" AND ExecutionStatus = "Running"'
+        running = {execution.run_id async for execution in self.client.list_workflows(query)}
+        adopted = closing = 0
+        for target in targets:
+            if target.run_id in running:
+                continue
+            activity.heartbeat(target.workflow_id)
+            verdict = await judge(self.client, target)
+            if verdict.running:
+                continue  # started after the list was made
+            if verdict.adopt_run_id:
+                adopted += await asyncio.to_thread(self._adopt, target, verdict.adopt_run_id)
+            else:
+                orphan = Orphan(target.kind, target.row_id, target.run_id, verdict.how)
+                await start_closing(self.client, orphan, input.task_queue)
+                closing += 1
+        return Reconciled(len(targets), adopted, closing)

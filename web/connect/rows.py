@@ -1,0 +1,48 @@
+"""Changes to a request's rows that must be atomic: whichever step closes it first wins."""
+
+from web.auth.models import utcnow
+from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
+from web.extensions import db
+
+
+def supersede_links(model: type, **filters) -> None:
+    """Every live emailed link of a request or invitation stops working now (`model` is
+    ConnectionLink or InvitationLink, `filters` name its owner)."""
+    db.session.execute(
+        db.update(model)
+        .where(model.superseded_at.is_(None))
+        .filter_by(**filters)
+        .values(superseded_at=utcnow())
+    )
+
+
+def move_open_request(request_id: int, status: str, **values) -> bool:
+    """Set the status of a request that is still open; False when another step closed it."""
+    moved = db.session.execute(
+        db.update(ConnectionRequest)
+        .where(
+            ConnectionRequest.id == request_id,
+            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+        )
+        .values(status=status, **values)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return moved == 1
+
+
+def close_open_request(request: ConnectionRequest, status: str, detail: str, actor: str) -> bool:
+    """Close a request that is still open: final status, a timeline line, its links dead and
+    any authorization still in hand wiped. False (and nothing written) if it was closed."""
+    if not move_open_request(request.id, status, status_detail=detail):
+        db.session.refresh(request)
+        return False
+    db.session.add(RequestEvent(request_id=request.id, actor=actor, kind=status, detail=detail))
+    supersede_links(ConnectionLink, request_id=request.id)
+    for authorization in db.session.scalars(
+        db.select(Authorization).filter_by(request_id=request.id, outcome=Authorization.PENDING)
+    ):
+        authorization.wipe_secrets()
+        authorization.outcome = Authorization.CLOSED
+        authorization.outcome_message = "The request was closed before this could be used."
+    db.session.refresh(request)
+    return True
