@@ -15,6 +15,9 @@ STATUS_LABELS = {
     "expired": "Expired",
     "cancelled": "Withdrawn",
     "failed": "Failed",
+    "closed": "Closed by operations",
+    "pending": "Pending",
+    "accepted": "Accepted",
 }
 
 

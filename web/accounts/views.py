@@ -1,5 +1,8 @@
 """Client accounts: the dashboard, a new one, one account's page, disconnecting Amazon."""
 
+import hashlib
+import json
+
 from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -9,6 +12,7 @@ from web.accounts.forms import AccountForm
 from web.accounts.models import AmazonConnection, ClientAccount, Membership
 from web.connect.models import ConnectionRequest
 from web.extensions import db
+from web.members.models import UserInvitation
 
 bp = Blueprint("accounts", __name__)
 
@@ -84,18 +88,38 @@ def show(account_id: int):
     )
 
 
-@bp.get("/accounts/<int:account_id>/status")
-@login_required
-def status(account_id: int):
-    """The account's requests and connections, for pages that keep themselves current."""
-    account = membership_for(account_id).account
+def live_state(account) -> dict:
+    """What pages that keep themselves current watch: requests, invitations, connections."""
     requests = db.session.scalars(
         db.select(ConnectionRequest).filter_by(account_id=account.id)
     ).all()
+    invitations = db.session.scalars(
+        db.select(UserInvitation).filter_by(account_id=account.id)
+    ).all()
     return {
         "requests": {r.public_id: r.status for r in requests},
+        "invitations": {i.public_id: i.status for i in invitations},
         "connections": sorted(c.marketplace for c in account.connections),
     }
+
+
+@bp.app_template_global()
+def live_version(account) -> str:
+    """A digest of live_state: the page renders it, the script compares each poll with it, so
+    a change between rendering and the first poll is shown too."""
+    return _digest(live_state(account))
+
+
+def _digest(state: dict) -> str:
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@bp.get("/accounts/<int:account_id>/status")
+@login_required
+def status(account_id: int):
+    """The account's requests, invitations and connections, for pages that keep current."""
+    state = live_state(membership_for(account_id).account)
+    return {**state, "version": _digest(state)}
 
 
 @bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")

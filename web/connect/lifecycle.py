@@ -1,7 +1,7 @@
 """The web app's side of a request's workflow: start it, signal it, update it, ask it."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app
@@ -15,6 +15,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from web import marketplaces
+from web.auth.models import utcnow
 from web.connect.models import ConnectionRequest
 from web.extensions import db, temporal
 from web.logs import note_workflow
@@ -35,12 +36,17 @@ def _handle(client, target) -> WorkflowHandle:
     return client.get_workflow_handle(target.workflow_id, run_id=target.workflow_run_id)
 
 
+def email_domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower()
+
+
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
     """The settings in force now, copied into the workflow so later changes never affect it."""
     config = current_app.config
     invite = connection_request.kind == ConnectionRequest.INVITE
     expires = config["CONNECT_EXPIRES_AFTER" if invite else "DIRECT_CONNECT_EXPIRES_AFTER"]
     return ConnectionRequestInput(
+        seller_email_domain=email_domain(connection_request.client_email),
         request_id=connection_request.id,
         send_invite=invite,
         account_name=connection_request.account.name,
@@ -58,12 +64,12 @@ def start(connection_request: ConnectionRequest) -> None:
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
     input = workflow_input(connection_request)
     marketplace = marketplaces.get(connection_request.marketplace)
-    email_domain = connection_request.client_email.rsplit("@", 1)[-1].lower()
+    domain = email_domain(connection_request.client_email)
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(search_attributes.ACCOUNT_ID, str(connection_request.account_id)),
             SearchAttributePair(search_attributes.MARKETPLACE, marketplace.country),
-            SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, email_domain),
+            SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, domain),
             SearchAttributePair(search_attributes.ONBOARDING_STATUS, connection_request.status),
         ]
     )
@@ -80,7 +86,7 @@ def start(connection_request: ConnectionRequest) -> None:
             f"**{connection_request.account.name}** (account {connection_request.account_id})"
             f" · {marketplace.label}\n\n"
             f"{connection_request.kind.capitalize()} request by {who.name} ({who.firm_name})"
-            f" for {connection_request.client_name} at {email_domain}"
+            f" for {connection_request.client_name} at {domain}"
         ),
     )
 
@@ -89,6 +95,8 @@ def start_run(target, run, input, attributes, summary: str, details: str) -> Non
     """Start the run of a request or invitation under its business-key workflow id, and remember
     it on `target`; AlreadyOpen if that id has a run in progress."""
     task_queue = current_app.config["TEMPORAL_TASK_QUEUE"]
+    # Shown at once; the workflow's first email writes the exact moment a breath later.
+    target.expires_at = utcnow() + timedelta(seconds=input.expires_after_seconds)
 
     async def start_workflow(client) -> str:
         handle = await client.start_workflow(

@@ -136,7 +136,7 @@ def direct(account_id: int):
         # One open request per marketplace: the owner finishes the open one themselves.
         progress = SellerProgress(f"{current_user.name} (connecting directly)")
         lifecycle.signal(existing, "consent_started", progress, best_effort=True)
-        return flow.begin(existing)
+        return flow.begin(existing, None)
     data = {
         "marketplace": country,
         "client_name": current_user.name,
@@ -148,7 +148,7 @@ def direct(account_id: int):
         return _already_open(account, None, country)
     if connection_request is None:
         return redirect(url_for(".choose_path", account_id=account.id, marketplace=country))
-    return flow.begin(connection_request)
+    return flow.begin(connection_request, None)
 
 
 @bp.route("/request", methods=["GET", "POST"])

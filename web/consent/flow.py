@@ -8,7 +8,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
 from web import amazon, marketplaces
-from web.connect.models import Authorization, ConnectionRequest, OAuthState
+from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from web.crypto import digest
 from web.extensions import db, temporal
 from web.logs import note_workflow
@@ -21,10 +21,15 @@ from workflows.connection_request import (
 SESSION_KEY = "amazon_consent"
 
 
-def begin(request: ConnectionRequest) -> Response:
-    """Send this browser to Amazon's consent page with a fresh state bound to its session."""
+def begin(request: ConnectionRequest, link: ConnectionLink | None) -> Response:
+    """Send this browser to Amazon's consent page with a fresh state bound to its session (and
+    to the emailed link it began from, which must still be live when Amazon sends it back)."""
     state = secrets.token_urlsafe(32)
-    db.session.add(OAuthState(state_hash=digest(state), request_id=request.id))
+    db.session.add(
+        OAuthState(
+            state_hash=digest(state), request_id=request.id, link_id=link.id if link else None
+        )
+    )
     db.session.commit()
     session[SESSION_KEY] = digest(state)
     marketplace = marketplaces.get(request.marketplace)

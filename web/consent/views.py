@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from web import marketplaces
+from web import marketplaces, reconcile
 from web.auth.models import utcnow
 from web.connect import lifecycle
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
@@ -39,12 +39,14 @@ def _closed_page(link: ConnectionLink | None, token: str):
     if link is None:
         return render_template("consent/link_closed.html", reason="unknown"), 404
     connection_request = link.request
-    if link.superseded_at is not None:
-        reason = "replaced"
-    elif connection_request.is_open:
-        return None
-    else:
+    if link.superseded_at is None:
+        reconcile.check(connection_request)  # ops may have ended its workflow in Temporal
+    if not connection_request.is_open:
         reason = connection_request.status
+    elif link.superseded_at is not None:
+        reason = "replaced"
+    else:
+        return None
     return render_template(
         "consent/link_closed.html",
         reason=reason,
@@ -88,7 +90,7 @@ def go_to_amazon(token: str):
         return closed
     progress = SellerProgress(link.request.client_name)
     lifecycle.signal(link.request, "consent_started", progress, best_effort=True)
-    return flow.begin(link.request)
+    return flow.begin(link.request, link)
 
 
 @bp.post("/connect/<token>/ask")
@@ -158,6 +160,16 @@ def callback():
             "It was completed, withdrawn or has expired. Ask your bookkeeper for a new link.",
             410,
         )
+    if oauth_state.link is not None and oauth_state.link.superseded_at is not None:
+        # Sent again (maybe to someone else) while this consent was under way: nothing is kept.
+        who = connection_request.requested_by
+        return _problem(
+            "This request was sent again",
+            f"{who.name} ({who.firm_name}) sent this request again after you started, so the"
+            " link you used no longer works and nothing was connected. If the new email came"
+            " to you, use the link in it.",
+            410,
+        )
     # Atomic, so two racing submissions of one redirect cannot both pass.
     claimed = db.session.execute(
         db.update(OAuthState)
@@ -169,6 +181,7 @@ def callback():
         return _problem("This sign-in was already used", "Open the link from your email again.")
     authorization = Authorization(
         request=connection_request,
+        link_id=oauth_state.link_id,
         selling_partner_id=seller_id,
         code_encrypted=encrypt(current_app.config["TOKEN_ENCRYPTION_KEY"], code),
     )
@@ -234,12 +247,13 @@ def _outcome(authorization: Authorization, timeout: float):
 def retry(public_id: str):
     """After a wrong account or an expired code: back to Amazon for the same request."""
     authorization = _this_browsers_authorization(public_id)
-    if not authorization.request.is_open:
+    connection_request = authorization.request
+    if not connection_request.is_open or authorization.link_replaced:
         return render_template(
             "consent/link_closed.html",
-            reason=authorization.request.status,
-            connection_request=authorization.request,
-            marketplace=marketplaces.get(authorization.request.marketplace),
+            reason=connection_request.status if not connection_request.is_open else "replaced",
+            connection_request=connection_request,
+            marketplace=marketplaces.get(connection_request.marketplace),
             token=None,
         ), 410
-    return flow.begin(authorization.request)
+    return flow.begin(connection_request, authorization.link)

@@ -30,6 +30,7 @@ def start(invitation: UserInvitation) -> None:
             [
                 SearchAttributePair(search_attributes.ACCOUNT_ID, str(invitation.account_id)),
                 SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, domain),
+                SearchAttributePair(search_attributes.ONBOARDING_STATUS, invitation.status),
             ]
         ),
         summary=f"Invite a {invitation.role} to {invitation.account.name}",

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from web import reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
 from web.connect import lifecycle
@@ -155,15 +156,28 @@ def _invitation(account_id: int, public_id: str) -> UserInvitation:
 def resend(account_id: int, public_id: str):
     """A fresh link to the invitee; earlier links stop working."""
     invitation = _invitation(account_id, public_id)
+    return _update(
+        invitation,
+        "resend",
+        ResendRequest(current_user.name),
+        f"A fresh invitation is on its way to {invitation.email}.",
+    )
+
+
+def _update(invitation: UserInvitation, name: str, arg, done: str):
+    """Run an update (it answers once the row is written) and say what happened."""
     try:
-        lifecycle.update(invitation, "resend", ResendRequest(current_user.name), InvitationStatus)
+        lifecycle.update(invitation, name, arg, InvitationStatus)
     except WorkflowUpdateFailedError as err:
         flash(f"Not done: {err.cause.message if err.cause else err}", "error")
-    except (RPCError, TimeoutError):
-        flash("Not done: this invitation is no longer open.", "error")
+    except RPCError:
+        reconcile.check(invitation)  # its workflow is gone: the row catches up now
+        flash("Not done: this invitation is already closed.", "error")
+    except TimeoutError:
+        flash("That is taking longer than usual; reload this page in a minute.", "info")
     else:
-        flash(f"A fresh invitation is on its way to {invitation.email}.", "success")
-    return redirect(url_for(".index", account_id=account_id))
+        flash(done, "success")
+    return redirect(url_for(".index", account_id=invitation.account_id))
 
 
 @bp.post("/accounts/<int:account_id>/invitations/<public_id>/cancel")
@@ -171,12 +185,15 @@ def resend(account_id: int, public_id: str):
 def cancel(account_id: int, public_id: str):
     """Withdraw an invitation: its link stops working."""
     invitation = _invitation(account_id, public_id)
-    if invitation.is_open:
-        lifecycle.signal(invitation, "cancel", CancelRequest(current_user.name))
-        flash(f"Invitation of {invitation.email} withdrawn.", "success")
-    else:
+    if not invitation.is_open:
         flash("That invitation is already closed.", "info")
-    return redirect(url_for(".index", account_id=account_id))
+        return redirect(url_for(".index", account_id=account_id))
+    return _update(
+        invitation,
+        "withdraw",
+        CancelRequest(current_user.name),
+        f"Invitation of {invitation.email} withdrawn.",
+    )
 
 
 def invitation_for_link(token: str) -> tuple[UserInvitation | None, str]:
@@ -185,6 +202,8 @@ def invitation_for_link(token: str) -> tuple[UserInvitation | None, str]:
     if link is None:
         return None, "unknown"
     invitation = link.invitation
+    if link.superseded_at is None:
+        reconcile.check(invitation)  # ops may have ended its workflow in Temporal
     if invitation.status != UserInvitation.PENDING:
         return invitation, invitation.status
     if link.superseded_at is not None:

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from web import marketplaces
+from web import marketplaces, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
 from web.connect import emails, lifecycle
@@ -60,6 +60,7 @@ def show(account_id: int, public_id: str):
     """One request: where it stands, its timeline, and what can be done."""
     membership = membership_for(account_id)
     connection_request = _request_in(membership.account_id, public_id)
+    reconcile.check(connection_request)  # ops may have ended its workflow in Temporal
     form = ChangeEmailForm(data={"client_email": connection_request.client_email})
     return _page(connection_request, membership.is_admin, form)
 
@@ -76,17 +77,23 @@ def _page(connection_request: ConnectionRequest, is_admin: bool, email_form: Cha
 
 
 def _update(connection_request: ConnectionRequest, name: str, arg, done: str):
-    """Run an update and say what happened, in words the bookkeeper can act on."""
+    """Run an update (it answers once the row is written) and say what happened, in words the
+    bookkeeper can act on."""
     try:
-        lifecycle.update(connection_request, name, arg, RequestStatus)
+        status = lifecycle.update(connection_request, name, arg, RequestStatus)
     except WorkflowUpdateFailedError as err:
         flash(f"Not done: {err.cause.message if err.cause else err}", "error")
     except RPCError:
-        flash("Not done: this request is no longer open.", "error")
+        # Its workflow is gone (ops terminated it in Temporal): the row catches up now.
+        reconcile.check(connection_request)
+        flash("Not done: this request is already closed.", "error")
     except TimeoutError:
         flash("That is taking longer than usual; check the timeline in a minute.", "info")
     else:
-        flash(done, "success")
+        if name == "withdraw" and status.status == ConnectionRequest.CONNECTED:
+            flash("Not withdrawn: the seller connected a moment before.", "info")
+        else:
+            flash(done, "success")
     return redirect(
         url_for(
             ".show",
@@ -119,6 +126,14 @@ def change_email(account_id: int, public_id: str):
     if not form.validate_on_submit():
         return _page(connection_request, True, form), 400
     new_email = form.client_email.data
+    if new_email.lower() == connection_request.client_email.lower():
+        return _update(
+            connection_request,
+            "resend",
+            ResendRequest(current_user.name),
+            f"That is already the address; a fresh link is on its way to {new_email}. Earlier"
+            " links no longer work.",
+        )
     return _update(
         connection_request,
         "change_email",
@@ -134,10 +149,13 @@ def cancel(account_id: int, public_id: str):
     connection_request = get_own_request(account_id, public_id, admin=True)
     if not connection_request.is_open:
         flash("That request is already closed.", "info")
-    else:
-        lifecycle.signal(connection_request, "cancel", CancelRequest(current_user.name))
-        flash("Request withdrawn. The link in the email no longer works.", "success")
-    return redirect(url_for(".show", account_id=account_id, public_id=public_id))
+        return redirect(url_for(".show", account_id=account_id, public_id=public_id))
+    return _update(
+        connection_request,
+        "withdraw",
+        CancelRequest(current_user.name),
+        "Request withdrawn. The link in the email no longer works.",
+    )
 
 
 @bp.get("/accounts/<int:account_id>/requests/<public_id>/renew")
