@@ -17,13 +17,14 @@ def supersede_links(model: type, **filters) -> None:
 
 
 def move_open_request(request_id: int, status: str, **values) -> bool:
-    """Set the status of a request that is still open; False when another step closed it."""
+    """Set the status of a request that is still open; False when another step closed it.
+    Only a failure may follow a connection: the saga's compensation undoes it."""
+    sources = ConnectionRequest.OPEN_STATUSES
+    if status == ConnectionRequest.FAILED:
+        sources = (*sources, ConnectionRequest.CONNECTED)
     moved = db.session.execute(
         db.update(ConnectionRequest)
-        .where(
-            ConnectionRequest.id == request_id,
-            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
-        )
+        .where(ConnectionRequest.id == request_id, ConnectionRequest.status.in_(sources))
         .values(status=status, **values)
         .execution_options(synchronize_session="fetch")
     ).rowcount
