@@ -149,8 +149,8 @@ class ConnectionActivities:
                         detail=input.detail,
                     )
                 )
-                if input.status and request.is_open:
-                    request.status = input.status
+                if input.status:
+                    move_open_request(request.id, input.status)
                 db.session.commit()
             return Done()
 

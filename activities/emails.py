@@ -14,7 +14,7 @@ from web.accounts.models import Membership
 from web.auth.models import utcnow
 from web.connect import emails
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
-from web.connect.rows import supersede_links
+from web.connect.rows import move_open_request, supersede_links
 from web.crypto import digest, link_token
 from web.extensions import db
 
@@ -50,6 +50,10 @@ class EmailActivities:
         """Make a fresh link (only its hash is kept), email it to the seller, note it."""
         with self.app.app_context():
             request = load(ConnectionRequest, input.request_id)
+            if not request.is_open:  # never a live link, nor an email, for a closed request
+                raise ApplicationError(
+                    f"the request is {request.status}", type="RequestClosed", non_retryable=True
+                )
             now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             if input.supersede_links:
@@ -72,8 +76,11 @@ class EmailActivities:
                 what = f"Reminder {number} of {input.reminders_total}"
             else:
                 what = INVITATION_EVENTS[input.reason]
-                request.status = ConnectionRequest.SENT
-                request.reminders_sent = 0
+                if not move_open_request(request.id, ConnectionRequest.SENT, reminders_sent=0):
+                    db.session.rollback()
+                    raise ApplicationError(
+                        "the request was closed", type="RequestClosed", non_retryable=True
+                    )
             if activity.info().attempt == 1:  # retries show in Temporal; the timeline says it once
                 new = " (the new address)" if input.reason == "email_changed" else ""
                 db.session.add(

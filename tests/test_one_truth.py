@@ -58,14 +58,10 @@ def ask_seller(client, mailbox, account_name: str = "One Truth Ltd", **overrides
     sent = bookkeeper.send_request(account_id, **overrides)
     link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
     eventually(  # the delivery is on the timeline: the workflow now waits for the seller
-        lambda: "delivered" in [kind for kind, _, _ in events_of(app_of(client), account_id)],
-        lambda: f"timeline {events_of(app_of(client), account_id)}",
+        lambda: "delivered" in [kind for kind, _, _ in events_of(client.application, account_id)],
+        lambda: f"timeline {events_of(client.application, account_id)}",
     )
     return bookkeeper, account_id, sent, link
-
-
-def app_of(client):
-    return client.application
 
 
 def page_url(app, account_id: int) -> str:

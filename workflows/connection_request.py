@@ -309,7 +309,10 @@ class ConnectionRequestWorkflow:
         async with self._emailing:
             if supersede and self._one_truth:
                 # Accepted while Amazon's answer was being handled: re-check now it is done.
-                self._require_open_invitation()
+                try:
+                    self._require_open_invitation()
+                except ValueError as err:
+                    raise ApplicationError(str(err), non_retryable=True) from None
             summary = {
                 "sent": "Email the invitation to the seller and a copy to the bookkeeper",
                 "resent": "Email a fresh link to the seller (earlier links stop working)",
@@ -512,12 +515,13 @@ class ConnectionRequestWorkflow:
     async def _close_row(self, status: str, detail: str, actor: str) -> str:
         """Close the row (its links die with it); returns the status it ended in."""
         assert self._input is not None
-        closed: Closed = await workflow.execute_activity_method(
-            ConnectionActivities.close_request,
-            CloseRequestInput(self._input.request_id, status, detail, actor),
-            start_to_close_timeout=SHORT,
-            summary=f"Close the request: {status}",
-        )
+        async with self._one_at_a_time():  # after an email under way, whose link dies too
+            closed: Closed = await workflow.execute_activity_method(
+                ConnectionActivities.close_request,
+                CloseRequestInput(self._input.request_id, status, detail, actor),
+                start_to_close_timeout=SHORT,
+                summary=f"Close the request: {status}",
+            )
         final = closed.status or status
         self._set_status(final)
         self._settled = True
