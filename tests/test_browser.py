@@ -238,3 +238,38 @@ def test_pages_for_links_that_no_longer_work(people, mailbox, config):
     sam.shot("16-link-expired")
     sam.page.get_by_role("button", name="Ask Bea Keeper for a new link").click()
     sam.page.get_by_role("heading", name="We told Bea Keeper").wait_for()
+
+
+def test_a_consent_begun_from_a_replaced_link_is_refused(people, mailbox):
+    """The seller is at Amazon when the bookkeeper resends: coming back, the phone shows that
+    the request was sent again; the bookkeeper's page after Withdraw shows it withdrawn."""
+    bea = people("bookkeeper")
+    sign_up(bea, mailbox, "Bea Keeper", unique_email("bea"), "Ledger & Co")
+    page = bea.page
+    page.get_by_label("Business name").fill("Resent Ltd")
+    page.get_by_role("button", name="Add account").click()
+    page.goto(page.url + "/connect/request?marketplace=US")
+    email = unique_email("sam")
+    page.get_by_label("Client name").fill("Sam Seller")
+    page.get_by_label("Client email").fill(email)
+    page.get_by_role("button", name="Preview the email").click()
+    page.get_by_role("button", name="Send Request to Connect").click()
+    page.get_by_text("Request sent to").wait_for()
+
+    sam = people("seller", mobile=True)
+    sam.page.goto(link_in(mailbox.wait_for(email, "asks you to connect")[0]))
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    sam.page.locator("input[name=email]").wait_for()  # at Amazon's sign-in
+
+    page.get_by_role("button", name="Resend now").click()
+    page.get_by_text("A fresh link is on its way").wait_for()
+    amazon_sign_in(sam.page, "seller-us@example.com")
+    sam.page.get_by_role("heading", name="This request was sent again").wait_for()
+    sam.shot("17-seller-consent-from-a-replaced-link")
+
+    page.get_by_role("button", name="Withdraw request").click()
+    page.get_by_text("Request withdrawn").wait_for()
+    assert page.locator("[data-status]").first.inner_text() == "Withdrawn"
+    assert page.get_by_role("button", name="Withdraw request").count() == 0
+    assert page.get_by_role("button", name="Resend now").count() == 0
+    bea.shot("18-request-withdrawn")

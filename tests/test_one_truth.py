@@ -607,7 +607,7 @@ def test_status_queries_name_their_row_and_invitations_show_their_status(
     answer = loop.run(handle_of(temporal_env, request).query("status"))
     assert answer.get("request_id") == request.id, f"the status query answers {sorted(answer)}"
 
-    _, _, email, _ = invite_user(client, mailbox, "Invitation Status Ltd")
+    _, _, email, _ = invite_user(app.test_client(), mailbox, "Invitation Status Ltd")
     invitation = invitation_of(app, email)
     answer = loop.run(handle_of(temporal_env, invitation).query("status"))
     assert answer.get("invitation_id") == invitation.id, (
