@@ -134,20 +134,40 @@ def app(tmp_path_factory, temporal_env, mailbox, amazon):
     return app
 
 
+class SessionWorker:
+    """The project's worker on the background loop; `restart()` stops it and starts a new one,
+    as a deploy or a crash would (running workflows carry on from their history)."""
+
+    def __init__(self, app, client, loop) -> None:
+        self.app, self.client, self.loop = app, client, loop
+        self.executor = ThreadPoolExecutor(max_workers=16)
+        self.worker = None
+        self.task = None
+
+    def start(self) -> None:
+        async def build():  # a Worker must be built on the loop that runs it
+            return build_worker(self.client, self.app, self.executor)
+
+        self.worker = self.loop.run(build())
+        self.task = self.loop.submit(self.worker.run())
+
+    def stop(self) -> None:
+        self.loop.run(self.worker.shutdown())
+        self.task.result(timeout=30)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture(scope="session")
 def worker(app, temporal_env, loop):
     """The project's worker, polling the app's task queue for the whole session."""
-    executor = ThreadPoolExecutor(max_workers=16)
-
-    async def build():  # a Worker must be built on the loop that runs it
-        return build_worker(temporal_env.client, app, executor)
-
-    worker = loop.run(build())
-    task = loop.submit(worker.run())
-    yield worker
-    loop.run(worker.shutdown())
-    task.result(timeout=30)
-    executor.shutdown()
+    session_worker = SessionWorker(app, temporal_env.client, loop)
+    session_worker.start()
+    yield session_worker
+    session_worker.stop()
+    session_worker.executor.shutdown()
 
 
 @pytest.fixture
