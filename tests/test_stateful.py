@@ -16,7 +16,7 @@ After every step each machine polls (up to SETTLE seconds) until every source te
 story as its model, and otherwise fails showing every source: the page's status label, the
 database row, the workflow's `status` query, its search attributes and execution status, what
 the seller's links answer, the Amazon connections of the account, and the emails against the
-timeline. The expected behaviour is docs' issue 10 spec (closed by operations, resend resets the
+timeline. The expected behaviour is issue 10's spec (closed by operations, resend resets the
 "opened" step, a consent from a replaced link is refused, ...).
 
 Budget: the defaults run in about a minute. For a longer soak, by hand:
