@@ -21,7 +21,7 @@ from web.extensions import db
 INVITATION_EVENTS = {
     "sent": "Sent the invitation",
     "resent": "Re-sent the invitation with a fresh link (earlier links stopped working)",
-    "email_changed": "Sent the invitation",  # the address is named, and marked new, below
+    "email_changed": "Sent the invitation",  # after the line "Email changed from … to …"
 }
 
 
@@ -82,13 +82,12 @@ class EmailActivities:
                         "the request was closed", type="RequestClosed", non_retryable=True
                     )
             if activity.info().attempt == 1:  # retries show in Temporal; the timeline says it once
-                new = " (the new address)" if input.reason == "email_changed" else ""
                 db.session.add(
                     RequestEvent(
                         request_id=request.id,
                         actor=input.actor,
                         kind=input.reason,
-                        detail=f"{what} to {request.client_email}{new}",
+                        detail=f"{what} to {request.client_email}",
                     )
                 )
             db.session.commit()  # the link must work before the email can arrive
