@@ -102,6 +102,18 @@ def sign_up(person: Person, mailbox, name: str, email: str, firm: str = "", shot
     page.get_by_role("button", name="Finish signing up").click()
 
 
+def send_request(page, account_url: str, marketplace: str, mailbox) -> str:
+    """Fill in, preview and send a request to a new seller; returns the emailed link."""
+    page.goto(account_url + f"/connect/request?marketplace={marketplace}")
+    email = unique_email("seller")
+    page.get_by_label("Client name").fill("Sam Seller")
+    page.get_by_label("Client email").fill(email)
+    page.get_by_role("button", name="Preview the email").click()
+    page.get_by_role("button", name="Send Request to Connect").click()
+    page.get_by_text("Request sent to").wait_for()
+    return link_in(mailbox.wait_for(email, "asks you to connect")[0])
+
+
 def amazon_sign_in(page, email: str) -> None:
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill("demo")
@@ -199,14 +211,7 @@ def test_pages_for_links_that_no_longer_work(people, mailbox, config):
     account_url = page.url
 
     def send(marketplace: str) -> str:
-        page.goto(account_url + f"/connect/request?marketplace={marketplace}")
-        email = unique_email("seller")
-        page.get_by_label("Client name").fill("Sam Seller")
-        page.get_by_label("Client email").fill(email)
-        page.get_by_role("button", name="Preview the email").click()
-        page.get_by_role("button", name="Send Request to Connect").click()
-        page.get_by_text("Request sent to").wait_for()
-        return link_in(mailbox.wait_for(email, "asks you to connect")[0])
+        return send_request(page, account_url, marketplace, mailbox)
 
     sam = people("seller")
     # withdrawn
@@ -248,16 +253,10 @@ def test_a_consent_begun_from_a_replaced_link_is_refused(people, mailbox):
     page = bea.page
     page.get_by_label("Business name").fill("Resent Ltd")
     page.get_by_role("button", name="Add account").click()
-    page.goto(page.url + "/connect/request?marketplace=US")
-    email = unique_email("sam")
-    page.get_by_label("Client name").fill("Sam Seller")
-    page.get_by_label("Client email").fill(email)
-    page.get_by_role("button", name="Preview the email").click()
-    page.get_by_role("button", name="Send Request to Connect").click()
-    page.get_by_text("Request sent to").wait_for()
+    link = send_request(page, page.url, "US", mailbox)
 
     sam = people("seller", mobile=True)
-    sam.page.goto(link_in(mailbox.wait_for(email, "asks you to connect")[0]))
+    sam.page.goto(link)
     sam.page.get_by_role("button", name="Continue to Amazon").click()
     sam.page.locator("input[name=email]").wait_for()  # at Amazon's sign-in
 

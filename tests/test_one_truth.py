@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -283,35 +284,21 @@ def consent_returns_after(app, client, seller, mailbox, account_name, replace):
     return account_id, sent, back
 
 
-def test_consent_from_a_resent_link_stores_nothing(app, client, seller, mailbox, amazon):
-    """A consent begun before a resend is refused on return: nothing stored, the new link works."""
-
-    def resend(url):
-        assert client.post(f"{url}/resend").status_code == 302
-
-    account_id, sent, back = consent_returns_after(
-        app, client, seller, mailbox, "Resent Consent Ltd", resend
-    )
-    assert back.status_code == 410, f"HTTP {back.status_code}: {visible_text(back.text)[:600]}"
-    assert "This request was sent again" in back.text
-    assert authorizations_of(app, account_id) == 0
-    assert connections(app, account_id) == []
-    assert request_of(app, account_id).status == "sent"
-
-    fresh = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect", count=2)[1])
-    other = Seller(app.test_client(), amazon)
-    assert "<h1>Connected</h1>" in other.connect(fresh).text
-
-
-def test_consent_from_the_old_address_stores_nothing(app, client, seller, mailbox, amazon):
-    """A consent begun before a change of email is refused on return; the new address connects."""
+@pytest.mark.parametrize("how", ["resend", "change_email"])
+def test_consent_from_a_replaced_link_stores_nothing(app, client, seller, mailbox, amazon, how):
+    """A consent begun before a resend or a change of email is refused on return: nothing is
+    stored, and the newest link connects."""
     new = unique_email("new-owner")
 
-    def change_email(url):
-        assert client.post(f"{url}/email", data={"client_email": new}).status_code == 302
+    def replace(url):
+        if how == "resend":
+            answer = client.post(f"{url}/resend")
+        else:
+            answer = client.post(f"{url}/email", data={"client_email": new})
+        assert answer.status_code == 302
 
-    account_id, _, back = consent_returns_after(
-        app, client, seller, mailbox, "Changed Consent Ltd", change_email
+    account_id, sent, back = consent_returns_after(
+        app, client, seller, mailbox, f"Replaced By {how} Ltd", replace
     )
     assert back.status_code == 410, f"HTTP {back.status_code}: {visible_text(back.text)[:600]}"
     assert "This request was sent again" in back.text
@@ -319,7 +306,8 @@ def test_consent_from_the_old_address_stores_nothing(app, client, seller, mailbo
     assert connections(app, account_id) == []
     assert request_of(app, account_id).status == "sent"
 
-    fresh = link_in(mailbox.wait_for(new, "asks you to connect")[0])
+    to, count = (sent["client_email"], 2) if how == "resend" else (new, 1)
+    fresh = link_in(mailbox.wait_for(to, "asks you to connect", count=count)[-1])
     other = Seller(app.test_client(), amazon)
     assert "<h1>Connected</h1>" in other.connect(fresh).text
 
