@@ -446,7 +446,7 @@ class RequestMachine(Poller, RuleBasedStateMachine):
         self.status = "sent"
         if same_address:
             # Spec 2: the same address is a plain resend, and says so.
-            assert "fresh link" in message and "no longer work" not in message, message
+            assert "fresh link" in message and "old address" not in message, message
             self._fresh_link("resent")
         else:
             assert new in message, message
