@@ -313,7 +313,7 @@ def test_consent_from_a_replaced_link_stores_nothing(app, client, seller, mailbo
 
 
 def test_consent_after_withdraw_stores_nothing(app, client, seller, mailbox):
-    """Guard (already true today): a consent begun before Withdraw is refused; nothing stored."""
+    """A consent begun before Withdraw is refused on return; nothing is stored."""
 
     def withdraw(url):
         assert client.post(f"{url}/cancel").status_code == 302

@@ -26,11 +26,8 @@ Budget: the defaults run in about a minute. For a longer soak, by hand:
 STATEFUL_EXAMPLES sets the number of runs of the request machine (the invitation machine gets
 half); STATEFUL_STEPS the steps per run (default 8). To look past a disagreement already known,
 STATEFUL_SKIP takes a comma-separated list of names: rules (`withdraw`, `ops_cancel`,
-`ops_terminate`, `expire`, `restart_worker`, `accept`), steps of rules (`same_address`: no change of
-email to the same address; `replaced_consent`: the seller never returns from a trip to Amazon begun
-from a link replaced since; `reopen`: model today's "opened" once per request, not once per
-fresh link; `withdraw_is_immediate`, `invite_shows_expiry`: the checks right after
-those POSTs), and the invariant's checks, named in brackets in its failure messages (`page_label`,
+`ops_terminate`, `expire`, `restart_worker`, `accept`) and the invariant's checks, named in
+brackets in its failure messages (`page_label`,
 `db_status`, `query`, `onboardingstatus`, `execution`, `email_domain`, `details`, `links`,
 `connections`, `timeline_emails`, `timeline_text`, `seller_emails`, `ops_event`,
 `bookkeeper_emails`, `users_page`, `members`, `invitation_emails`, `inviter_emails`).
@@ -305,11 +302,8 @@ class RequestMachine(Poller, RuleBasedStateMachine):
         """Resend or change of address: earlier links die, the clock and the steps start over."""
         for link in self.links:
             link.update(superseded=True)
-        if "replaced_consent" in SKIP:
-            self.consent = None  # the seller never comes back from that trip to Amazon
         self.epoch += 1
-        if "reopen" not in SKIP:
-            self.opened_in_epoch = False
+        self.opened_in_epoch = False
         self._expect_seller_email(kind)
 
     def _page(self):
@@ -428,8 +422,6 @@ class RequestMachine(Poller, RuleBasedStateMachine):
 
     @rule(same_address=st.booleans())
     def change_email(self, same_address: bool) -> None:
-        if same_address and "same_address" in SKIP:
-            return
         self._clear_of_timers()
         if same_address:
             new = self.seller_email
@@ -460,15 +452,14 @@ class RequestMachine(Poller, RuleBasedStateMachine):
         self._clear_of_timers()
         response = self._bookkeeper_post(f"{self.page_url}/cancel")
         was_open = self.status in OPEN
-        if was_open and "withdraw_is_immediate" not in SKIP:
+        if was_open:
             # Spec 4: the row is closed when the POST returns, and the page shows it.
             assert self._row().status == "cancelled", f"row still {self._row().status!r}"
         page = self._follow(response).text
         if was_open:
             self.status, self.execution = "cancelled", "COMPLETED"
-            if "withdraw_is_immediate" not in SKIP:
-                assert STATUS_BADGE.search(page).group(2).strip() == "Withdrawn", page
-                assert "Resend now" not in page and "Withdraw request" not in page
+            assert STATUS_BADGE.search(page).group(2).strip() == "Withdrawn", page
+            assert "Resend now" not in page and "Withdraw request" not in page
         else:
             assert "already closed" in flash(page), flash(page)
 
@@ -673,12 +664,11 @@ class InvitationMachine(Poller, RuleBasedStateMachine):
         page = self._admin_post(
             f"{self.users_url}/invite", {"email": self.email, "role": "member"}
         ).text
-        if "invite_shows_expiry" not in SKIP:
-            # Spec 4: the page right after inviting shows when the invitation expires.
-            row = re.search(rf'data-invitation="{re.escape(self.email)}">(.*?)</tr>', page, re.S)
-            assert row, "the invitation is not listed after inviting"
-            cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
-            assert visible(cells[4]), f"empty Expires cell: {[visible(c) for c in cells]}"
+        # Spec 4: the page right after inviting shows when the invitation expires.
+        row = re.search(rf'data-invitation="{re.escape(self.email)}">(.*?)</tr>', page, re.S)
+        assert row, "the invitation is not listed after inviting"
+        cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+        assert visible(cells[4]), f"empty Expires cell: {[visible(c) for c in cells]}"
         invitation = self._row()
         self.workflow_id, self.public_id = invitation.workflow_id, invitation.public_id
         self._expect_invitation_email()
@@ -701,9 +691,8 @@ class InvitationMachine(Poller, RuleBasedStateMachine):
         page = self._admin_post(url)
         if self.status == "pending":
             self.status, self.execution = "cancelled", "COMPLETED"
-            if "withdraw_is_immediate" not in SKIP:
-                assert self._row().status == "cancelled", f"row still {self._row().status!r}"
-                assert f'data-invitation="{self.email}"' not in page.text
+            assert self._row().status == "cancelled", f"row still {self._row().status!r}"
+            assert f'data-invitation="{self.email}"' not in page.text
         else:
             assert "already closed" in flash(page.text), flash(page.text)
 
