@@ -78,8 +78,10 @@ from activities.emails import EmailActivities
 from activities.types import (
     AuthorizationRef,
     ChangeEmailInput,
+    Closed,
     CloseRequestInput,
     Done,
+    EmailChange,
     EmailsSent,
     EventInput,
     ExchangeResult,
@@ -202,13 +204,13 @@ def noop_remove_connection(input: RequestRef) -> Done:
 
 
 @activity.defn(name="close_request")
-def noop_close_request(input: CloseRequestInput) -> Done:
-    return Done()
+def noop_close_request(input: CloseRequestInput) -> Closed:
+    return Closed(input.status)
 
 
 @activity.defn(name="change_client_email")
-def noop_change_client_email(input: ChangeEmailInput) -> Done:
-    return Done()
+def noop_change_client_email(input: ChangeEmailInput) -> EmailChange:
+    return EmailChange(changed=True)
 
 
 NOOP_ACTIVITIES = [
