@@ -9,6 +9,7 @@ from temporalio.worker import Replayer
 from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
+from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
 from workflows.user_invitation import UserInvitationWorkflow
 
 WORKFLOWS = [
@@ -16,6 +17,8 @@ WORKFLOWS = [
     NewLinkAskedWorkflow,
     UserInvitationWorkflow,
     AccountEmailWorkflow,
+    ClosedByOperationsWorkflow,
+    ReconcileWorkflow,
 ]
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
@@ -35,6 +38,11 @@ def test_there_are_histories_of_every_path():
         "joins-and-connects",
         "expired-and-withdrawn-invitations",
         "password-reset",
+        "ops-request-cancellation-withdraws-the-request",
+        "terminated-request-closes",
+        "reset-request-carries-on",
+        "consent-from-a-resent-link",
+        "scheduled-run-closes",
     ):
         assert path in names, f"no saved history for {path}: run `make histories`"
 
