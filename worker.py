@@ -99,6 +99,7 @@ async def ensure_reconcile_schedule(client: Client, task_queue: str, every: time
             ReconcileInput(task_queue),
             id=f"reconcile-{task_queue}-run",
             task_queue=task_queue,
+            static_summary="Compare open requests and invitations with their workflows",
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
