@@ -57,7 +57,8 @@ def deployment_env() -> dict[str, str]:
     env = readme_env_blocks()[0]
     for name, value in env.items():
         if not value:
-            env[name] = f"{name.lower().replace('_', '-')}-0123456789"
+            # as long as secrets.token_urlsafe(32) makes them: production refuses a short key
+            env[name] = f"{name.lower().replace('_', '-')}-" + "0123456789" * 4
     env["TOKEN_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
     return env
 

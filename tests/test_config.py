@@ -29,7 +29,7 @@ def test_production_refuses_to_start_without_secrets():
 def production_env(**overrides) -> dict:
     env = {
         "APP_ENV": "production",
-        "SECRET_KEY": "k",
+        "SECRET_KEY": "k" * 32,
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "LWA_CLIENT_SECRET": "secret",
         "LWA_CLIENT_ID": "amzn1.application-oa2-client.x",

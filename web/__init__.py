@@ -73,7 +73,7 @@ def register_errorhandlers(app: Flask) -> None:
         code = getattr(error, "code", 500)
         return render_template("error.html", code=code, error=error), code
 
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500):
         app.errorhandler(code)(render_error)
 
     @app.errorhandler(OperationalError)
@@ -100,7 +100,9 @@ def register_headers(app: Flask) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-            f"form-action 'self' {amazon_hosts}; frame-ancestors 'none'",
+            f"form-action 'self' {amazon_hosts}; frame-ancestors 'none'; "
+            # An injected <base> would redirect every relative link and form; no plugins at all.
+            "base-uri 'none'; object-src 'none'",
         )
         if app.config["APP_ENV"] == "production":
             response.headers.setdefault(

@@ -79,6 +79,13 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
                 " per process; set a store every web process shares, such as redis://host:6379/0"
             )
     secret_key = env.get("SECRET_KEY") or _DEV_SECRET_KEY
+    if production and (secret_key == _DEV_SECRET_KEY or len(secret_key.encode()) < 32):
+        # It signs the session cookie: a known or guessable key lets anyone forge a login.
+        raise RuntimeError(
+            "refusing to start in production: SECRET_KEY is the public development key or shorter"
+            " than 32 bytes; make one with"
+            ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
     token_keys = env.get("TOKEN_ENCRYPTION_KEY") or _dev_fernet_key(secret_key)
     try:
         fernet(token_keys)
@@ -157,6 +164,10 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to trust: the
         # client's address keys the rate limits, so behind a proxy this must be its hop count.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        # A session ends after this long without a request (and at logout or a new password).
+        "SESSION_IDLE_TIMEOUT": parse_duration(env.get("SESSION_IDLE_TIMEOUT", "8h")),
+        # Bytes a request body may have; larger ones get 413 before they are read.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

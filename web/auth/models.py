@@ -1,6 +1,7 @@
 """Bookkeepers: the people who sign in."""
 
 from datetime import UTC, datetime
+from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
@@ -14,6 +15,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+@cache
+def _stand_in_hash() -> str:
+    # Made with the same method and cost as every real hash, so checking against it takes as long.
+    return generate_password_hash("no login has this password")
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no hash (no such login) check a stand-in, so the answer takes as
+    long for an address that has no login as for one that has."""
+    matches = check_password_hash(password_hash or _stand_in_hash(), password)
+    return matches and password_hash is not None
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -25,12 +43,22 @@ class User(UserMixin, db.Model):
     # None until the owner of the address follows the link we emailed: only then can they log in.
     email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of the id kept in the session cookie: bumping it ends every session of this login
+    # (logout, a new password), even a copied cookie.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        self.session_version = (self.session_version or 0) + 1
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
 
 class SignupAttempt(db.Model):

@@ -4,6 +4,9 @@ No page says whether an address has a login: sign-up and reset answer the same f
 and the email explains the rest to the address's owner.
 """
 
+import time
+from urllib.parse import unquote, urlsplit
+
 from flask import (
     Blueprint,
     current_app,
@@ -11,11 +14,11 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user, user_logged_in
 from sqlalchemy import func
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from web.auth.forms import (
     ConfirmPasswordForm,
@@ -25,23 +28,65 @@ from web.auth.forms import (
     SignupForm,
 )
 from web.auth.lifecycle import send_account_email
-from web.auth.models import LoginToken, SignupAttempt, User, utcnow
+from web.auth.models import (
+    LoginToken,
+    SignupAttempt,
+    User,
+    hash_password,
+    password_matches,
+    utcnow,
+)
 from web.crypto import digest
 from web.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 
 
+# When the session was last used (seconds since the epoch), for SESSION_IDLE_TIMEOUT.
+_LAST_SEEN = "last_seen"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The session's user, unless it was logged out, its password changed, or it sat idle."""
+    id_, _, version = user_id.partition(":")
+    user = db.session.get(User, int(id_)) if id_.isdigit() else None
+    # A session from before session versions has none: it ends, as after a logout.
+    if user is None or version != str(user.session_version):
+        return None
+    now = int(time.time())
+    idle = current_app.config["SESSION_IDLE_TIMEOUT"].total_seconds()
+    if now - session.get(_LAST_SEEN, 0) > idle:
+        return None
+    session[_LAST_SEEN] = now
+    return user
+
+
+@user_logged_in.connect
+def _start_idle_clock(app, **extra) -> None:
+    session[_LAST_SEEN] = int(time.time())
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after login would be a phishing gift.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("accounts.index")
+    """A path on this site to go to after logging in; anything else goes home.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    `?next=/%09/evil.example` or `?next=/%5Cevil.example` would leave the site: refuse control
+    characters, whitespace and backslashes (also once more percent-decoded) and anything with a
+    scheme or a host.
+    """
+    home = url_for("accounts.index")
+    if not target:
+        return home
+    for text in (target, unquote(target)):
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c == "\\" for c in text):
+            return home
+        if not text.startswith("/") or text.startswith("//"):
+            return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return home
+    return target
 
 
 def _user_by_email(email: str) -> User | None:
@@ -89,25 +134,38 @@ def signup():
         flash(f"Welcome to {invitation.account.name}.", "success")
         return redirect(url_for("accounts.show", account_id=invitation.account_id))
 
+    # One hash on every branch, so the time taken does not tell whether the address has a login.
+    password_hash = hash_password(form.password.data)
     if existing is not None and existing.email_verified_at is not None:
         db.session.rollback()
         send_account_email("already_registered", existing.id)
     else:
         user = existing or User(email=email, name=form.name.data, firm_name=firm)
         if existing is None:
-            user.set_password(form.password.data)  # unusable until the address is confirmed
+            user.password_hash = password_hash  # unusable until the address is confirmed
             db.session.add(user)
             db.session.flush()
         attempt = SignupAttempt(
             user_id=user.id,
             name=form.name.data,
             firm_name=firm,
-            password_hash=generate_password_hash(form.password.data),
+            password_hash=password_hash,
         )
         db.session.add(attempt)
         db.session.commit()  # the worker must find the login when it sends the email
         send_account_email("verify", user.id)
     return render_template("auth/check_email.html", email=email, purpose="signup")
+
+
+def _spend(login_token: LoginToken) -> None:
+    """Use an emailed link, and kill every other outstanding link of its login with it: an older
+    reset email, left in a mailbox, must not set the password again."""
+    now = utcnow()
+    for other in db.session.scalars(
+        db.select(LoginToken).filter_by(user_id=login_token.user_id, used_at=None)
+    ):
+        other.used_at = now
+    login_token.used_at = now
 
 
 def _token(token: str, purpose: str) -> LoginToken | None:
@@ -136,7 +194,7 @@ def verify(token: str):
             db.select(SignupAttempt).filter_by(user_id=user.id).order_by(SignupAttempt.id.desc())
         )
         attempt = next(
-            (a for a in attempts if check_password_hash(a.password_hash, form.password.data)),
+            (a for a in attempts if password_matches(a.password_hash, form.password.data)),
             None,
         )
         if attempt is None:
@@ -148,7 +206,8 @@ def verify(token: str):
                 attempt.password_hash,
             )
             user.email_verified_at = user.email_verified_at or utcnow()
-            login_token.used_at = utcnow()
+            user.end_sessions()  # a new password
+            _spend(login_token)
             db.session.commit()
             login_user(user)
             flash("Welcome! Add the first business whose books you keep.", "success")
@@ -165,11 +224,10 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = _user_by_email(form.email.data)
-        if (
-            user is None
-            or user.email_verified_at is None
-            or not user.check_password(form.password.data)
-        ):
+        # The hash is checked on every branch, so the time taken does not tell whether the
+        # address has a login.
+        matches = password_matches(user.password_hash if user else None, form.password.data)
+        if user is None or user.email_verified_at is None or not matches:
             form.password.errors.append(
                 "Email or password is not right. Just signed up? Follow the link we emailed"
                 " you first."
@@ -201,9 +259,9 @@ def reset(token: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         user = login_token.user
-        user.set_password(form.password.data)
+        user.set_password(form.password.data)  # and every session of the old one ends
         user.email_verified_at = user.email_verified_at or utcnow()  # the link proves it
-        login_token.used_at = utcnow()
+        _spend(login_token)
         db.session.commit()
         login_user(user)
         flash("Your password is changed.", "success")
@@ -214,7 +272,9 @@ def reset(token: str):
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out."""
+    """Log out, here and in every other browser holding this login's session."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
