@@ -33,6 +33,7 @@ from tests.test_ops import listed
 from web.connect.models import Authorization, RequestEvent
 from web.extensions import db
 from web.members.models import UserInvitation
+from workflows.markdown import escape
 
 LIVE_JS = Path(__file__).parents[1] / "web" / "static" / "live.js"
 SETTLE = 10.0  # seconds: how long the app, the worker or visibility may take to catch up
@@ -228,7 +229,7 @@ def test_change_of_email_moves_the_seller_email_domain(app, client, mailbox, tem
     assert listed(loop, temporal_env.client, query, timeout=SETTLE) == [request.workflow_id]
     handle = handle_of(temporal_env, request)
     eventually(
-        lambda: f"at {NEW_DOMAIN}" in current_details(loop, handle),
+        lambda: f"at {escape(NEW_DOMAIN)}" in current_details(loop, handle),
         lambda: f"current details do not name the new domain: {current_details(loop, handle)!r}",
     )
 

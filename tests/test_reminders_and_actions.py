@@ -245,7 +245,10 @@ def test_open_requests_list_across_accounts(app, client, mailbox):
 
 def test_direct_connect_finishes_the_open_request(app, client, seller, mailbox):
     bookkeeper, account_id, sent, _ = invite(client, mailbox, marketplace="MX")
-    response = client.post(f"/accounts/{account_id}/connect/direct", data={"marketplace": "MX"})
+    url = f"/accounts/{account_id}/connect/direct"
+    asked = client.post(url, data={"marketplace": "MX"})
+    assert asked.status_code == 200 and "This finishes Bea Keeper&#39;s open request" in asked.text
+    response = client.post(url, data={"marketplace": "MX", "confirm": "yes"})
     assert response.status_code == 303
     redirect = seller.consent(response.headers["Location"], "seller-us@example.com")
     assert "<h1>Connected</h1>" in client.get(path_of(redirect)).text

@@ -38,3 +38,13 @@ def link_token(secret_key: str, *identity: str) -> str:
     """
     mac = hmac.new(secret_key.encode(), "|".join(identity).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def keyed_digest(secret_key: str, purpose: str, *identity: str) -> str:
+    """HMAC-SHA256 (hex) of `identity` under a key derived from SECRET_KEY for one `purpose`.
+
+    For ids shown outside the app (a workflow id in Temporal) that must not be recoverable by
+    hashing guesses; the derived key keeps them apart from the emailed link tokens.
+    """
+    key = hmac.new(secret_key.encode(), f"purpose:{purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, "|".join(identity).encode(), hashlib.sha256).hexdigest()

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RequestRef,
     )
     from workflows import search_attributes
+    from workflows.markdown import escape
     from workflows.schedule import next_wake
 
 # Amazon's authorization code dies 5 minutes after the redirect: stop retrying well before.
@@ -369,10 +370,10 @@ class ConnectionRequestWorkflow:
         workflow.upsert_search_attributes(pairs)
         i = self._input
         total = len(i.reminder_offsets_seconds)
-        seller = f" · seller at {self._email_domain}" if self._email_domain else ""
+        seller = f" · seller at {escape(self._email_domain)}" if self._email_domain else ""
         lines = [
-            f"**{self._status.replace('_', ' ').capitalize()}** · {i.account_name} · Amazon "
-            f"{i.marketplace} · asked by {i.requested_by}{seller}",
+            f"**{self._status.replace('_', ' ').capitalize()}** · {escape(i.account_name)} ·"
+            f" Amazon {i.marketplace} · asked by {escape(i.requested_by)}{seller}",
             f"Reminders sent: {self._reminders_sent} of {total}",
         ]
         if not self._closed:

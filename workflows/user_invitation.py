@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         ResendRequest,
     )
+    from workflows.markdown import escape
     from workflows.schedule import next_wake
 
 PENDING = "pending"
@@ -212,7 +213,8 @@ class UserInvitationWorkflow:
             self._publish()
         else:
             assert self._input is not None
-            workflow.set_current_details(f"**{status.capitalize()}** · {self._input.account_name}")
+            name = escape(self._input.account_name)
+            workflow.set_current_details(f"**{status.capitalize()}** · {name}")
 
     def _publish(self) -> None:
         """Keep the search attribute and the UI's current details in step with the status."""
@@ -226,8 +228,8 @@ class UserInvitationWorkflow:
         i = self._input
         assert i is not None
         lines = [
-            f"**{self._status.capitalize()}** · {i.account_name} · invited by {i.invited_by}"
-            f" · someone at {i.email_domain}"
+            f"**{self._status.capitalize()}** · {escape(i.account_name)} · invited by"
+            f" {escape(i.invited_by)} · someone at {escape(i.email_domain)}"
         ]
         if self._status == PENDING:
             lines.append(

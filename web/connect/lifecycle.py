@@ -21,6 +21,7 @@ from web.extensions import db, temporal
 from web.logs import note_workflow
 from workflows import search_attributes
 from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
+from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
 TIMEOUT = 10.0  # seconds to wait for Temporal on a bookkeeper's click
@@ -75,18 +76,20 @@ def start(connection_request: ConnectionRequest) -> None:
     )
     who = connection_request.requested_by
     note_workflow(connection_request.workflow_id)
+    # The Temporal UI renders these as Markdown: the names are user text.
+    account = escape(connection_request.account.name)
 
     start_run(
         connection_request,
         ConnectionRequestWorkflow.run,
         input,
         attributes,
-        summary=f"Connect {connection_request.account.name} to Amazon {marketplace.country}",
+        summary=f"Connect {account} to Amazon {marketplace.country}",
         details=(
-            f"**{connection_request.account.name}** (account {connection_request.account_id})"
-            f" · {marketplace.label}\n\n"
-            f"{connection_request.kind.capitalize()} request by {who.name} ({who.firm_name})"
-            f" for {connection_request.client_name} at {domain}"
+            f"**{account}** (account {connection_request.account_id}) · {marketplace.label}\n\n"
+            f"{connection_request.kind.capitalize()} request by {escape(who.name)}"
+            f" ({escape(who.firm_name)}) for {escape(connection_request.client_name)}"
+            f" at {escape(domain)}"
         ),
     )
 
@@ -162,7 +165,9 @@ def ask_for_new_link(connection_request: ConnectionRequest) -> AskResult:
             id=f"new-link-asked-{connection_request.public_id}-{date.today():%Y%m%d}",
             task_queue=config["TEMPORAL_TASK_QUEUE"],
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Seller asked for a new link ({connection_request.account.name})",
+            static_summary=(
+                f"Seller asked for a new link ({escape(connection_request.account.name)})"
+            ),
         )
 
     try:

@@ -2,12 +2,13 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
 from web import marketplaces
 from web.accounts.access import account_for, membership_for
+from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
 from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
@@ -88,6 +89,36 @@ def _already_open(account, existing: ConnectionRequest | None, marketplace: str)
     return render_template("connect/already_open.html", account=account, existing=existing), 409
 
 
+def _takeover(account_id: int, country: str) -> tuple[ConnectionRequest | None, list[str]]:
+    """The marketplace's open request, and what connecting directly would take over from
+    someone: its connection, or another's open request (admins only, once confirmed)."""
+    existing = lifecycle.open_request_for(account_id, country)
+    replaces = []
+    connection = db.session.scalar(
+        db.select(AmazonConnection).filter_by(account_id=account_id, marketplace=country)
+    )
+    if connection is not None:
+        replaces.append(
+            f"This replaces the connection to seller {connection.selling_partner_id} made on"
+            f" {connection.connected_at:%d %B %Y}."
+        )
+    own = (
+        existing is not None
+        and existing.kind == ConnectionRequest.DIRECT
+        and existing.requested_by_id == current_user.id
+    )
+    if existing is not None and not own:
+        who = existing.requested_by.name
+        when = f"{existing.created_at:%d %B %Y}"
+        replaces.append(
+            f"This finishes the direct connection {who} started on {when}."
+            if existing.kind == ConnectionRequest.DIRECT
+            else f"This finishes {who}'s open request to {existing.client_name}"
+            f" ({existing.client_email}), sent on {when}."
+        )
+    return existing, replaces
+
+
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def choose_marketplace(account_id: int):
@@ -117,7 +148,7 @@ def choose_path(account_id: int):
         is_admin=membership.is_admin,
         marketplace=marketplaces.get(country),
         form=MarketplaceForm(data={"marketplace": country}),
-        existing=lifecycle.open_request_for(account.id, country),
+        replaces=_takeover(account.id, country)[1],
     )
 
 
@@ -125,13 +156,30 @@ def choose_path(account_id: int):
 @login_required
 def direct(account_id: int):
     """'I own this seller account': the same consent flow in this browser, no emails."""
-    account = account_for(account_id)
+    membership = membership_for(account_id)
+    account = membership.account
     form = MarketplaceForm()
     if not form.validate_on_submit():
         flash("Choose one of Amazon's marketplaces from the list.", "error")
         return redirect(url_for(".choose_marketplace", account_id=account.id))
     country = form.marketplace.data
-    existing = lifecycle.open_request_for(account.id, country)
+    existing, replaces = _takeover(account.id, country)
+    if replaces and not membership.is_admin:
+        # A member's seller account must not displace what an admin set up or asked for.
+        admins = ", ".join(m.user.name for m in account.admins())
+        abort(
+            403,
+            f"{' '.join(replaces)} Only the account's admins can replace a connection or finish"
+            f" someone else's request: ask {admins}.",
+        )
+    if replaces and request.form.get("confirm") != "yes":
+        return render_template(
+            "connect/confirm_direct.html",
+            account=account,
+            marketplace=marketplaces.get(country),
+            form=form,
+            replaces=replaces,
+        )
     if existing is not None:
         # One open request per marketplace: the owner finishes the open one themselves.
         progress = SellerProgress(f"{current_user.name} (connecting directly)")

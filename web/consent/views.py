@@ -1,6 +1,7 @@
 """The seller's side: the emailed link's landing page, Amazon's redirect back, the outcome."""
 
 import hmac
+import re
 from datetime import timedelta
 
 from flask import (
@@ -28,6 +29,8 @@ bp = Blueprint("consent", __name__)
 STATE_LIFETIME = timedelta(minutes=30)
 # While the workflow has not answered, the "finishing" page re-checks this often (seconds).
 REFRESH_SECONDS = 3
+# Amazon's merchant ids (selling_partner_id) are 10 to 20 upper-case letters and digits.
+SELLING_PARTNER_ID = re.compile(r"[A-Z0-9]{10,20}")
 
 
 def _link(token: str) -> ConnectionLink | None:
@@ -126,6 +129,13 @@ def callback():
             "Amazon did not send the authorization",
             "The link back from Amazon was incomplete. Please start again from your email or the"
             " account page.",
+        )
+    if not SELLING_PARTNER_ID.fullmatch(seller_id):
+        # Stored, shown and emailed: anything but Amazon's shape is refused before it is kept.
+        return _problem(
+            "Amazon's answer did not look right",
+            "The seller id in the link back from Amazon is not one Amazon issues, so nothing was"
+            " connected. Please start again from your email or the account page.",
         )
     oauth_state = db.session.scalar(db.select(OAuthState).filter_by(state_hash=digest(state)))
     if oauth_state is not None and oauth_state.used_at is not None:

@@ -6,6 +6,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from web.connect.lifecycle import start_run
 from web.members.models import UserInvitation
 from workflows import search_attributes
+from workflows.markdown import escape
 from workflows.user_invitation import UserInvitationInput, UserInvitationWorkflow
 
 
@@ -33,9 +34,11 @@ def start(invitation: UserInvitation) -> None:
                 SearchAttributePair(search_attributes.ONBOARDING_STATUS, invitation.status),
             ]
         ),
-        summary=f"Invite a {invitation.role} to {invitation.account.name}",
+        # The Temporal UI renders these as Markdown: the names are user text.
+        summary=f"Invite a {invitation.role} to {escape(invitation.account.name)}",
         details=(
-            f"**{invitation.account.name}** (account {invitation.account_id}) · invited by"
-            f" {invitation.invited_by.name} · someone at {domain} as {invitation.role}"
+            f"**{escape(invitation.account.name)}** (account {invitation.account_id}) · invited"
+            f" by {escape(invitation.invited_by.name)} · someone at {escape(domain)}"
+            f" as {invitation.role}"
         ),
     )

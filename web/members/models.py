@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from web.accounts.models import ClientAccount
 from web.auth.models import User, utcnow
 from web.connect.models import new_public_id
-from web.crypto import digest
+from web.crypto import keyed_digest
 from web.extensions import db
 
 
@@ -33,6 +33,9 @@ class UserInvitation(db.Model):
     reminders_sent: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None]
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set once at creation (workflow_id_for) and kept: rows from before it was keyed keep the
+    # id their running workflow has.
+    workflow_id: Mapped[str] = mapped_column(String(80))
     workflow_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -41,14 +44,27 @@ class UserInvitation(db.Model):
     invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id])
 
     @property
-    def workflow_id(self) -> str:
-        """From the business key (one open invitation per address and account), without
-        putting the address itself in Temporal."""
-        return f"user-invitation-{self.account_id}-{digest(self.email.lower())[:16]}"
-
-    @property
     def is_open(self) -> bool:
         return self.status == self.PENDING
+
+
+def workflow_id_for(secret_key: str, account_id: int, email: str) -> str:
+    """The workflow id of a new invitation: from the business key (one open invitation per
+    address and account), keyed so that Temporal never holds a guessable hash of the address.
+
+    An invitation still open for the address lends its id, so Temporal refuses the second one
+    even when that id was made before the key (or under an older SECRET_KEY).
+    """
+    email = email.lower()
+    open_one = db.session.scalar(
+        db.select(UserInvitation.workflow_id)
+        .filter_by(account_id=account_id, email=email, status=UserInvitation.PENDING)
+        .order_by(UserInvitation.id.desc())
+    )
+    if open_one is not None:
+        return open_one
+    mac = keyed_digest(secret_key, "user-invitation-workflow", str(account_id), email)
+    return f"user-invitation-{account_id}-{mac[:32]}"
 
 
 class InvitationLink(db.Model):

@@ -14,7 +14,7 @@ from web.extensions import db, limiter
 from web.limits import per_user
 from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
-from web.members.models import InvitationLink, UserInvitation
+from web.members.models import InvitationLink, UserInvitation, workflow_id_for
 from workflows.connection_request import CancelRequest, ResendRequest
 from workflows.user_invitation import AcceptInvitation, InvitationAccepted, InvitationStatus
 
@@ -64,6 +64,7 @@ def invite(account_id: int):
         email=email,
         role=form.role.data,
         invited_by=current_user._get_current_object(),
+        workflow_id=workflow_id_for(current_app.config["SECRET_KEY"], account.id, email),
     )
     db.session.add(invitation)
     db.session.flush()
