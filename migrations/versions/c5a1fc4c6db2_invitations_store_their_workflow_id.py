@@ -1,7 +1,7 @@
 """invitations store their workflow id (keyed for new ones)
 
 Revision ID: c5a1fc4c6db2
-Revises: 9c1d2e3f4a5b
+Revises: 4d7e1a2b3c5f
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c5a1fc4c6db2'
-down_revision = '9c1d2e3f4a5b'
+down_revision = '4d7e1a2b3c5f'
 branch_labels = None
 depends_on = None
 
