@@ -119,7 +119,7 @@ def counts_as_send(view):
 def too_many(over: OverLimit, template: str = "error.html", **context):
     """The answer to someone over a limit: what and when, with status 429 and Retry-After."""
     context.setdefault("code", 429)
-    page = render_template(template, message=over.text, retry=when(over.retry_at), **context)
+    page = render_template(template, message=over.text, **context)
     return page, 429, {"Retry-After": str(over.retry_after)}
 
 
