@@ -483,7 +483,14 @@ def app_settings(
         # so the daily cap per account is never reached.
         **{
             name: "1000000 per hour"
-            for name in ("LIMIT_LOGIN", "LIMIT_SIGNUP", "LIMIT_SEND", "LIMIT_INVITE")
+            for name in (
+                "LIMIT_LOGIN",
+                "LIMIT_SIGNUP",
+                "LIMIT_SEND",
+                "LIMIT_INVITE",
+                "LIMIT_ACCOUNTS",
+                "LIMIT_SELLER_LINK",
+            )
         },
     }
 

@@ -8,7 +8,7 @@ import shutil
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,6 +127,10 @@ def app(tmp_path_factory, temporal_env, mailbox, amazon):
             # Limits are tested on their own (tests/test_limits.py); here they stay out of the way.
             **{f"LIMIT_{n}": "10000 per second" for n in ("LOGIN", "SIGNUP", "SEND", "INVITE")},
             "LIMIT_ASK_NEW_LINK": "10000 per second",
+            "LIMIT_ACCOUNTS": "10000 per second",
+            "LIMIT_SELLER_LINK": "10000 per second",
+            "CONNECT_DAILY_CAP": 10000,
+            "RESEND_COOLDOWN": timedelta(0),
         }
     )
     with app.app_context():

@@ -435,7 +435,15 @@ class Product:
                 # from one bookkeeper must not run into them here.
                 **{
                     f"LIMIT_{name}": "10000 per second"
-                    for name in ("LOGIN", "SIGNUP", "SEND", "INVITE", "ASK_NEW_LINK")
+                    for name in (
+                        "LOGIN",
+                        "SIGNUP",
+                        "SEND",
+                        "INVITE",
+                        "ASK_NEW_LINK",
+                        "ACCOUNTS",
+                        "SELLER_LINK",
+                    )
                 },
             }
         )

@@ -45,7 +45,7 @@ def test_sending_requests_is_limited_per_user_and_capped_per_account(app, client
         bookkeeper.send_request(account_id, marketplace=marketplace)
     data = {**bookkeeper.request_form(account_id, marketplace="MX"), "action": "send"}
     capped = client.post(f"/accounts/{account_id}/connect/request", data=data)
-    assert capped.status_code == 200 and "reached today&#39;s limit of 2 requests" in capped.text
+    assert capped.status_code == 429 and "reached today&#39;s limit of 2 requests" in capped.text
     with app.app_context():
         count = db.session.scalar(
             select(func.count()).select_from(ConnectionRequest).filter_by(account_id=account_id)

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import logs, marketplaces
+from web import limits, logs, marketplaces
 from web.config import ROOT, load_config
 from web.extensions import csrf, db, limiter, login_manager, mail, migrate, temporal
 from web.filters import register_filters
@@ -83,6 +83,9 @@ def register_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
         return render_template("error.html", code=503, error=error), 503
+
+    # Over a rate limit: a page that says when to try again (the seller's pages have their own).
+    app.errorhandler(429)(limits.rate_limited)
 
 
 def register_headers(app: Flask) -> None:

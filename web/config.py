@@ -157,8 +157,16 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "LIMIT_SEND": env.get("LIMIT_SEND", "30 per hour"),
         "LIMIT_INVITE": env.get("LIMIT_INVITE", "30 per hour"),
         "LIMIT_ASK_NEW_LINK": env.get("LIMIT_ASK_NEW_LINK", "5 per hour"),
-        # At most this many connection requests per account in 24 hours.
+        # Client accounts one user may add: each is a new allowance of requests and invitations.
+        "LIMIT_ACCOUNTS": env.get("LIMIT_ACCOUNTS", "20 per day"),
+        # The seller's presses on one emailed link (each one signals its workflow and adds to its
+        # history, whose size Temporal limits); per link, not per address.
+        "LIMIT_SELLER_LINK": env.get("LIMIT_SELLER_LINK", "10 per minute;50 per day"),
+        # At most this many emails to sellers per account in 24 hours: new requests, resends and
+        # changes of address.
         "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),
+        # A request or invitation can be sent again at most once in this long.
+        "RESEND_COOLDOWN": parse_duration(env.get("RESEND_COOLDOWN", "10m")),
         # json (one object per line) in production, readable text in development.
         "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
         # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to trust: the

@@ -3,10 +3,19 @@
 import hashlib
 import json
 
-from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from web import marketplaces
+from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
 from web.accounts.forms import AccountForm
 from web.accounts.models import AmazonConnection, ClientAccount, Membership
@@ -59,6 +68,18 @@ def new():
     """Add a client account; its creator is its admin."""
     form = AccountForm()
     if form.validate_on_submit():
+        try:
+            limits.spend(
+                current_app.config["LIMIT_ACCOUNTS"],
+                "LIMIT_ACCOUNTS",
+                f"user:{current_user.id}",
+                f"You have added as many client accounts as you can for now"
+                f" ({current_app.config['LIMIT_ACCOUNTS']}).",
+            )
+        except limits.OverLimit as over:
+            flash(f"Not added: {over.text}", "error")
+            page = render_template("accounts/new.html", form=form)
+            return page, 429, {"Retry-After": str(over.retry_after)}
         account = ClientAccount(name=form.name.data)
         db.session.add(account)
         db.session.add(Membership(account=account, user_id=current_user.id, role=Membership.ADMIN))

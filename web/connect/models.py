@@ -49,6 +49,8 @@ class ConnectionRequest(db.Model):
     status_detail: Mapped[str] = mapped_column(Text, default="")
     reminders_sent: Mapped[int] = mapped_column(default=0)
     last_reminder_at: Mapped[datetime | None]
+    # When the bookkeeper last pressed Resend or changed the address (RESEND_COOLDOWN).
+    last_sent_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     workflow_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -87,6 +89,8 @@ class ConnectionLink(db.Model):
     # Set when a resend, a change of address or the request's end replaces it: it stops working
     # at once, and so does any consent begun from it.
     superseded_at: Mapped[datetime | None]
+    # The first time the landing page was shown in a browser: "opened" is signalled once per link.
+    opened_at: Mapped[datetime | None]
 
     request: Mapped[ConnectionRequest] = relationship()
 

@@ -1,12 +1,9 @@
 """The bookkeeper's connect flow: marketplace, path, request with preview, direct consent."""
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func
 
-from web import marketplaces
+from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
@@ -14,8 +11,7 @@ from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.connect.models import ConnectionRequest
 from web.consent import flow
-from web.extensions import db, limiter
-from web.limits import per_user
+from web.extensions import db
 from workflows.connection_request import SellerProgress
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
@@ -24,19 +20,11 @@ bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/conne
 def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | None:
     """Write the request and start its workflow, or write nothing and say why.
 
-    Raises lifecycle.AlreadyOpen when Temporal already runs a request for this marketplace.
+    Raises lifecycle.AlreadyOpen when Temporal already runs a request for this marketplace, and
+    limits.OverLimit when an invitation would pass the sender's or the account's limits.
     """
-    if (
-        kind == ConnectionRequest.INVITE
-        and _sent_today(account) >= current_app.config["CONNECT_DAILY_CAP"]
-    ):
-        flash(
-            f"{account.name} has reached today's limit of"
-            f" {current_app.config['CONNECT_DAILY_CAP']} requests. Resend an open one, or try"
-            " again tomorrow.",
-            "error",
-        )
-        return None
+    if kind == ConnectionRequest.INVITE:
+        limits.spend_seller_email(account)
     connection_request = ConnectionRequest(
         account=account,
         requested_by=current_user._get_current_object(),
@@ -66,18 +54,6 @@ def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | N
         return None
     db.session.commit()
     return connection_request
-
-
-def _sent_today(account) -> int:
-    return db.session.scalar(
-        db.select(func.count())
-        .select_from(ConnectionRequest)
-        .filter(
-            ConnectionRequest.account_id == account.id,
-            ConnectionRequest.kind == ConnectionRequest.INVITE,
-            ConnectionRequest.created_at >= utcnow() - timedelta(days=1),
-        )
-    )
 
 
 def _already_open(account, existing: ConnectionRequest | None, marketplace: str):
@@ -154,6 +130,7 @@ def choose_path(account_id: int):
 
 @bp.post("/direct")
 @login_required
+@limits.counts_as_send
 def direct(account_id: int):
     """'I own this seller account': the same consent flow in this browser, no emails."""
     membership = membership_for(account_id)
@@ -201,12 +178,6 @@ def direct(account_id: int):
 
 @bp.route("/request", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config["LIMIT_SEND"],
-    key_func=per_user,
-    methods=["POST"],
-    exempt_when=lambda: request.form.get("action") != "send",
-)
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, preview the email, send."""
     account = account_for(account_id, admin=True)
@@ -240,6 +211,10 @@ def request_access(account_id: int):
         connection_request = create_request(account, data, ConnectionRequest.INVITE)
     except lifecycle.AlreadyOpen:
         return _already_open(account, None, data["marketplace"])
+    except limits.OverLimit as over:
+        flash(f"Not sent: {over.text}", "error")
+        page = render_template("connect/request.html", account=account, form=form)
+        return page, 429, {"Retry-After": str(over.retry_after)}
     if connection_request is None:
         return render_template("connect/request.html", account=account, form=form)
     flash(

@@ -1,6 +1,8 @@
 """Starting Amazon consent and handing Amazon's answer to the waiting workflow."""
 
+import hmac
 import secrets
+from datetime import timedelta
 
 from flask import current_app, redirect, session
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -8,6 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
 from web import amazon, marketplaces
+from web.auth.models import utcnow
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from web.crypto import digest
 from web.extensions import db, temporal
@@ -19,11 +22,22 @@ from workflows.connection_request import (
 )
 
 SESSION_KEY = "amazon_consent"
+# The raw state of this browser's trip to Amazon, so pressing again reuses it. Only this browser
+# (which sees it in the consent URL anyway) holds it: the database keeps its hash.
+RAW_STATE_KEY = "amazon_consent_state"
+STATE_LIFETIME = timedelta(minutes=30)
+# A state is reused while at least this much of its life is left, so a seller who presses again
+# still has time to sign in at Amazon before the callback refuses it as too old.
+REUSE_MARGIN = timedelta(minutes=15)
 
 
 def begin(request: ConnectionRequest, link: ConnectionLink | None) -> Response:
-    """Send this browser to Amazon's consent page with a fresh state bound to its session (and
-    to the emailed link it began from, which must still be live when Amazon sends it back)."""
+    """Send this browser to Amazon's consent page with a state bound to its session (and to the
+    emailed link it began from, which must still be live when Amazon sends it back): the one it
+    already holds for this request and link, or a fresh one."""
+    again = resume(request, link)
+    if again is not None:
+        return again
     state = secrets.token_urlsafe(32)
     db.session.add(
         OAuthState(
@@ -32,8 +46,37 @@ def begin(request: ConnectionRequest, link: ConnectionLink | None) -> Response:
     )
     db.session.commit()
     session[SESSION_KEY] = digest(state)
+    session[RAW_STATE_KEY] = state
+    return _to_amazon(request, state)
+
+
+def resume(request: ConnectionRequest, link: ConnectionLink | None) -> Response | None:
+    """Back to Amazon with this browser's unused state for the same request and link, while it
+    is young enough; None when there is none (a new trip begins)."""
+    state = session.get(RAW_STATE_KEY, "")
+    if not state or not hmac.compare_digest(session.get(SESSION_KEY, ""), digest(state)):
+        return None
+    oauth_state = db.session.scalar(db.select(OAuthState).filter_by(state_hash=digest(state)))
+    if (
+        oauth_state is None
+        or oauth_state.used_at is not None
+        or oauth_state.request_id != request.id
+        or oauth_state.link_id != (link.id if link else None)
+        or oauth_state.created_at < utcnow() - (STATE_LIFETIME - REUSE_MARGIN)
+    ):
+        return None
+    return _to_amazon(request, state)
+
+
+def _to_amazon(request: ConnectionRequest, state: str) -> Response:
     marketplace = marketplaces.get(request.marketplace)
     return redirect(amazon.consent_url(current_app.config, marketplace, state), code=303)
+
+
+def forget_state() -> None:
+    """The state came back from Amazon: this browser's next press starts a new trip."""
+    session.pop(SESSION_KEY, None)
+    session.pop(RAW_STATE_KEY, None)
 
 
 def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcome | None:

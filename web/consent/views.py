@@ -2,7 +2,6 @@
 
 import hmac
 import re
-from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -22,11 +21,12 @@ from web.connect.models import Authorization, ConnectionLink, ConnectionRequest,
 from web.consent import flow
 from web.crypto import digest, encrypt
 from web.extensions import db, limiter
+from web.limits import per_link
 from workflows.connection_request import SellerProgress
 
 bp = Blueprint("consent", __name__)
 
-STATE_LIFETIME = timedelta(minutes=30)
+STATE_LIFETIME = flow.STATE_LIFETIME
 # While the workflow has not answered, the "finishing" page re-checks this often (seconds).
 REFRESH_SECONDS = 3
 # Amazon's merchant ids (selling_partner_id) are 10 to 20 upper-case letters and digits.
@@ -74,23 +74,45 @@ def landing(token: str):
     )
 
 
+def _seller_link_limit() -> str:
+    return current_app.config["LIMIT_SELLER_LINK"]
+
+
 @bp.post("/connect/<token>/opened")
+@limiter.limit(_seller_link_limit, key_func=per_link)
 def opened(token: str):
     """The landing page was shown in a real browser (its script calls this; scanners don't)."""
     link = _link(token)
-    if link is not None and _closed_page(link, token) is None:
+    if link is not None and _closed_page(link, token) is None and _first_opening(link):
         progress = SellerProgress(link.request.client_name)
         lifecycle.signal(link.request, "seller_opened", progress, best_effort=True)
     return "", 204
 
 
+def _first_opening(link: ConnectionLink) -> bool:
+    """Mark the link opened; True only the first time (atomic: two tabs at once signal once).
+    Every signal adds to the workflow's history, which Temporal limits in size."""
+    claimed = db.session.execute(
+        db.update(ConnectionLink)
+        .where(ConnectionLink.id == link.id, ConnectionLink.opened_at.is_(None))
+        .values(opened_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
 @bp.post("/connect/<token>")
+@limiter.limit(_seller_link_limit, key_func=per_link)
 def go_to_amazon(token: str):
     """The seller pressed the button: off to Amazon's consent page; reminders pause."""
     link = _link(token)
     closed = _closed_page(link, token)
     if closed is not None:
         return closed
+    again = flow.resume(link.request, link)
+    if again is not None:
+        return again  # the same trip to Amazon, pressed again: the workflow knows already
     progress = SellerProgress(link.request.client_name)
     lifecycle.signal(link.request, "consent_started", progress, best_effort=True)
     return flow.begin(link.request, link)
@@ -203,7 +225,7 @@ def callback():
         connection_request.id,
         seller_id,
     )
-    session.pop(flow.SESSION_KEY, None)
+    flow.forget_state()
     session["authorization"] = authorization.public_id
     return _outcome(authorization, current_app.config["CALLBACK_WAIT_SECONDS"])
 

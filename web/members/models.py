@@ -31,6 +31,8 @@ class UserInvitation(db.Model):
     invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     reminders_sent: Mapped[int] = mapped_column(default=0)
+    # When an admin last pressed Resend (RESEND_COOLDOWN).
+    last_sent_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Set once at creation (workflow_id_for) and kept: rows from before it was keyed keep the

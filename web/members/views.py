@@ -5,13 +5,12 @@ from flask_login import current_user, login_required
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from web import reconcile
+from web import limits, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
 from web.connect import lifecycle
 from web.crypto import digest
-from web.extensions import db, limiter
-from web.limits import per_user
+from web.extensions import db
 from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
 from web.members.models import InvitationLink, UserInvitation, workflow_id_for
@@ -48,7 +47,6 @@ def index(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/users/invite")
 @login_required
-@limiter.limit(lambda: current_app.config["LIMIT_INVITE"], key_func=per_user)
 def invite(account_id: int):
     """Invite someone by email: a durable invitation with reminders and expiry."""
     account = account_for(account_id, admin=True)
@@ -59,6 +57,10 @@ def invite(account_id: int):
     if any(m.user.email.lower() == email for m in account.memberships):
         form.email.errors.append(f"{email} is already a user of {account.name}.")
         return _page(account_id, form, 400)
+    try:
+        limits.spend_sends(account, "LIMIT_INVITE")
+    except limits.OverLimit as over:
+        return _over_limit(account_id, over, form)
     invitation = UserInvitation(
         account=account,
         email=email,
@@ -157,19 +159,45 @@ def _invitation(account_id: int, public_id: str) -> UserInvitation:
 def resend(account_id: int, public_id: str):
     """A fresh link to the invitee; earlier links stop working."""
     invitation = _invitation(account_id, public_id)
+    undo = None
+    if invitation.is_open:  # otherwise nothing is sent: the workflow says it is closed
+        try:
+            previous = limits.claim_resend(invitation)
+        except limits.OverLimit as over:
+            return _over_limit(account_id, over)
+        try:
+            limits.spend_sends(invitation.account, "LIMIT_INVITE")
+        except limits.OverLimit as over:
+            limits.release_resend(invitation, previous)
+            return _over_limit(account_id, over)
+
+        def undo():
+            limits.release_resend(invitation, previous)
+
     return _update(
         invitation,
         "resend",
         ResendRequest(current_user.name),
         f"A fresh invitation is on its way to {invitation.email}.",
+        undo,
     )
 
 
-def _update(invitation: UserInvitation, name: str, arg, done: str):
-    """Run an update (it answers once the row is written) and say what happened."""
+def _over_limit(account_id: int, over: limits.OverLimit, form: InviteForm | None = None):
+    """The users page, with what was not sent and when it can be: status 429."""
+    flash(f"Not sent: {over.text}", "error")
+    page, status = _page(account_id, form, 429)
+    return page, status, {"Retry-After": str(over.retry_after)}
+
+
+def _update(invitation: UserInvitation, name: str, arg, done: str, undo=None):
+    """Run an update (it answers once the row is written) and say what happened; `undo` runs
+    when the workflow refused it."""
     try:
         lifecycle.update(invitation, name, arg, InvitationStatus)
     except WorkflowUpdateFailedError as err:
+        if undo:
+            undo()
         flash(f"Not done: {err.cause.message if err.cause else err}", "error")
     except RPCError:
         reconcile.check(invitation)  # its workflow is gone: the row catches up now

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from web import marketplaces, reconcile
+from web import limits, marketplaces, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
 from web.connect import emails, lifecycle
@@ -76,12 +76,14 @@ def _page(connection_request: ConnectionRequest, is_admin: bool, email_form: Cha
     )
 
 
-def _update(connection_request: ConnectionRequest, name: str, arg, done: str):
+def _update(connection_request: ConnectionRequest, name: str, arg, done: str, undo=None):
     """Run an update (it answers once the row is written) and say what happened, in words the
-    bookkeeper can act on."""
+    bookkeeper can act on; `undo` runs when the workflow refused it."""
     try:
         status = lifecycle.update(connection_request, name, arg, RequestStatus)
     except WorkflowUpdateFailedError as err:
+        if undo:
+            undo()
         flash(f"Not done: {err.cause.message if err.cause else err}", "error")
     except RPCError:
         # Its workflow is gone (ops terminated it in Temporal): the row catches up now.
@@ -108,13 +110,41 @@ def _update(connection_request: ConnectionRequest, name: str, arg, done: str):
 def resend(account_id: int, public_id: str):
     """Email a fresh link now; the old one stops working at once."""
     connection_request = get_own_request(account_id, public_id, admin=True)
+    try:
+        undo = _spend_resend(connection_request)
+    except limits.OverLimit as over:
+        return _over_limit(connection_request, over)
     return _update(
         connection_request,
         "resend",
         ResendRequest(current_user.name),
         f"A fresh link is on its way to {connection_request.client_email}. Earlier links no"
         " longer work.",
+        undo,
     )
+
+
+def _spend_resend(connection_request: ConnectionRequest):
+    """Count a resend or change of address against RESEND_COOLDOWN, the sender's and the
+    account's LIMIT_SEND and the account's CONNECT_DAILY_CAP, or raise OverLimit. Returns what
+    gives the cooldown back when the workflow refuses after all."""
+    if not connection_request.is_open:
+        return None  # nothing will be sent: the workflow says it is closed
+    previous = limits.claim_resend(connection_request)
+    try:
+        limits.spend_seller_email(connection_request.account)
+    except limits.OverLimit:
+        limits.release_resend(connection_request, previous)
+        raise
+    return lambda: limits.release_resend(connection_request, previous)
+
+
+def _over_limit(connection_request, over: limits.OverLimit, form: ChangeEmailForm | None = None):
+    """The request's page, with what was not sent and when it can be: status 429."""
+    flash(f"Not sent: {over.text}", "error")
+    form = form or ChangeEmailForm(data={"client_email": connection_request.client_email})
+    page = _page(connection_request, True, form)
+    return page, 429, {"Retry-After": str(over.retry_after)}
 
 
 @bp.post("/accounts/<int:account_id>/requests/<public_id>/email")
@@ -126,6 +156,10 @@ def change_email(account_id: int, public_id: str):
     if not form.validate_on_submit():
         return _page(connection_request, True, form), 400
     new_email = form.client_email.data
+    try:
+        undo = _spend_resend(connection_request)
+    except limits.OverLimit as over:
+        return _over_limit(connection_request, over, form)
     if new_email.lower() == connection_request.client_email.lower():
         return _update(
             connection_request,
@@ -133,12 +167,14 @@ def change_email(account_id: int, public_id: str):
             ResendRequest(current_user.name),
             f"That is already the address; a fresh link is on its way to {new_email}. Earlier"
             " links no longer work.",
+            undo,
         )
     return _update(
         connection_request,
         "change_email",
         ChangeEmailRequest(new_email, current_user.name),
         f"The request now goes to {new_email}; links sent to the old address no longer work.",
+        undo,
     )
 
 
