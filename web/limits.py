@@ -1,12 +1,11 @@
-"""Rate limits: keys per signed-in user and per seller's link, budgets that every email a user
-causes spends, the resend cooldown, and when someone over a limit may try again."""
+"""Rate limits: a key per seller's link, budgets that every email a user causes spends (per
+user and per account), the resend cooldown, and when someone over a limit may try again."""
 
 import functools
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, render_template, request
 from flask_limiter.errors import RateLimitExceeded
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from limits import parse_many
 from limits.storage import MemoryStorage
@@ -21,13 +20,6 @@ from web.filters import ago
 
 # Counts on its own while the shared store is unreachable, as Flask-Limiter's own fallback does.
 _fallback = FixedWindowRateLimiter(MemoryStorage())
-
-
-def per_user() -> str:
-    """The signed-in user (a bookkeeper behind a shared office IP is not their colleague)."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return get_remote_address()
 
 
 def per_link() -> str:
