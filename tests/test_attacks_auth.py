@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 import werkzeug.security
-from cryptography.fernet import Fernet
 
 import web.auth.models
 import web.auth.views
 from tests.support import Bookkeeper, path_of, text_of, unique_email
+from tests.test_config import production_env
 from web.config import load_config
 
 PASSWORD = "correct horse battery"
@@ -205,33 +205,17 @@ def test_request_size_limit_is_64_kb():
 # ---- 9. production refuses a public or short SECRET_KEY -------------------------------------
 
 
-def production_env(secret_key: str) -> dict:
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": secret_key,
-        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "LWA_CLIENT_SECRET": "secret",
-        "LWA_CLIENT_ID": "amzn1.application-oa2-client.x",
-        "AMAZON_APP_ID": "amzn1.sp.solution.x",
-        "DATABASE_URL": "postgresql://db/app",
-        "APP_BASE_URL": "https://books.example.com",
-        "MAIL_SERVER": "smtp.example.com",
-        "MAIL_DEFAULT_SENDER": "Books <no-reply@example.com>",
-        "RATELIMIT_STORAGE_URI": "redis://cache:6379/0",
-    }
-
-
 @pytest.mark.parametrize(
     "secret_key", ["dev-secret-key-not-for-production", "x" * 31, "é" * 15 + "x"]
 )
 def test_production_refuses_a_public_or_short_secret_key(secret_key):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        load_config(production_env(secret_key))
+        load_config(production_env(SECRET_KEY=secret_key))
 
 
 def test_production_takes_a_long_secret_key():
     key = "k" * 32
-    assert load_config(production_env(key))["SECRET_KEY"] == key
+    assert load_config(production_env(SECRET_KEY=key))["SECRET_KEY"] == key
 
 
 # ---- 10. using one reset link kills the others ------------------------------------------------
