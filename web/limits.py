@@ -2,6 +2,7 @@
 user and per account), the resend cooldown, and when someone over a limit may try again."""
 
 import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, render_template, request
@@ -140,6 +141,22 @@ def claim_resend(row) -> datetime | None:
             f"This was sent again less than {minutes} minutes ago.", row.last_sent_at + cooldown
         )
     return previous
+
+
+def spend_resend(row, spend_emails: Callable[[], None]) -> Callable[[], None] | None:
+    """Count a resend of an open request or invitation against RESEND_COOLDOWN and, through
+    `spend_emails`, the email limits; raise OverLimit (with the cooldown given back) when one is
+    spent. Returns what gives the cooldown back if the workflow refuses after all (None for a
+    closed row: nothing will be sent, the workflow says why)."""
+    if not row.is_open:
+        return None
+    previous = claim_resend(row)
+    try:
+        spend_emails()
+    except OverLimit:
+        release_resend(row, previous)
+        raise
+    return lambda: release_resend(row, previous)
 
 
 def release_resend(row, previous: datetime | None) -> None:

@@ -596,7 +596,7 @@ class ConnectionRequestWorkflow:
             summary="Change the seller's email address",
         )
         if self._one_truth:
-            self._email_domain = request.new_email.rsplit("@", 1)[-1].lower()
+            self._email_domain = search_attributes.email_domain(request.new_email)
         reason = "email_changed" if change.changed or not self._one_truth else "resent"
         await self._invite(reason, request.actor, supersede=True)
         self._restart_clock()

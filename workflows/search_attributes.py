@@ -13,4 +13,11 @@ SELLER_EMAIL_DOMAIN = SearchAttributeKey.for_keyword("SellerEmailDomain")
 # list the requests stuck on it; cleared when the step succeeds.
 STUCK_REASON = SearchAttributeKey.for_keyword("StuckReason")
 
+
+def email_domain(address: str) -> str:
+    """The SellerEmailDomain of an address: ops find a seller's requests by it, never by the
+    address itself."""
+    return address.rsplit("@", 1)[-1].lower()
+
+
 ALL = (ACCOUNT_ID, MARKETPLACE, ONBOARDING_STATUS, SELLER_EMAIL_DOMAIN, STUCK_REASON)

@@ -37,17 +37,13 @@ def _handle(client, target) -> WorkflowHandle:
     return client.get_workflow_handle(target.workflow_id, run_id=target.workflow_run_id)
 
 
-def email_domain(address: str) -> str:
-    return address.rsplit("@", 1)[-1].lower()
-
-
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
     """The settings in force now, copied into the workflow so later changes never affect it."""
     config = current_app.config
     invite = connection_request.kind == ConnectionRequest.INVITE
     expires = config["CONNECT_EXPIRES_AFTER" if invite else "DIRECT_CONNECT_EXPIRES_AFTER"]
     return ConnectionRequestInput(
-        seller_email_domain=email_domain(connection_request.client_email),
+        seller_email_domain=search_attributes.email_domain(connection_request.client_email),
         request_id=connection_request.id,
         send_invite=invite,
         account_name=connection_request.account.name,
@@ -65,7 +61,7 @@ def start(connection_request: ConnectionRequest) -> None:
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
     input = workflow_input(connection_request)
     marketplace = marketplaces.get(connection_request.marketplace)
-    domain = email_domain(connection_request.client_email)
+    domain = search_attributes.email_domain(connection_request.client_email)
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(search_attributes.ACCOUNT_ID, str(connection_request.account_id)),

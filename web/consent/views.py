@@ -26,7 +26,6 @@ from workflows.connection_request import SellerProgress
 
 bp = Blueprint("consent", __name__)
 
-STATE_LIFETIME = flow.STATE_LIFETIME
 # While the workflow has not answered, the "finishing" page re-checks this often (seconds).
 REFRESH_SECONDS = 3
 # Amazon's merchant ids (selling_partner_id) are 10 to 20 upper-case letters and digits.
@@ -180,7 +179,7 @@ def callback():
             " 'Continue to Amazon'. Open the link from your email again to start over.",
         )
     now = utcnow()
-    if oauth_state.created_at < now - STATE_LIFETIME:
+    if oauth_state.created_at < now - flow.STATE_LIFETIME:
         return _problem(
             "This sign-in took too long",
             "Open the link from your email again and sign in to Amazon once more.",

@@ -13,7 +13,7 @@ from workflows.user_invitation import UserInvitationInput, UserInvitationWorkflo
 def start(invitation: UserInvitation) -> None:
     """Start the invitation's workflow; AlreadyOpen if one runs for this address."""
     config = current_app.config
-    domain = invitation.email.rsplit("@", 1)[-1].lower()
+    domain = search_attributes.email_domain(invitation.email)
     input = UserInvitationInput(
         invitation_id=invitation.id,
         account_name=invitation.account.name,

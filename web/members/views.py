@@ -159,21 +159,11 @@ def _invitation(account_id: int, public_id: str) -> UserInvitation:
 def resend(account_id: int, public_id: str):
     """A fresh link to the invitee; earlier links stop working."""
     invitation = _invitation(account_id, public_id)
-    undo = None
-    if invitation.is_open:  # otherwise nothing is sent: the workflow says it is closed
-        try:
-            previous = limits.claim_resend(invitation)
-        except limits.OverLimit as over:
-            return _over_limit(account_id, over)
-        try:
-            limits.spend_sends(invitation.account, "LIMIT_INVITE")
-        except limits.OverLimit as over:
-            limits.release_resend(invitation, previous)
-            return _over_limit(account_id, over)
-
-        def undo():
-            limits.release_resend(invitation, previous)
-
+    account = invitation.account
+    try:
+        undo = limits.spend_resend(invitation, lambda: limits.spend_sends(account, "LIMIT_INVITE"))
+    except limits.OverLimit as over:
+        return _over_limit(account_id, over)
     return _update(
         invitation,
         "resend",

@@ -125,18 +125,10 @@ def resend(account_id: int, public_id: str):
 
 
 def _spend_resend(connection_request: ConnectionRequest):
-    """Count a resend or change of address against RESEND_COOLDOWN, the sender's and the
-    account's LIMIT_SEND and the account's CONNECT_DAILY_CAP, or raise OverLimit. Returns what
-    gives the cooldown back when the workflow refuses after all."""
-    if not connection_request.is_open:
-        return None  # nothing will be sent: the workflow says it is closed
-    previous = limits.claim_resend(connection_request)
-    try:
-        limits.spend_seller_email(connection_request.account)
-    except limits.OverLimit:
-        limits.release_resend(connection_request, previous)
-        raise
-    return lambda: limits.release_resend(connection_request, previous)
+    """A resend or change of address: RESEND_COOLDOWN, the sender's and the account's
+    LIMIT_SEND and the account's CONNECT_DAILY_CAP (see limits.spend_resend)."""
+    account = connection_request.account
+    return limits.spend_resend(connection_request, lambda: limits.spend_seller_email(account))
 
 
 def _over_limit(connection_request, over: limits.OverLimit, form: ChangeEmailForm | None = None):
