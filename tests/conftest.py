@@ -245,3 +245,19 @@ def live_server(app, worker):
     thread.start()
     yield APP_BASE_URL
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (tests/browser.py), one per test module."""
+    from tests.browser import launch_browser
+
+    yield from launch_browser()
+
+
+@pytest.fixture
+def people(browser, live_server, request, tmp_path):
+    """people(name, mobile=False) opens a browser context for one person (tests/browser.py)."""
+    from tests.browser import people_maker
+
+    yield from people_maker(browser, live_server, request, tmp_path)
