@@ -18,12 +18,35 @@ def test_development_defaults_point_at_local_parts():
     assert config["CONNECT_EXPIRES_AFTER"] == timedelta(days=14)
 
 
+def test_development_names_the_product_and_the_stand_ins_app():
+    from sandbox.config import DEFAULTS
+
+    config = load_config({})
+    assert config["APP_NAME"] == "LedgerBridge"
+    assert "amazon" not in config["APP_NAME"].lower()
+    # The app Amazon's consent page shows: in development, the stand-in's.
+    assert config["AMAZON_APP_NAME"] == DEFAULTS["SANDBOX_APP_NAME"]
+    assert "read-only" in config["AMAZON_ACCESS_DESCRIPTION"]
+    assert config["MAIL_DEFAULT_SENDER"] == "no-reply@bookkeeping.localhost"
+    named = load_config({"APP_NAME": "Books Bridge", "AMAZON_APP_NAME": "Books Bridge Sync"})
+    assert (named["APP_NAME"], named["AMAZON_APP_NAME"]) == ("Books Bridge", "Books Bridge Sync")
+
+
 def test_production_refuses_to_start_without_secrets():
     with pytest.raises(RuntimeError) as raised:
         load_config({"APP_ENV": "production", "SECRET_KEY": "s"})
     for name in ("TOKEN_ENCRYPTION_KEY", "LWA_CLIENT_SECRET", "DATABASE_URL", "APP_BASE_URL"):
         assert name in str(raised.value)
     assert "SECRET_KEY," not in str(raised.value)
+
+
+def test_production_refuses_to_start_without_the_amazon_app_name():
+    """The seller is told which app Amazon will show: it must be the real one, not the demo's."""
+    env = production_env()
+    del env["AMAZON_APP_NAME"]
+    with pytest.raises(RuntimeError, match="AMAZON_APP_NAME"):
+        load_config(env)
+    assert load_config(production_env())["AMAZON_APP_NAME"] == "Books Bridge Sync"
 
 
 def production_env(**overrides) -> dict:
@@ -34,6 +57,7 @@ def production_env(**overrides) -> dict:
         "LWA_CLIENT_SECRET": "secret",
         "LWA_CLIENT_ID": "amzn1.application-oa2-client.x",
         "AMAZON_APP_ID": "amzn1.sp.solution.x",
+        "AMAZON_APP_NAME": "Books Bridge Sync",
         "DATABASE_URL": "postgresql://db/app",
         "APP_BASE_URL": "https://books.example.com",
         "MAIL_SERVER": "smtp.example.com",
