@@ -95,7 +95,12 @@ class EmailActivities:
             days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             link = self._url(f"/connect/{token}")
             key = f"{request.public_id}.{input.reason}.{identity[1][:8]}.{identity[2]}"
-            deliver(emails.seller_invitation(request, link, expires_at, number, days_left), key)
+            # Sent again (a resend or a new address): "New link: " so threads don't bury it.
+            new_link = input.reason in ("resent", "email_changed")
+            invitation = emails.seller_invitation(
+                request, link, expires_at, number, days_left, new_link=new_link
+            )
+            deliver(invitation, key)
             recipients = [request.client_email]
             if input.reason == "sent":
                 copy = emails.bookkeeper_invitation_copy(request, expires_at)

@@ -68,7 +68,12 @@ class InvitationActivities:
             link = f"{self.app.config['APP_BASE_URL']}/invitations/{token}"
             days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             email = emails.invitation_email(
-                invitation, link, expires_at, input.reminder_number, days_left
+                invitation,
+                link,
+                expires_at,
+                input.reminder_number,
+                days_left,
+                new_link=input.reason == "resent",
             )
             key = f"{invitation.public_id}.{input.reason}.{identity[1][:8]}.{identity[2]}"
             deliver(email, key)

@@ -473,7 +473,7 @@ def app_settings(
         "MAIL_SERVER": LOOPBACK,
         "MAIL_PORT": str(mail_port),
         "MAIL_USE_TLS": "false",
-        "MAIL_DEFAULT_SENDER": "Amazon Connect <no-reply@bookkeeping.test>",
+        "MAIL_DEFAULT_SENDER": "LedgerBridge <no-reply@bookkeeping.test>",
         "LWA_TOKEN_URL": f"{amazon_url}/auth/o2/token",
         "AMAZON_SELLER_CENTRAL_URL": amazon_url,
         "SPAPI_ENDPOINT": amazon_url,

@@ -119,7 +119,7 @@ def app(tmp_path_factory, temporal_env, mailbox, amazon):
             "MAIL_SUPPRESS_SEND": False,  # TESTING would silence Flask-Mail; we test real SMTP
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": mailbox.port,
-            "MAIL_DEFAULT_SENDER": "Amazon Connect <no-reply@bookkeeping.test>",
+            "MAIL_DEFAULT_SENDER": "LedgerBridge <no-reply@bookkeeping.test>",
             "LWA_TOKEN_URL": f"{amazon}/auth/o2/token",
             "AMAZON_SELLER_CENTRAL_URL": amazon,
             "SPAPI_ENDPOINT": amazon,

@@ -55,7 +55,7 @@ NAMESPACE = "default"
 HTTP_TIMEOUT = 30.0  # seconds for any one HTTP exchange
 START_TIMEOUT = 90.0  # seconds for a process to become ready
 STOP_TIMEOUT = 30.0  # seconds between SIGTERM and SIGKILL (the worker drains for up to 20 s)
-SENDER = "Amazon Connect <no-reply@bookkeeping.test>"
+SENDER = "LedgerBridge <no-reply@bookkeeping.test>"
 AMAZON_LOGIN = "seller-us@example.com"  # a stand-in seller who sells in the US marketplace
 # Inherited settings that must not leak into the processes: each gets exactly what we set.
 _PRODUCT_PREFIXES = (

@@ -145,7 +145,7 @@ def test_a_copied_cookie_dies_at_logout(app, client):
 
 
 def reset_link(mailbox, email: str, count: int = 1) -> str:
-    message = mailbox.wait_for(email, "Reset your Amazon Connect password", count=count)[-1]
+    message = mailbox.wait_for(email, "Reset your LedgerBridge password", count=count)[-1]
     return path_of(re.search(r"https?://\S+/reset/[A-Za-z0-9_-]+", text_of(message)).group(0))
 
 

@@ -85,7 +85,7 @@ def test_password_reset(app, client, mailbox):
     unknown_email = unique_email("unknown")
     unknown = browser.post("/reset", data={"email": unknown_email})
     assert body(known).replace(bookkeeper.email, "X") == body(unknown).replace(unknown_email, "X")
-    message = mailbox.wait_for(bookkeeper.email, "Reset your Amazon Connect password")[0]
+    message = mailbox.wait_for(bookkeeper.email, "Reset your LedgerBridge password")[0]
     link = re.search(r"https?://\S+/reset/[A-Za-z0-9_-]+", text_of(message)).group(0)
     short = browser.post(path_of(link), data={"password": "short"})
     assert "Use at least 10 characters." in short.text

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import limits, logs, marketplaces
 from web.config import ROOT, load_config
+from web.emails import at_amazon
 from web.extensions import csrf, db, limiter, login_manager, mail, migrate, temporal
 from web.filters import register_filters
 
@@ -34,8 +35,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_headers(app)
     register_filters(app)
+    register_context(app)
     logs.init_app(app)
     return app
+
+
+def register_context(app: Flask) -> None:
+    @app.context_processor
+    def names() -> dict[str, str]:
+        # Our product's name, and the app Amazon's consent page shows the seller (emails too).
+        return {
+            "app_name": app.config["APP_NAME"],
+            "amazon_app_name": app.config["AMAZON_APP_NAME"],
+            "amazon_access_description": app.config["AMAZON_ACCESS_DESCRIPTION"],
+            "at_amazon": at_amazon,
+        }
 
 
 def register_extensions(app: Flask) -> None:

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The stand-in in sandbox/ runs here in development; its defaults match these.
 _SANDBOX = "http://127.0.0.1:8100"
 _DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+# The name of the app on the stand-in's consent page (sandbox/config.py SANDBOX_APP_NAME).
+_SANDBOX_APP_NAME = "Demo Bookkeeping App"
+# What the seller is told the bookkeeper will read, in one sentence's worth of words.
+_ACCESS_DESCRIPTION = "your orders, payouts and fees, read-only, to keep your books"
 
 SECRETS = (
     "SECRET_KEY",
@@ -29,6 +33,8 @@ REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
     "APP_BASE_URL",
     "AMAZON_APP_ID",
+    # The seller is told which app Amazon's consent page will show; the demo's name would lie.
+    "AMAZON_APP_NAME",
     "LWA_CLIENT_ID",
     "MAIL_SERVER",
     "MAIL_DEFAULT_SENDER",
@@ -94,9 +100,15 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
             "TOKEN_ENCRYPTION_KEY must be one or more comma-separated Fernet keys"
             " (32 url-safe base64-encoded bytes each)"
         ) from err
+    app_name = env.get("APP_NAME") or "LedgerBridge"
+    if "amazon" in app_name.lower():
+        # Sellers must not mistake us for Amazon (and Amazon's trademark rules forbid it).
+        raise RuntimeError(f"APP_NAME must not contain Amazon's name: {app_name!r}")
     var = ROOT / "var"
     return {
         "APP_ENV": "production" if production else "development",
+        # Our product's name: page titles, the From of every email ("Bea Keeper via …").
+        "APP_NAME": app_name,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{var / 'app.db'}"),
         "APP_BASE_URL": env.get("APP_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
@@ -113,10 +125,12 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS", "false")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": env.get(
-            "MAIL_DEFAULT_SENDER", "Amazon Connect <no-reply@bookkeeping.localhost>"
-        ),
+        # Only its address is used: the name shown is APP_NAME, or "<bookkeeper> via APP_NAME".
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "no-reply@bookkeeping.localhost"),
         "AMAZON_APP_ID": env.get("AMAZON_APP_ID", "amzn1.sp.solution.demo-bookkeeping-app"),
+        # The app's name as Amazon's consent page shows it (Seller Central's app listing).
+        "AMAZON_APP_NAME": env.get("AMAZON_APP_NAME") or _SANDBOX_APP_NAME,
+        "AMAZON_ACCESS_DESCRIPTION": env.get("AMAZON_ACCESS_DESCRIPTION") or _ACCESS_DESCRIPTION,
         "AMAZON_APP_DRAFT": _bool(env.get("AMAZON_APP_DRAFT", "true")),
         "LWA_CLIENT_ID": env.get("LWA_CLIENT_ID", "amzn1.application-oa2-client.demo"),
         "LWA_CLIENT_SECRET": env.get("LWA_CLIENT_SECRET", "demo-client-secret"),

@@ -1,6 +1,6 @@
 """Template filters: statuses and times in words."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -43,3 +43,14 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(status_label)
     app.add_template_filter(ago)
+    app.add_template_filter(email_date)
+
+
+def email_date(moment: datetime | None) -> str:
+    """For emails, read anywhere and any time later: 'Friday 4 December 2026, 14:05 UTC'.
+    Naive times are UTC, as the database keeps them."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} UTC"

@@ -1,19 +1,29 @@
-"""Emails about a login."""
+"""Emails about a login: they come from the app itself, to the address they name."""
+
+from flask import current_app
 
 from web.auth.models import User
 from web.emails import Email, render
 
 
+def _render(name: str, user: User, link: str, because: str) -> tuple[str, str]:
+    why = f"You got this email because {because} at {current_app.config['APP_NAME']}."
+    return render(name, user=user, link=link, firm=user.firm_name, why=why)
+
+
 def finish_signup(user: User, link: str) -> Email:
-    text, html = render("finish_signup", user=user, link=link, firm=user.firm_name)
-    return Email(user.email, "Finish signing up to Amazon Connect", text, html)
+    text, html = _render("finish_signup", user, link, "someone signed up with this address")
+    return Email(user.email, f"Finish signing up to {current_app.config['APP_NAME']}", text, html)
 
 
 def already_registered(user: User, link: str) -> Email:
-    text, html = render("already_registered", user=user, link=link, firm=user.firm_name)
-    return Email(user.email, "You already have a login at Amazon Connect", text, html)
+    because = "someone tried to sign up with this address, which already has a login,"
+    text, html = _render("already_registered", user, link, because)
+    subject = f"You already have a login at {current_app.config['APP_NAME']}"
+    return Email(user.email, subject, text, html)
 
 
 def reset_password(user: User, link: str) -> Email:
-    text, html = render("reset_password", user=user, link=link, firm=user.firm_name)
-    return Email(user.email, "Reset your Amazon Connect password", text, html)
+    because = "someone asked for a new password for this address's login"
+    text, html = _render("reset_password", user, link, because)
+    return Email(user.email, f"Reset your {current_app.config['APP_NAME']} password", text, html)

@@ -2,24 +2,41 @@
 
 from datetime import datetime
 
+from flask import current_app
+
 from web import marketplaces
 from web.auth.models import User
 from web.connect.models import ConnectionRequest
-from web.emails import Email, render
+from web.emails import Email, on_behalf_of, person, render
 
 # Shown in the bookkeeper's preview where the seller's private link will go.
 PREVIEW_LINK = "https://…/connect/(a private link made when you press Send)"
 
 
 def _context(request: ConnectionRequest, **extra) -> dict:
+    bookkeeper = request.requested_by
     return {
         "connection_request": request,
         "account": request.account,
-        "bookkeeper": request.requested_by,
-        "firm": request.requested_by.firm_name,
+        "bookkeeper": bookkeeper,
+        "firm": bookkeeper.firm_name,
+        "who": person(bookkeeper.name, bookkeeper.firm_name),  # the firm once, never twice
         "marketplace": marketplaces.get(request.marketplace),
+        # Why the bookkeeper gets it, and how to reach the seller; emails to the seller say theirs.
+        "why": (
+            f"You got this email because you asked {request.client_name} to connect"
+            f" {request.account.name}'s Amazon account at {current_app.config['APP_NAME']}."
+            f" To reach {request.client_name}, write to {request.client_email}."
+        ),
         **extra,
     }
+
+
+def _why_seller(request: ConnectionRequest, because: str) -> str:
+    return (
+        f"You got this email because {because}."
+        f" Questions? Reply to this email to reach {request.requested_by.name}."
+    )
 
 
 def seller_invitation(
@@ -28,20 +45,29 @@ def seller_invitation(
     expires_at: datetime | None,
     reminder_number: int = 0,
     days_left: int | None = None,
+    new_link: bool = False,
 ) -> Email:
-    """The email the account owner receives, with the 'Continue to connect' link."""
+    """The email the account owner receives, with the 'Continue to connect' link. `new_link`: sent
+    again (a resend, a new address), so the subject says so and threads do not bury it."""
+    who = person(request.requested_by.name, request.requested_by.firm_name)
+    asked = f"{who} asked you to connect {request.account.name}'s Amazon account"
+    why = _why_seller(request, asked)
     context = _context(
-        request, link=link, expires_at=expires_at, reminder=reminder_number, days_left=days_left
+        request,
+        link=link,
+        expires_at=expires_at,
+        reminder=reminder_number,
+        days_left=days_left,
+        why=why,
     )
     text, html = render("invite_seller", **context)
-    subject = (
-        f"{request.requested_by.name} ({context['firm']}) asks you to connect "
-        f"{request.account.name}'s Amazon account"
-    )
+    subject = f"{who} asks you to connect {request.account.name}'s Amazon account"
     if reminder_number:
         left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
         subject = f"Reminder ({left}): {subject}"
-    return Email(request.client_email, subject, text, html)
+    elif new_link:
+        subject = f"New link: {subject}"
+    return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 
 def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
@@ -67,10 +93,12 @@ def bookkeeper_connected(request: ConnectionRequest, selling_partner_id: str) ->
 
 
 def seller_connected(request: ConnectionRequest) -> Email:
-    text, html = render("connected_seller", **_context(request))
+    who = person(request.requested_by.name, request.requested_by.firm_name)
+    why = _why_seller(request, f"you connected {request.account.name}'s Amazon account for {who}")
+    text, html = render("connected_seller", **_context(request, why=why))
     firm = request.requested_by.firm_name
     subject = f"You connected {request.account.name}'s Amazon account to {firm}"
-    return Email(request.client_email, subject, text, html)
+    return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 
 def bookkeeper_failed(request: ConnectionRequest) -> Email:
@@ -108,7 +136,12 @@ def inviter_member_connected(
     request: ConnectionRequest, inviter: User, selling_partner_id: str
 ) -> Email:
     """To the admin who invited the member who just connected Amazon themselves."""
-    context = _context(request, inviter=inviter, selling_partner_id=selling_partner_id)
+    member = request.requested_by
+    why = (
+        f"You got this email because you invited {member.name} to {request.account.name}"
+        f" at {current_app.config['APP_NAME']}. To reach {member.name}, write to {member.email}."
+    )
+    context = _context(request, inviter=inviter, selling_partner_id=selling_partner_id, why=why)
     text, html = render("member_connected_inviter", **context)
     subject = f"{request.requested_by.name} connected {request.account.name} to Amazon"
     return Email(inviter.email, subject, text, html)

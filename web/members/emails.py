@@ -2,17 +2,26 @@
 
 from datetime import datetime
 
+from flask import current_app
+
 from web.auth.models import User
-from web.emails import Email, render
+from web.emails import Email, on_behalf_of, person, render
 from web.members.models import UserInvitation
 
 
 def _context(invitation: UserInvitation, **extra) -> dict:
+    inviter = invitation.invited_by
     return {
         "invitation": invitation,
         "account": invitation.account,
-        "inviter": invitation.invited_by,
-        "firm": invitation.invited_by.firm_name,
+        "inviter": inviter,
+        "firm": inviter.firm_name,
+        "who": person(inviter.name, inviter.firm_name),  # the firm once, never twice
+        # Why the inviter gets it; the invitee's own email says theirs.
+        "why": (
+            f"You got this email because you invited {invitation.email} to"
+            f" {invitation.account.name} at {current_app.config['APP_NAME']}."
+        ),
         **extra,
     }
 
@@ -23,18 +32,32 @@ def invitation_email(
     expires_at: datetime,
     reminder_number: int = 0,
     days_left: int | None = None,
+    new_link: bool = False,
 ) -> Email:
-    """The invitee's email with the 'Accept invitation' link."""
+    """The invitee's email with the 'Accept invitation' link. `new_link`: a resend, so the subject
+    says so and threads do not bury it."""
+    inviter = invitation.invited_by
+    who = person(inviter.name, inviter.firm_name)
+    why = (
+        f"You got this email because {who} invited you to {invitation.account.name} at"
+        f" {current_app.config['APP_NAME']}. Questions? Reply to this email to reach"
+        f" {inviter.name}."
+    )
     context = _context(
-        invitation, link=link, expires_at=expires_at, reminder=reminder_number, days_left=days_left
+        invitation,
+        link=link,
+        expires_at=expires_at,
+        reminder=reminder_number,
+        days_left=days_left,
+        why=why,
     )
     text, html = render("invite_user", **context)
-    subject = (
-        f"{invitation.invited_by.name} ({context['firm']}) invites you to {invitation.account.name}"
-    )
+    subject = f"{who} invites you to {invitation.account.name}"
     if reminder_number:
         subject = f"Reminder: {subject}"
-    return Email(invitation.email, subject, text, html)
+    elif new_link:
+        subject = f"New link: {subject}"
+    return Email(invitation.email, subject, text, html, **on_behalf_of(inviter))
 
 
 def inviter_joined(invitation: UserInvitation, user: User) -> Email:
