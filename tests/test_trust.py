@@ -137,6 +137,14 @@ def test_seller_emails_come_from_the_bookkeeper_via_the_app(app, client, seller,
     assert sender(connected) == ("LedgerBridge", ADDRESS)
     assert_ours(connected)
 
+    # Every email of the story, to either party, ends saying why it came.
+    everything = [*mailbox.to(bookkeeper.email), *mailbox.to(sent["client_email"])]
+    everything += mailbox.to(new_address)
+    assert len(everything) >= 7
+    for message in everything:
+        assert "You got this email because" in footer(message), message["Subject"]
+        assert "You got this email because" in html_of(message), message["Subject"]
+
 
 def test_user_invitation_names_are_encoded_and_not_repeated(app, client, mailbox):
     """A firm equal to the name is not said twice; commas, quotes and accents survive."""

@@ -21,6 +21,7 @@ def _context(invitation: UserInvitation, **extra) -> dict:
         "why": (
             f"You got this email because you invited {invitation.email} to"
             f" {invitation.account.name} at {current_app.config['APP_NAME']}."
+            f" To reach them, write to {invitation.email}."
         ),
         **extra,
     }
