@@ -219,3 +219,18 @@ def test_our_name_cannot_be_amazons(name):
 
     with pytest.raises(RuntimeError, match="APP_NAME"):
         load_config({"APP_NAME": name})
+
+
+def test_direct_connection_says_you_connected_it_yourself(client, seller, mailbox):
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account("Own Shop")
+    started = client.post(f"/accounts/{account_id}/connect/direct", data={"marketplace": "CA"})
+    redirect = seller.consent(started.headers["Location"], "seller-us@example.com")
+    client.get(path_of(redirect))
+    [done] = mailbox.wait_for(bookkeeper.email, "Own Shop is connected to Amazon CA")
+    assert sender(done) == ("LedgerBridge", ADDRESS)
+    assert (
+        "You got this email because you connected Own Shop's Amazon account at LedgerBridge"
+        " yourself." in footer(done)
+    )
+    assert "asked" not in footer(done)

@@ -22,14 +22,20 @@ def _context(request: ConnectionRequest, **extra) -> dict:
         "firm": bookkeeper.firm_name,
         "who": person(bookkeeper.name, bookkeeper.firm_name),  # the firm once, never twice
         "marketplace": marketplaces.get(request.marketplace),
-        # Why the bookkeeper gets it, and how to reach the seller; emails to the seller say theirs.
-        "why": (
-            f"You got this email because you asked {request.client_name} to connect"
-            f" {request.account.name}'s Amazon account at {current_app.config['APP_NAME']}."
-            f" To reach {request.client_name}, write to {request.client_email}."
-        ),
+        "why": _why_bookkeeper(request),  # emails to the seller say theirs
         **extra,
     }
+
+
+def _why_bookkeeper(request: ConnectionRequest) -> str:
+    """Why the bookkeeper gets it, and how to reach the seller they asked."""
+    at = f"{request.account.name}'s Amazon account at {current_app.config['APP_NAME']}"
+    if request.kind == ConnectionRequest.DIRECT:
+        return f"You got this email because you connected {at} yourself."
+    return (
+        f"You got this email because you asked {request.client_name} to connect {at}."
+        f" To reach {request.client_name}, write to {request.client_email}."
+    )
 
 
 def _why_seller(request: ConnectionRequest, because: str) -> str:
