@@ -245,3 +245,44 @@ def test_stuck_seller_on_a_phone(people, client, mailbox, amazon):
     newest = link_in(mailbox.wait_for(newer_email, "asks you to connect", count=2)[1])
     page.goto(newest)
     page.get_by_role("button", name="Continue to Amazon").wait_for()
+
+
+def test_the_wrong_accounts_store_name_is_capped_and_escaped(app):
+    """Amazon's store name is the seller's own text: kept short and on one line, shown escaped."""
+    from types import SimpleNamespace
+
+    from flask import render_template
+
+    from activities.amazon import _remember_account_used
+    from web import marketplaces
+    from web.amazon import Participation
+    from web.connect.models import Authorization
+
+    hostile = "<script>alert(1)</script>\n" + "x" * 500
+    authorization = Authorization(selling_partner_id="A2DEMOUSSELL01", public_id="p")
+    _remember_account_used(
+        authorization,
+        [
+            Participation("ATVPDKIKX0DER", "US", hostile, True),
+            Participation("NOT-AN-AMAZON-ID", "XX", "", True),  # unknown: not named
+            Participation("A1F83G8C2ARO7P", "UK", "Other", False),  # not selling: not named
+        ],
+    )
+    assert len(authorization.store_name) == Authorization.STORE_NAME_MAX
+    assert "\n" not in authorization.store_name
+    assert authorization.sells_in == "US"
+
+    who = SimpleNamespace(name="Bea", firm_name="Ledger & Co")
+    request = SimpleNamespace(account=SimpleNamespace(name="Acme"), requested_by=who)
+    with app.test_request_context():
+        page = render_template(
+            "consent/outcome.html",
+            outcome="wrong_account",
+            message="m",
+            connection_request=request,
+            marketplace=marketplaces.get("UK"),
+            authorization=authorization,
+            sells_in=[marketplaces.get("US")],
+            link_again=False,
+        )
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
