@@ -5,8 +5,9 @@ from dataclasses import dataclass
 # Amazon's own sign-out, on each marketplace's Seller Central host, which returns the browser to
 # `openid.return_to` (there: our consent URL on the same host). Not in the SP-API documentation:
 # Amazon's sign-in service answers under /ap/ (/ap/signin, /ap/signout) and speaks OpenID 2.0
-# parameters (openid.return_to, openid.assoc_handle); see docs/operations.md, "A seller signed in
-# with the wrong Amazon account", for what was found and what could not be checked offline.
+# parameters (openid.return_to, openid.assoc_handle). Not verified offline: that Seller Central's
+# /ap/signout honours openid.return_to for its consent page, and whether it also wants its
+# openid.assoc_handle. See docs/operations.md, "Amazon's sign-out URL".
 SIGN_OUT_PATH = "/ap/signout"
 SIGN_OUT_RETURN_PARAM = "openid.return_to"
 
