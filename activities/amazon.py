@@ -100,6 +100,28 @@ class AmazonActivities:
             except amazon.AmazonRefused as err:
                 raise _refused(err) from None
             for participation in participations:
-                if participation.marketplace_id == marketplace.marketplace_id:
-                    return MarketplaceCheck(participation.participating, participation.store_name)
+                if (
+                    participation.marketplace_id == marketplace.marketplace_id
+                    and participation.participating
+                ):
+                    return MarketplaceCheck(True, participation.store_name)
+            _remember_account_used(authorization, participations)
+            db.session.commit()
             return MarketplaceCheck(False, "")
+
+
+def _remember_account_used(
+    authorization: Authorization, participations: list[amazon.Participation]
+) -> None:
+    """Keep what the seller's page and the bookkeeper's email say about the wrong account: its
+    store name and where it sells. Amazon's text, shown to people: capped here, escaped there."""
+    selling = [p for p in participations if p.participating]
+    names = [p.store_name.strip() for p in selling if p.store_name.strip()]
+    name = " ".join(names[0].split()) if names else ""  # no line breaks in a name
+    authorization.store_name = name[: Authorization.STORE_NAME_MAX]
+    countries: list[str] = []
+    for p in selling:
+        known = marketplaces.BY_ID.get(p.marketplace_id)
+        if known is not None and known.country not in countries:
+            countries.append(known.country)
+    authorization.sells_in = ",".join(countries)

@@ -155,6 +155,16 @@ class EmailActivities:
                 email = emails.bookkeeper_new_link_asked(request, self._renew_link(request))
             elif input.notice in ("withdrawn_by_operations", "closed_by_operations"):
                 email = emails.bookkeeper_closed_by_operations(request, self._renew_link(request))
+            elif input.notice == "wrong_account_bookkeeper":
+                used = db.session.scalars(
+                    db.select(Authorization)
+                    .filter_by(request_id=request.id, outcome=Authorization.WRONG_ACCOUNT)
+                    .order_by(Authorization.id)
+                ).first()
+                if used is None:
+                    return EmailsSent([])  # nothing to tell (the row was removed)
+                new_request = self._url(f"/accounts/{request.account_id}/connect/request")
+                email = emails.bookkeeper_wrong_account(request, used, new_request)
             else:
                 raise ApplicationError(f"unknown notice {input.notice}", non_retryable=True)
             deliver(email, f"{request.public_id}.{input.notice}")

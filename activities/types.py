@@ -31,7 +31,7 @@ class InvitationInput:
 class NoticeInput:
     """One notice to one party: connected_bookkeeper, connected_seller, connected_inviter,
     failed_bookkeeper, expired_bookkeeper, new_link_asked, withdrawn_by_operations,
-    closed_by_operations."""
+    closed_by_operations, wrong_account_bookkeeper."""
 
     request_id: int
     notice: str

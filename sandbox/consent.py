@@ -16,7 +16,6 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.wrappers import Response
 
 from .sellers import SELLERS, Seller, find_seller
 from .store import get_store
@@ -215,11 +214,41 @@ def sign_in() -> Any:
     return redirect(url_for("consent.consent", **params) if params else url_for("consent.home"))
 
 
+# Where an app sends a browser to sign the seller out first, as Amazon's sign-in service takes
+# it (OpenID 2.0's name); see web/marketplaces.py and docs/operations.md.
+RETURN_TO = "openid.return_to"
+
+
+def _own_consent_page(url: str) -> bool:
+    """Amazon returns only to Amazon's pages: here, this stand-in's consent page. Anything
+    else would make 'Amazon' an open redirect."""
+    if any(c in url for c in "\\\r\n\t") or len(url) > 4096:
+        return False
+    parts = urlsplit(url)
+    return (
+        f"{parts.scheme}://{parts.netloc}/" == request.host_url
+        and parts.path == url_for("consent.consent")
+        and not parts.fragment
+    )
+
+
 @bp.route("/ap/signout", methods=["GET", "POST"])
-def sign_out() -> Response:
-    """Sign the seller out (to switch accounts), returning to the pending consent if any."""
+def sign_out() -> Any:
+    """Sign the seller out (to switch accounts), then on to `openid.return_to` (only this
+    stand-in's consent page), or to the pending consent given by its parameters, or home."""
+    values = request.form if request.method == "POST" else request.args
+    return_to = values.get(RETURN_TO)
+    if return_to is not None and not _own_consent_page(return_to):
+        return _error_page(
+            ConsentError(
+                "invalid_request",
+                "Cannot return there",
+                "After signing out, Amazon only returns to its own pages.",
+            )
+        )
     session.pop("seller_email", None)
     session.pop("csrf", None)
-    values = request.form if request.method == "POST" else request.args
+    if return_to is not None:
+        return redirect(return_to, code=302)
     params = {k: values[k] for k in CONSENT_PARAMS if values.get(k)}
     return redirect(url_for("consent.consent", **params) if params else url_for("consent.home"))

@@ -11,7 +11,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from web.marketplaces import Marketplace
+from web.marketplaces import SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
 
 TIMEOUT = (5, 15)  # connect, read: seconds
 
@@ -51,6 +51,18 @@ def consent_url(config, marketplace: Marketplace, state: str) -> str:
         params["version"] = "beta"
     params["redirect_uri"] = redirect_uri(config)
     return f"{host}/apps/authorize/consent?{urlencode(params)}"
+
+
+def sign_out_url(config, marketplace: Marketplace, return_to: str) -> str:
+    """Amazon's sign-out, then on to `return_to` (an Amazon page: the consent URL), so a seller
+    who used the wrong account signs in afresh instead of landing in the same session.
+
+    The host follows the consent URL's (AMAZON_SELLER_CENTRAL_URL points both at the stand-in),
+    so production reaches Amazon by configuration alone.
+    """
+    host = config["AMAZON_SELLER_CENTRAL_URL"]
+    base = f"{host}{SIGN_OUT_PATH}" if host else marketplace.sign_out_url
+    return f"{base}?{urlencode({SIGN_OUT_RETURN_PARAM: return_to})}"
 
 
 def _lwa(config) -> OAuth2Session:

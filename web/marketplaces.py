@@ -2,6 +2,15 @@
 
 from dataclasses import dataclass
 
+# Amazon's own sign-out, on each marketplace's Seller Central host, which returns the browser to
+# `openid.return_to` (there: our consent URL on the same host). Not in the SP-API documentation:
+# Amazon's sign-in service answers under /ap/ (/ap/signin, /ap/signout) and speaks OpenID 2.0
+# parameters (openid.return_to, openid.assoc_handle). Not verified offline: that Seller Central's
+# /ap/signout honours openid.return_to for its consent page, and whether it also wants its
+# openid.assoc_handle. See docs/operations.md, "Amazon's sign-out URL".
+SIGN_OUT_PATH = "/ap/signout"
+SIGN_OUT_RETURN_PARAM = "openid.return_to"
+
 
 @dataclass(frozen=True)
 class Region:
@@ -21,6 +30,16 @@ class Marketplace:
     @property
     def label(self) -> str:
         return f"{self.name} ({self.country})"
+
+    @property
+    def place(self) -> str:
+        """The country as a sentence says it: 'sells in the UK', 'sells in Germany'."""
+        return _PLACES.get(self.country, self.name)
+
+    @property
+    def sign_out_url(self) -> str:
+        """Where Amazon signs a seller out of this marketplace's Seller Central."""
+        return f"{self.seller_central_url}{SIGN_OUT_PATH}"
 
 
 NA = Region("NA", "North America", "https://sellingpartnerapi-na.amazon.com")
@@ -59,6 +78,8 @@ MARKETPLACES: tuple[Marketplace, ...] = (
 )
 
 BY_COUNTRY = {m.country: m for m in MARKETPLACES}
+BY_ID = {m.marketplace_id: m for m in MARKETPLACES}
+_PLACES = {"UK": "the UK", "US": "the US", "AE": "the UAE", "NL": "the Netherlands"}
 
 
 def get(country: str) -> Marketplace:

@@ -54,6 +54,9 @@ SAVED_RETRY = RetryPolicy(
 ABANDONED = "abandoned"
 # After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
 FLAG_AFTER_ATTEMPTS = 5
+# The wrong-account notice is help, not a confirmation: give up on it rather than keep the
+# request from expiring or being withdrawn while the mail server is down for long.
+WRONG_ACCOUNT_NOTICE_DEADLINE = timedelta(hours=1)
 
 # Statuses (the OnboardingStatus search attribute; mirrors web.connect.models.ConnectionRequest)
 SENT = "sent"
@@ -166,7 +169,9 @@ class ConnectionRequestWorkflow:
 
     Update `submit_authorization(AuthorizationSubmitted) -> AuthorizationOutcome`: the callback
     hands over Amazon's authorization (a database reference, never the code) and waits for the
-    outcome. Wrong account, expired code or Amazon trouble leave the request open for another try.
+    outcome. Wrong account, expired code or Amazon trouble leave the request open for another try;
+    the first wrong account of an invitation is emailed to the bookkeeper (patch
+    "wrong-account-notice").
     Update `resend(ResendRequest) -> RequestStatus`: a fresh link; earlier links stop working.
     Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address
     (the same address again is a plain resend).
@@ -201,6 +206,7 @@ class ConnectionRequestWorkflow:
         self._one_truth = False  # see run()
         self._email_domain = ""
         self._settled = False  # the row holds the final status (withdraw answers then)
+        self._told_of_wrong_account = False
 
     # ---- the story -------------------------------------------------------------------------
 
@@ -274,6 +280,8 @@ class ConnectionRequestWorkflow:
             self._pending = None
             if outcome.outcome == CONNECTED:
                 break
+            if outcome.outcome == WRONG_ACCOUNT:
+                await self._tell_of_wrong_account()
         self._closed = True
         self._set_status(CONNECTED)
         self._settled = True
@@ -429,13 +437,34 @@ class ConnectionRequestWorkflow:
         )
         return AuthorizationOutcome(outcome, MESSAGES[outcome])
 
-    async def _notify(self, notice: str, summary: str) -> None:
+    async def _tell_of_wrong_account(self) -> None:
+        """Email the bookkeeper, once per request, that the seller signed in with an account
+        that does not sell in the marketplace (the seller's page already says so)."""
+        assert self._input is not None
+        if self._told_of_wrong_account or not self._input.send_invite:
+            return  # a member connecting directly sees the page; nobody else to tell
+        # Runs and histories from before this patch sent nothing here.
+        if not workflow.patched("wrong-account-notice"):
+            return
+        self._told_of_wrong_account = True
+        try:
+            await self._notify(
+                "wrong_account_bookkeeper",
+                "Tell the bookkeeper the seller signed in with an account that does not sell there",
+                deadline=WRONG_ACCOUNT_NOTICE_DEADLINE,
+            )
+        except ActivityError:
+            workflow.logger.warning("the wrong-account notice could not be sent")
+
+    async def _notify(
+        self, notice: str, summary: str, deadline: timedelta = CONFIRMATION_DEADLINE
+    ) -> None:
         assert self._input is not None
         await self._email(
             EmailActivities.send_notice,
             NoticeInput(self._input.request_id, notice),
             summary,
-            deadline=CONFIRMATION_DEADLINE,
+            deadline=deadline,
         )
 
     async def _email(self, method, arg, summary: str, deadline: timedelta | None = None) -> None:

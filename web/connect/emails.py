@@ -6,7 +6,7 @@ from flask import current_app
 
 from web import marketplaces
 from web.auth.models import User
-from web.connect.models import ConnectionRequest
+from web.connect.models import Authorization, ConnectionRequest
 from web.emails import Email, on_behalf_of, person, render
 
 # Shown in the bookkeeper's preview where the seller's private link will go.
@@ -151,3 +151,22 @@ def inviter_member_connected(
     text, html = render("member_connected_inviter", **context)
     subject = f"{request.requested_by.name} connected {request.account.name} to Amazon"
     return Email(inviter.email, subject, text, html)
+
+
+def bookkeeper_wrong_account(
+    request: ConnectionRequest, authorization: Authorization, new_request_link: str
+) -> Email:
+    """The seller signed in at Amazon with an account that does not sell in the marketplace."""
+    marketplace = marketplaces.get(request.marketplace)
+    sells_in = [marketplaces.get(c) for c in authorization.sells_in_countries]
+    context = _context(
+        request,
+        authorization=authorization,
+        sells_in=sells_in,
+        new_request_link=new_request_link,
+    )
+    text, html = render("wrong_account_bookkeeper", **context)
+    subject = (
+        f"{request.client_name} signed in with an account that does not sell in {marketplace.place}"
+    )
+    return Email(request.requested_by.email, subject, text, html)

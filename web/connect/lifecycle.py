@@ -14,13 +14,18 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from web import marketplaces
+from web import limits, marketplaces
 from web.auth.models import utcnow
-from web.connect.models import ConnectionRequest
+from web.connect.models import ConnectionLink, ConnectionRequest
 from web.extensions import db, temporal
 from web.logs import note_workflow
 from workflows import search_attributes
-from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
+from workflows.connection_request import (
+    ConnectionRequestInput,
+    ConnectionRequestWorkflow,
+    RequestStatus,
+    ResendRequest,
+)
 from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
@@ -181,3 +186,49 @@ def open_request_for(account_id: int, marketplace: str) -> ConnectionRequest | N
             ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
         )
     )
+
+
+def latest_request_for(link: ConnectionLink) -> ConnectionRequest | None:
+    """The open request an old link now stands for: its own request when the link was replaced
+    by a newer one; for a withdrawn request, a newer open request for the same account and
+    marketplace; else None (a live link, or nothing open)."""
+    own = link.request
+    if own.is_open:
+        return own if link.superseded_at is not None else None
+    if own.status != ConnectionRequest.CANCELLED:
+        return None
+    newer = open_request_for(own.account_id, own.marketplace)
+    return newer if newer is not None and newer.id > own.id else None
+
+
+def send_latest_link(link: ConnectionLink) -> bool:
+    """The seller asks, from an old link, for the latest one: the request's workflow emails a
+    fresh link (only its hash is kept, so 'the latest' is a new one) to the request's current
+    address; earlier links stop working, as with the bookkeeper's Resend, whose cooldown and
+    the account's daily cap apply. Returns whether it was sent; the seller is never told."""
+    target = latest_request_for(link)
+    if target is None or target.kind != ConnectionRequest.INVITE:
+        return False
+    account = target.account
+    cap = current_app.config["CONNECT_DAILY_CAP"]
+
+    def spend_daily_cap() -> None:
+        message = f"{account.name} has reached today's limit of {cap} requests and resends."
+        limits.spend(f"{cap} per day", "CONNECT_DAILY_CAP", f"account:{account.id}", message)
+
+    try:
+        undo = limits.spend_resend(target, spend_daily_cap)
+    except limits.OverLimit as over:
+        current_app.logger.info("latest link for request %s not sent: %s", target.id, over)
+        return False
+    if undo is None:
+        return False
+    asked = ResendRequest(f"{target.client_name} (asked for the latest link)")
+    try:
+        update(target, "resend", asked, RequestStatus)
+    except Exception:
+        # Closed or busy with Amazon's answer meanwhile, or Temporal did not answer in time.
+        current_app.logger.warning("latest link for request %s not sent", target.id, exc_info=True)
+        undo()
+        return False
+    return True

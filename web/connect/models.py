@@ -143,6 +143,7 @@ class Authorization(db.Model):
     AMAZON_UNAVAILABLE = "amazon_unavailable"
     LINK_REPLACED = "link_replaced"
     CLOSED = "closed"
+    STORE_NAME_MAX = 120
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -156,10 +157,19 @@ class Authorization(db.Model):
     refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     outcome: Mapped[str] = mapped_column(String(24), default=PENDING)
     outcome_message: Mapped[str] = mapped_column(Text, default="")
+    # The seller account Amazon reported for a wrong account, shown to the seller and emailed to
+    # the bookkeeper: its store name (Amazon's text, capped) and the countries it sells in
+    # ("US,CA,MX"). None for other outcomes.
+    store_name: Mapped[str | None] = mapped_column(String(STORE_NAME_MAX))
+    sells_in: Mapped[str | None] = mapped_column(String(120))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[ConnectionRequest] = relationship()
     link: Mapped[ConnectionLink | None] = relationship()
+
+    @property
+    def sells_in_countries(self) -> list[str]:
+        return [c for c in (self.sells_in or "").split(",") if c]
 
     @property
     def link_replaced(self) -> bool:

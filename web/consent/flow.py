@@ -31,11 +31,15 @@ STATE_LIFETIME = timedelta(minutes=30)
 REUSE_MARGIN = timedelta(minutes=15)
 
 
-def begin(request: ConnectionRequest, link: ConnectionLink | None) -> Response:
+def begin(
+    request: ConnectionRequest, link: ConnectionLink | None, sign_out_first: bool = False
+) -> Response:
     """Send this browser to Amazon's consent page with a state bound to its session (and to the
     emailed link it began from, which must still be live when Amazon sends it back): the one it
-    already holds for this request and link, or a fresh one."""
-    again = resume(request, link)
+    already holds for this request and link, or a fresh one. With `sign_out_first`, through
+    Amazon's sign-out, so the seller signs in afresh instead of reusing Amazon's session (the
+    account that was wrong)."""
+    again = resume(request, link, sign_out_first)
     if again is not None:
         return again
     state = secrets.token_urlsafe(32)
@@ -47,10 +51,12 @@ def begin(request: ConnectionRequest, link: ConnectionLink | None) -> Response:
     db.session.commit()
     session[SESSION_KEY] = digest(state)
     session[RAW_STATE_KEY] = state
-    return _to_amazon(request, state)
+    return _to_amazon(request, state, sign_out_first)
 
 
-def resume(request: ConnectionRequest, link: ConnectionLink | None) -> Response | None:
+def resume(
+    request: ConnectionRequest, link: ConnectionLink | None, sign_out_first: bool = False
+) -> Response | None:
     """Back to Amazon with this browser's unused state for the same request and link, while it
     is young enough; None when there is none (a new trip begins)."""
     state = session.get(RAW_STATE_KEY, "")
@@ -65,12 +71,16 @@ def resume(request: ConnectionRequest, link: ConnectionLink | None) -> Response 
         or oauth_state.created_at < utcnow() - (STATE_LIFETIME - REUSE_MARGIN)
     ):
         return None
-    return _to_amazon(request, state)
+    return _to_amazon(request, state, sign_out_first)
 
 
-def _to_amazon(request: ConnectionRequest, state: str) -> Response:
+def _to_amazon(request: ConnectionRequest, state: str, sign_out_first: bool = False) -> Response:
+    config = current_app.config
     marketplace = marketplaces.get(request.marketplace)
-    return redirect(amazon.consent_url(current_app.config, marketplace, state), code=303)
+    url = amazon.consent_url(config, marketplace, state)
+    if sign_out_first:
+        url = amazon.sign_out_url(config, marketplace, return_to=url)
+    return redirect(url, code=303)
 
 
 def forget_state() -> None:

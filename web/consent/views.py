@@ -117,8 +117,31 @@ def go_to_amazon(token: str):
     return flow.begin(link.request, link)
 
 
+def _ask_limit() -> str:
+    return current_app.config["LIMIT_ASK_NEW_LINK"]
+
+
+def _per_request() -> str:
+    """Every link of one request shares a budget, so many old links do not multiply it."""
+    link = _link(request.view_args["token"])
+    return f"request:{link.request_id}" if link is not None else per_link()
+
+
+@bp.post("/connect/<token>/latest")
+@limiter.limit(_ask_limit, key_func=per_link)
+@limiter.limit(_ask_limit, key_func=_per_request)
+def send_latest_link(token: str):
+    """On a replaced or withdrawn link: email the live link to the address it goes to now. The
+    page says the same whether or not anything was sent, and never shows a link."""
+    link = _link(token)
+    if link is None:
+        abort(404)
+    lifecycle.send_latest_link(link)
+    return render_template("consent/asked.html", connection_request=link.request, latest=True)
+
+
 @bp.post("/connect/<token>/ask")
-@limiter.limit(lambda: current_app.config["LIMIT_ASK_NEW_LINK"])
+@limiter.limit(_ask_limit)
 def ask_for_new_link(token: str):
     """On an expired link: tell the bookkeeper the seller wants a new one (once a day)."""
     link = _link(token)
@@ -270,6 +293,7 @@ def _outcome(authorization: Authorization, timeout: float):
         connection_request=connection_request,
         marketplace=marketplaces.get(connection_request.marketplace),
         authorization=authorization,
+        sells_in=[marketplaces.get(c) for c in authorization.sells_in_countries],
         link_again=connection_request.is_open,
     ), status
 
@@ -287,4 +311,7 @@ def retry(public_id: str):
             marketplace=marketplaces.get(connection_request.marketplace),
             token=None,
         ), 410
-    return flow.begin(connection_request, authorization.link)
+    # The wrong account is still signed in at Amazon: through Amazon's sign-out, or the seller
+    # lands in the same session and confirms with the same account again.
+    wrong = authorization.outcome == Authorization.WRONG_ACCOUNT
+    return flow.begin(connection_request, authorization.link, sign_out_first=wrong)
