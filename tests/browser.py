@@ -41,9 +41,12 @@ def launch_browser():
 class Person:
     """One browser context (one person), recording console errors and taking screenshots."""
 
-    def __init__(self, browser, base_url: str, shots: Path, name: str, mobile=False) -> None:
+    def __init__(
+        self, browser, base_url: str, shots: Path, name: str, mobile=False, **context
+    ) -> None:
+        # `context`: more of Playwright's new_context options (java_script_enabled, timezone_id).
         size = {"width": 390, "height": 844} if mobile else {"width": 1200, "height": 900}
-        self.context = browser.new_context(viewport=size, base_url=base_url)
+        self.context = browser.new_context(viewport=size, base_url=base_url, **context)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
@@ -72,8 +75,8 @@ def people_maker(browser, live_server, request, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     made: list[Person] = []
 
-    def make(name: str, mobile: bool = False) -> Person:
-        person = Person(browser, live_server, shots, name, mobile)
+    def make(name: str, mobile: bool = False, **context) -> Person:
+        person = Person(browser, live_server, shots, name, mobile, **context)
         made.append(person)
         return person
 

@@ -87,6 +87,10 @@ def test_invite_the_owner_as_a_user_who_connects_directly(people, mailbox):
     olive.page.get_by_role("button", name="I own this seller account — connect now").click()
     amazon_sign_in(olive.page, "seller-us@example.com")
     olive.page.get_by_role("heading", name="Connected").wait_for()
+    # Olive connected it herself: nobody "has been told", and her own name is not her firm.
+    done = olive.page.locator("main").inner_text()
+    assert "has been told" not in done and "connected to Olive Owner" not in done
+    olive.page.get_by_role("link", name="Back to Option Two Ltd").wait_for()
     olive.shot("13-member-connected")
     mailbox.wait_for(admin.email, "Olive Owner connected Option Two Ltd to Amazon")
 
@@ -107,6 +111,7 @@ def test_pages_for_links_that_no_longer_work(people, mailbox, config):
     sam = people("seller")
     # withdrawn
     withdrawn = send("US")
+    page.get_by_role("link", name="Withdraw request").click()  # a page that asks first
     page.get_by_role("button", name="Withdraw request").click()
     page.get_by_text("Request withdrawn").wait_for()
     sam.page.goto(withdrawn)
@@ -159,9 +164,10 @@ def test_a_consent_begun_from_a_replaced_link_is_refused(people, mailbox):
     sam.page.get_by_role("heading", name="This request was sent again").wait_for()
     sam.shot("17-seller-consent-from-a-replaced-link")
 
+    page.get_by_role("link", name="Withdraw request").click()  # a page that asks first
     page.get_by_role("button", name="Withdraw request").click()
     page.get_by_text("Request withdrawn").wait_for()
     expect(page.locator("[data-status]").first).to_have_text("Withdrawn")
-    expect(page.get_by_role("button", name="Withdraw request")).to_have_count(0)
+    expect(page.get_by_role("link", name="Withdraw request")).to_have_count(0)
     expect(page.get_by_role("button", name="Resend now")).to_have_count(0)
     bea.shot("18-request-withdrawn")

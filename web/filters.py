@@ -3,13 +3,14 @@
 from datetime import UTC, datetime
 
 from flask import Flask
+from markupsafe import Markup
 
 from web.auth.models import utcnow
 
 STATUS_LABELS = {
     "sent": "Sent",
     "opened": "Opened",
-    "consent_started": "Consent started",
+    "consent_started": "Went to Amazon",
     "reminded": "Reminded",
     "connected": "Connected",
     "expired": "Expired",
@@ -40,9 +41,25 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return "in a moment" if future else "just now"
 
 
+def local_time(moment: datetime | None, relative: bool = False) -> Markup:
+    """A <time> for a page: UTC in its text and title until static/times.js rewrites the text
+    into the viewer's own zone (relative ones, "5 minutes ago", keep their words and get the
+    local time on hover). `moment` is naive UTC, as every column holds it."""
+    if moment is None:
+        return Markup("")
+    utc = f"{moment:%Y-%m-%d %H:%M} UTC"
+    return Markup('<time datetime="{}" title="{}" data-local{}>{}</time>').format(
+        f"{moment:%Y-%m-%dT%H:%M:%S}Z",
+        utc,
+        Markup(" data-relative") if relative else "",
+        ago(moment) if relative else utc,
+    )
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(status_label)
     app.add_template_filter(ago)
+    app.add_template_filter(local_time)
     app.add_template_filter(email_date)
 
 

@@ -48,15 +48,18 @@ def account_switcher() -> dict:
 def index():
     """Every account the user belongs to, with its Amazon status."""
     memberships = my_memberships()
-    open_requests = {
-        r.account_id: r
-        for r in db.session.scalars(
-            db.select(ConnectionRequest).filter(
-                ConnectionRequest.account_id.in_([m.account_id for m in memberships]),
-                ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
-            )
+    # Every open request, each account's in marketplace order: one marketplace may be connected
+    # while another waits for its seller, and the list shows both.
+    open_requests: dict[int, list[ConnectionRequest]] = {}
+    for r in db.session.scalars(
+        db.select(ConnectionRequest)
+        .filter(
+            ConnectionRequest.account_id.in_([m.account_id for m in memberships]),
+            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
         )
-    }
+        .order_by(ConnectionRequest.marketplace)
+    ):
+        open_requests.setdefault(r.account_id, []).append(r)
     return render_template(
         "accounts/index.html", memberships=memberships, open_requests=open_requests
     )
@@ -143,14 +146,34 @@ def status(account_id: int):
     return {**state, "version": _digest(state)}
 
 
-@bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
-@login_required
-def disconnect(account_id: int, connection_id: int):
-    """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too."""
+def _connection(account_id: int, connection_id: int) -> AmazonConnection:
+    """One of the account's connections, for its admins; 404 otherwise."""
     account = account_for(account_id, admin=True)
     connection = db.session.get(AmazonConnection, connection_id)
     if connection is None or connection.account_id != account.id:
         abort(404)
+    return connection
+
+
+@bp.get("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
+@login_required
+def confirm_disconnect(account_id: int, connection_id: int):
+    """Ask before disconnecting: what stops, who is (not) told, and a way back."""
+    connection = _connection(account_id, connection_id)
+    return render_template(
+        "accounts/confirm_disconnect.html",
+        account=connection.account,
+        connection=connection,
+        marketplace=marketplaces.get(connection.marketplace),
+    )
+
+
+@bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
+@login_required
+def disconnect(account_id: int, connection_id: int):
+    """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too."""
+    connection = _connection(account_id, connection_id)
+    account = connection.account
     db.session.delete(connection)
     db.session.commit()
     flash(

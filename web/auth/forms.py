@@ -6,6 +6,14 @@ from wtforms.validators import DataRequired, Email, Length
 
 from web.forms import single_line, strip
 
+# Two Length rules, so a password that is too long is not told it is too short; both render as
+# minlength / maxlength on the input.
+PASSWORD_RULES = [
+    DataRequired(),
+    Length(min=10, message="Use at least 10 characters."),
+    Length(max=200, message="Use at most 200 characters."),
+]
+
 
 class SignupForm(FlaskForm):
     name = StringField(
@@ -20,27 +28,25 @@ class SignupForm(FlaskForm):
     email = EmailField(
         "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254), single_line]
     )
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
-    )
+    password = PasswordField("Password", validators=PASSWORD_RULES)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email()])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email()])
-
-
-class NewPasswordForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
     )
 
 
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=PASSWORD_RULES)
+
+
 class ConfirmPasswordForm(FlaskForm):
-    password = PasswordField("The password you chose", validators=[DataRequired()])
+    password = PasswordField("The password you chose", validators=[DataRequired(), Length(max=200)])

@@ -47,6 +47,13 @@ class User(UserMixin, db.Model):
     # (logout, a new password), even a copied cookie.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    @property
+    def display_firm(self) -> str:
+        """The firm to show next to the name: empty when it is only the name again (a client
+        who joined by invitation, or a bookkeeper who left the firm blank at sign-up)."""
+        firm = (self.firm_name or "").strip()
+        return "" if firm.casefold() == (self.name or "").strip().casefold() else firm
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version or 0}"
 

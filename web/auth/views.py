@@ -103,10 +103,13 @@ def signup():
         return redirect(url_for("accounts.index"))
     invitation, token = signup_invitation()
     form = SignupForm(data={"email": invitation.email} if invitation else None)
+    if invitation:
+        # An invited client joins someone else's account: they have no firm to name.
+        del form.firm_name
     if not form.validate_on_submit():
         return render_template("auth/signup.html", form=form, invitation=invitation, token=token)
     email = form.email.data.lower()
-    firm = form.firm_name.data or form.name.data
+    firm = (form.firm_name.data if "firm_name" in form else "") or form.name.data
     existing = _user_by_email(email)
     if invitation:
         # The invitation link was emailed to this address: it proves the address.

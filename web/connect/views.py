@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
@@ -101,6 +102,24 @@ def choose_marketplace(account_id: int):
     """Step 1: pick the marketplace and press 'Continue with Amazon'."""
     account = account_for(account_id)
     form = MarketplaceForm(data={"marketplace": request.args.get("marketplace", "US")})
+    # Say in the list which marketplaces are already connected or waiting for their seller.
+    covered = {c.marketplace: "connected" for c in account.connections}
+    for open_request in db.session.scalars(
+        db.select(ConnectionRequest).filter(
+            ConnectionRequest.account_id == account.id,
+            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+        )
+    ):
+        covered.setdefault(open_request.marketplace, "request pending")
+    form.marketplace.choices = [
+        SelectChoice(
+            m.country,
+            f"{m.label} — {covered[m.country]}" if m.country in covered else m.label,
+            optgroup=region.name,
+        )
+        for region, members in marketplaces.grouped()
+        for m in members
+    ]
     if form.validate_on_submit():
         return redirect(
             url_for(".choose_path", account_id=account.id, marketplace=form.marketplace.data)

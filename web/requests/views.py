@@ -12,6 +12,7 @@ from web.connect import emails, lifecycle
 from web.connect.forms import ChangeEmailForm, ConnectRequestForm
 from web.connect.models import ConnectionRequest
 from web.extensions import db
+from web.requests import timeline
 from workflows.connection_request import (
     CancelRequest,
     ChangeEmailRequest,
@@ -20,6 +21,7 @@ from workflows.connection_request import (
 )
 
 bp = Blueprint("requests", __name__)
+bp.add_app_template_global(timeline.describe, "timeline_line")
 
 
 def get_own_request(account_id: int, public_id: str, admin: bool = False) -> ConnectionRequest:
@@ -167,6 +169,22 @@ def change_email(account_id: int, public_id: str):
         ChangeEmailRequest(new_email, current_user.name),
         f"The request now goes to {new_email}; links sent to the old address no longer work.",
         undo,
+    )
+
+
+@bp.get("/accounts/<int:account_id>/requests/<public_id>/cancel")
+@login_required
+def confirm_cancel(account_id: int, public_id: str):
+    """Ask before withdrawing: what the seller will see, and a way back."""
+    connection_request = get_own_request(account_id, public_id, admin=True)
+    if not connection_request.is_open:
+        flash("That request is already closed.", "info")
+        return redirect(url_for(".show", account_id=account_id, public_id=public_id))
+    return render_template(
+        "requests/confirm_withdraw.html",
+        connection_request=connection_request,
+        account=connection_request.account,
+        marketplace=marketplaces.get(connection_request.marketplace),
     )
 
 
