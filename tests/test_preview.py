@@ -85,8 +85,8 @@ def test_the_preview_is_the_email_and_back_does_not_resend(app, people, mailbox)
     received.set_content(html_of(invitation))
     assert received.locator("body").inner_text() == framed_text
     received.close()
-    link = link_in(invitation)
-    assert shown_text.strip() == text_of(invitation).replace(link, PREVIEW_LINK).strip()
+    received_text = text_of(invitation).replace("\r\n", "\n")  # as SMTP carries it
+    assert shown_text.strip() == received_text.replace(link_in(invitation), PREVIEW_LINK).strip()
 
     # Back shows the preview again, no "Confirm Form Resubmission"; a second Send sends nothing.
     page.go_back()
