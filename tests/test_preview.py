@@ -93,11 +93,13 @@ def test_the_preview_is_the_email_and_back_does_not_resend(app, people, mailbox)
     page.get_by_text("Check the email before it goes").wait_for()
     assert requests_for(app, account_id) == 1
     send_again = page.get_by_role("button", name="Send Request to Connect")
-    if send_again.count():
+    if send_again.count():  # the page as it was (a back/forward cache): Send leads to the request
         send_again.click()
-    page.get_by_text("already sent").first.wait_for()
-    page.get_by_role("link", name="View the request").first.click()
-    assert page.url == sent_page
+        page.get_by_text("already sent").wait_for()
+    else:  # the page asked for again: it says so, and links to the request
+        page.get_by_text("already sent").wait_for()
+        page.get_by_role("link", name="View the request").click()
+    page.wait_for_url(sent_page)
     assert requests_for(app, account_id) == 1
     assert len(mailbox.to(seller_email)) == 1
 
@@ -132,3 +134,22 @@ def test_the_frame_needs_a_draft_and_is_only_framed_by_us(client):
     assert frame.headers["Cache-Control"] == "no-store"
     # Every other page still refuses to be framed.
     assert client.get(f"{url}/preview").headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_second_send_of_the_same_preview_sends_nothing(app, client, mailbox):
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account("Twice Pressed Ltd")
+    url = f"/accounts/{account_id}/connect/request"
+    data = bookkeeper.request_form(account_id)
+    assert client.post(url, data={**data, "action": "preview"}).status_code == 303
+    draft = re.search(r'name="draft" value="([^"]+)"', client.get(f"{url}/preview").text).group(1)
+    first = client.post(f"{url}/send", data={"draft": draft})
+    assert first.status_code == 303 and "/requests/" in first.headers["Location"]
+    second = client.post(f"{url}/send", data={"draft": draft}, follow_redirects=True)
+    assert "already sent" in second.text and second.request.path == first.headers["Location"]
+    # Back: the preview again, saying so, with no Send button.
+    back = client.get(f"{url}/preview")
+    assert "already sent" in back.text and "Send Request to Connect</button>" not in back.text
+    assert requests_for(app, account_id) == 1
+    mailbox.wait_for(data["client_email"], "asks you to connect")
+    assert len(mailbox.to(data["client_email"])) == 1

@@ -217,6 +217,16 @@ def _session_size() -> int:
     return len(serializer.dumps(dict(session)))
 
 
+def store_draft(account_id: int, data: dict) -> bool:
+    """Keep the request to preview (DRAFT_FIELDS) in the session; False if it is too large to."""
+    session.pop(SENT_KEY, None)
+    session[DRAFT_KEY] = {"id": secrets.token_urlsafe(12), "account_id": account_id, **data}
+    if _session_size() > SESSION_BUDGET:
+        session.pop(DRAFT_KEY)
+        return False
+    return True
+
+
 def _seller_email(account, draft: dict) -> emails.Email:
     """The seller's email exactly as Send will compose it, with the placeholder link."""
     # A transient request, never added to the database session: it only renders the email.
@@ -247,18 +257,6 @@ def _preview_page(account, draft: dict, sent: dict | None) -> str:
     )
 
 
-def _send(account, data: dict):
-    """Create the request and start its workflow: the request, or a response saying why not."""
-    try:
-        connection_request = create_request(account, data, ConnectionRequest.INVITE)
-    except lifecycle.AlreadyOpen:
-        return None, _already_open(account, None, data["marketplace"])
-    except limits.OverLimit as over:
-        flash(f"Not sent: {over.text}", "error")
-        return None, (over.retry_after, over.text)
-    return connection_request, None
-
-
 def _sent_flash(connection_request: ConnectionRequest) -> None:
     flash(
         f"Request sent to {connection_request.client_name} ({connection_request.client_email})."
@@ -272,6 +270,8 @@ def _sent_flash(connection_request: ConnectionRequest) -> None:
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, then preview the email."""
     account = account_for(account_id, admin=True)
+    if request.form.get("action") == "edit":  # from the renew page: its fields, to change
+        return render_template("connect/request.html", account=account, form=ConnectRequestForm())
     draft, _ = _draft_for(account.id)
     if request.method == "GET" and request.args.get("edit") and draft:
         form = ConnectRequestForm(data={name: draft[name] for name in DRAFT_FIELDS})
@@ -289,23 +289,22 @@ def request_access(account_id: int):
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
     if request.form.get("action") == "send":
-        # Filled in and sent in one POST (scripts and the benchmarks; the page always previews).
-        connection_request, refusal = _send(account, data)
-        if isinstance(refusal, tuple):
+        # Filled in and sent in one POST: the renew page, scripts and the benchmarks do.
+        try:
+            connection_request = create_request(account, data, ConnectionRequest.INVITE)
+        except lifecycle.AlreadyOpen:
+            return _already_open(account, None, data["marketplace"])
+        except limits.OverLimit as over:
+            flash(f"Not sent: {over.text}", "error")
             page = render_template("connect/request.html", account=account, form=form)
-            return page, 429, {"Retry-After": str(refusal[0])}
-        if refusal is not None:
-            return refusal
+            return page, 429, {"Retry-After": str(over.retry_after)}
         if connection_request is None:
             return render_template("connect/request.html", account=account, form=form)
         _sent_flash(connection_request)
         return redirect(
             url_for("requests.show", account_id=account.id, public_id=connection_request.public_id)
         )
-    session.pop(SENT_KEY, None)
-    session[DRAFT_KEY] = {"id": secrets.token_urlsafe(12), "account_id": account.id, **data}
-    if _session_size() > SESSION_BUDGET:
-        session.pop(DRAFT_KEY)
+    if not store_draft(account.id, data):
         form.note.errors.append(
             "Too long to keep for the preview with these characters: shorten the note a little."
         )
@@ -370,12 +369,14 @@ def send_request(account_id: int):
     existing = lifecycle.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
-    connection_request, refusal = _send(account, data)
-    if isinstance(refusal, tuple):
+    try:
+        connection_request = create_request(account, data, ConnectionRequest.INVITE)
+    except lifecycle.AlreadyOpen:
+        return _already_open(account, None, data["marketplace"])
+    except limits.OverLimit as over:
+        flash(f"Not sent: {over.text}", "error")
         page = _preview_page(account, draft, None)
-        return page, 429, {"Retry-After": str(refusal[0]), "Cache-Control": "no-store"}
-    if refusal is not None:
-        return refusal
+        return page, 429, {"Retry-After": str(over.retry_after), "Cache-Control": "no-store"}
     if connection_request is None:
         return redirect(url_for(".preview", account_id=account.id), 303)
     session.pop(DRAFT_KEY, None)
