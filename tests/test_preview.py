@@ -67,6 +67,13 @@ def test_the_preview_is_the_email_and_back_does_not_resend(app, people, mailbox)
     frame = page.frame_locator("iframe.email-frame")
     frame.get_by_text("Continue to connect").wait_for()
     framed_text = frame.locator("body").inner_text()
+    # Its links lead nowhere: the click is refused, the page and the frame stay as they are.
+    preview_url = page.url
+    assert frame_element.get_attribute("inert") is not None
+    frame.get_by_text("Continue to connect").click(force=True)
+    page.wait_for_timeout(300)
+    assert page.url == preview_url
+    assert frame.locator("body").inner_text() == framed_text
     page.get_by_text("Plain-text version").click()
     shown_text = page.locator("pre.email-text").inner_text()
     headers_shown = page.locator("dl.headers").inner_text()

@@ -61,7 +61,8 @@ class ConnectRequestForm(MarketplaceForm):
         description="Up to 120 characters.",
     )
     client_email = email_field(
-        "Client email", "The email of the person who owns the Amazon seller account."
+        "Client email",
+        "The email of the person who owns the Amazon seller account. Up to 254 characters.",
     )
     note = TextAreaField(
         "Personal note (optional)",
