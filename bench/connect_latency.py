@@ -854,7 +854,8 @@ class Bookkeeper(Browser):
         url = f"/accounts/{account_id}/connect/request"
         if not self.csrf:
             self.get(f"{url}?marketplace={MARKETPLACE}")
-        page = expect(self.post(url, {**data, "action": "preview"}), 200, "preview")
+        expect(self.post(url, {**data, "action": "preview"}), 303, "preview")
+        page = expect(self.get(f"{url}/preview"), 200, "preview page")
         assert "Send Request to Connect" in page.text, page.text[:500]
         return data
 

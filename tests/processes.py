@@ -767,7 +767,8 @@ class BookkeeperBrowser(Browser):
             "note": "",
         }
         url = f"/accounts/{account_id}/connect/request"
-        preview = expect(self.post(url, {**data, "action": "preview"}), 200, "preview")
+        expect(self.post(url, {**data, "action": "preview"}), 303, "preview")
+        preview = expect(self.get(f"{url}/preview"), 200, "preview page")
         assert "Send Request to Connect" in preview.text, title_of(preview.text)
         started = time.monotonic()
         sent = self.post(url, {**data, "action": "send"})

@@ -178,12 +178,15 @@ class Bookkeeper:
         """Preview, then press 'Send Request to Connect'; returns the form data sent."""
         data = self.request_form(account_id, **overrides)
         url = f"/accounts/{account_id}/connect/request"
-        preview = self.client.post(url, data={**data, "action": "preview"})
+        previewed = self.client.post(url, data={**data, "action": "preview"})
+        assert previewed.status_code == 303, previewed.text
+        preview = self.client.get(previewed.headers["Location"])
         assert preview.status_code == 200 and "Send Request to Connect" in preview.text, (
             preview.text
         )
-        sent = self.client.post(url, data={**data, "action": "send"})
-        assert sent.status_code == 302, sent.text
+        draft = re.search(r'name="draft" value="([^"]+)"', preview.text).group(1)
+        sent = self.client.post(f"{url}/send", data={"draft": draft})
+        assert sent.status_code == 303 and "/requests/" in sent.headers["Location"], sent.text
         return data
 
 

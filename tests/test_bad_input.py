@@ -27,10 +27,10 @@ def bookkeeper(client):
         ("client_email", "", "This field is required."),
         ("client_email", "a@b.com\r\nBcc: victim@example.com", "Enter a valid email address."),
         ("client_name", "Sam\r\nBcc: victim@example.com", "Use a single line"),
-        ("client_name", "x" * 121, "Field cannot be longer than 120 characters."),
+        ("client_name", "x" * 121, "Too long: up to 120 characters, this one has 121."),
         ("client_name", "", "This field is required."),
         ("marketplace", "XX", "Choose one of Amazon"),
-        ("note", "n" * 1001, "Field cannot be longer than 1000 characters."),
+        ("note", "n" * 1001, "Too long: up to 1,000 characters, this one has 1,001."),
     ],
 )
 @pytest.mark.parametrize("action", ["preview", "send"])
@@ -53,7 +53,9 @@ def test_preview_shows_the_exact_email_and_writes_nothing(app, client, bookkeepe
     before = count(app, ConnectionRequest)
     data = bookkeeper.request_form(account_id, client_name="Pat Owner", note="See you Friday")
     page = client.post(
-        f"/accounts/{account_id}/connect/request", data={**data, "action": "preview"}
+        f"/accounts/{account_id}/connect/request",
+        data={**data, "action": "preview"},
+        follow_redirects=True,
     )
     assert "Hi Pat Owner," in page.text
     assert "See you Friday" in page.text

@@ -8,7 +8,6 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser import PASSWORD, amazon_sign_in, needs_chromium, send_request

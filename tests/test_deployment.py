@@ -115,7 +115,8 @@ def test_one_onboarding_hopping_between_processes(product, second_web):
         "note": "",
     }
     url = f"/accounts/{account_id}/connect/request"
-    expect(bookkeeper.post(f"{a}{url}", {**data, "action": "preview"}), 200, "preview at A")
+    expect(bookkeeper.post(f"{a}{url}", {**data, "action": "preview"}), 303, "preview at A")
+    expect(bookkeeper.get(f"{b}{url}/preview"), 200, "B shows the draft A kept")
     expect(bookkeeper.post(f"{b}{url}", {**data, "action": "send"}), 302, "send at B")
 
     # The seller opens the link and presses 'Continue to Amazon' at B; Amazon sends them back to

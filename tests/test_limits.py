@@ -60,7 +60,8 @@ def test_sending_requests_is_limited_per_user_and_capped_per_account(app, client
     assert client.post(f"/accounts/{other}/connect/request", data=data).status_code == 429
     # Previews are not sends.
     preview = {**data, "action": "preview"}
-    assert client.post(f"/accounts/{other}/connect/request", data=preview).status_code == 200
+    assert client.post(f"/accounts/{other}/connect/request", data=preview).status_code == 303
+    assert client.get(f"/accounts/{other}/connect/request/preview").status_code == 200
 
 
 def test_invitations_are_rate_limited(app, client, limits):

@@ -18,6 +18,27 @@ def marketplace_choices() -> list[SelectChoice]:
     ]
 
 
+class AtMost(Length):
+    """At most `max` characters, said with the count, so a long value is refused and never cut.
+
+    Being a Length, it also renders the field's maxlength attribute."""
+
+    def __init__(self, max: int) -> None:
+        super().__init__(max=max)
+
+    def __call__(self, form, field) -> None:
+        length = len(field.data or "")
+        if length > self.max:
+            raise ValidationError(
+                f"Too long: up to {self.max:,} characters, this one has {length:,}."
+            )
+
+
+def unix_newlines(value: str | None) -> str | None:
+    # Browsers count a line break as one character against maxlength but submit it as CRLF.
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 def known_marketplace(form, field) -> None:
     if field.data not in marketplaces.BY_COUNTRY:
         raise ValidationError("Choose one of Amazon's marketplaces from the list.")
@@ -34,16 +55,21 @@ class MarketplaceForm(FlaskForm):
 
 class ConnectRequestForm(MarketplaceForm):
     client_name = StringField(
-        "Client name", filters=[strip], validators=[DataRequired(), Length(max=120), single_line]
+        "Client name",
+        filters=[strip],
+        validators=[DataRequired(), AtMost(120), single_line],
+        description="Up to 120 characters.",
     )
     client_email = email_field(
-        "Client email", "The email of the person who owns the Amazon seller account."
+        "Client email",
+        "The email of the person who owns the Amazon seller account. Up to 254 characters.",
     )
     note = TextAreaField(
         "Personal note (optional)",
-        filters=[strip],
-        validators=[Length(max=1000), no_control_characters],
-        description="Added to the email, in your words.",
+        filters=[unix_newlines, strip],
+        validators=[AtMost(1000), no_control_characters],
+        description="Added to the email, in your words. Up to 1,000 characters.",
+        render_kw={"data-counter": ""},
     )
 
 

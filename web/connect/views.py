@@ -1,7 +1,21 @@
 """The bookkeeper's connect flow: marketplace, path, request with preview, direct consent."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from web import limits, marketplaces
@@ -195,12 +209,93 @@ def direct(account_id: int):
     return flow.begin(connection_request, None)
 
 
+# The request being previewed, kept between the form's POST and the Send press (post/redirect/get):
+# {"id", "account_id", "marketplace", "client_name", "client_email", "note"}. Nothing secret.
+DRAFT_KEY = "connect_draft"
+# The draft last sent, with its request's public_id: Back shows its preview, a second Send points
+# to the request instead of sending again.
+SENT_KEY = "connect_sent"
+DRAFT_FIELDS = ("marketplace", "client_name", "client_email", "note")
+# A browser drops a cookie over 4 KB without a word; the session must stay well under it.
+SESSION_BUDGET = 3800
+
+
+def _draft_for(account_id: int) -> tuple[dict | None, dict | None]:
+    """This account's draft in the session, and the sent draft if that is what it is."""
+    draft = session.get(DRAFT_KEY)
+    if draft and draft.get("account_id") == account_id:
+        return draft, None
+    sent = session.get(SENT_KEY)
+    if sent and sent.get("account_id") == account_id:
+        return sent, sent
+    return None, None
+
+
+def _session_size() -> int:
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    return len(serializer.dumps(dict(session)))
+
+
+def store_draft(account_id: int, data: dict) -> bool:
+    """Keep the request to preview (DRAFT_FIELDS) in the session; False if it is too large to."""
+    session.pop(SENT_KEY, None)
+    session[DRAFT_KEY] = {"id": secrets.token_urlsafe(12), "account_id": account_id, **data}
+    if _session_size() > SESSION_BUDGET:
+        session.pop(DRAFT_KEY)
+        return False
+    return True
+
+
+def _seller_email(account, draft: dict) -> emails.Email:
+    """The seller's email exactly as Send will compose it, with the placeholder link."""
+    # A transient request, never added to the database session: it only renders the email.
+    request_row = ConnectionRequest(
+        account=account,
+        requested_by=current_user._get_current_object(),
+        **{name: draft[name] for name in DRAFT_FIELDS},
+    )
+    expires_at = utcnow() + current_app.config["CONNECT_EXPIRES_AFTER"]
+    return emails.seller_invitation(request_row, emails.PREVIEW_LINK, expires_at)
+
+
+def _preview_page(account, draft: dict, sent: dict | None) -> str:
+    email = _seller_email(account, draft)
+    # The headers as the mail goes out: read from the message Send builds, not restated here.
+    message = email.message("preview")
+    return render_template(
+        "connect/preview.html",
+        account=account,
+        draft=draft,
+        sent=sent,
+        email=email,
+        sender=message.sender,
+        reply_to=message.reply_to,
+        to_self=draft["client_email"].casefold() == current_user.email.casefold(),
+        marketplace=marketplaces.get(draft["marketplace"]),
+        form=FlaskForm(),
+    )
+
+
+def _sent_flash(connection_request: ConnectionRequest) -> None:
+    flash(
+        f"Request sent to {connection_request.client_name} ({connection_request.client_email})."
+        " You will get an email the moment the account is connected.",
+        "success",
+    )
+
+
 @bp.route("/request", methods=["GET", "POST"])
 @login_required
 def request_access(account_id: int):
-    """Ask the seller account's owner to connect: fill in, preview the email, send."""
+    """Ask the seller account's owner to connect: fill in, then preview the email."""
     account = account_for(account_id, admin=True)
-    form = ConnectRequestForm(data={"marketplace": request.args.get("marketplace", "US")})
+    if request.form.get("action") == "edit":  # from the renew page: its fields, to change
+        return render_template("connect/request.html", account=account, form=ConnectRequestForm())
+    draft, _ = _draft_for(account.id)
+    if request.method == "GET" and request.args.get("edit") and draft:
+        form = ConnectRequestForm(data={name: draft[name] for name in DRAFT_FIELDS})
+    else:
+        form = ConnectRequestForm(data={"marketplace": request.args.get("marketplace", "US")})
     if not form.validate_on_submit():
         return render_template("connect/request.html", account=account, form=form)
     data = {
@@ -212,35 +307,101 @@ def request_access(account_id: int):
     existing = lifecycle.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
-    if request.form.get("action") != "send":
-        # A transient request, never added to the session: it only renders the preview.
-        draft = ConnectionRequest(
-            account=account, requested_by=current_user._get_current_object(), **data
+    if request.form.get("action") == "send":
+        # Filled in and sent in one POST: the renew page, scripts and the benchmarks do.
+        try:
+            connection_request = create_request(account, data, ConnectionRequest.INVITE)
+        except lifecycle.AlreadyOpen:
+            return _already_open(account, None, data["marketplace"])
+        except limits.OverLimit as over:
+            flash(f"Not sent: {over.text}", "error")
+            page = render_template("connect/request.html", account=account, form=form)
+            return page, 429, {"Retry-After": str(over.retry_after)}
+        if connection_request is None:
+            return render_template("connect/request.html", account=account, form=form)
+        _sent_flash(connection_request)
+        return redirect(
+            url_for("requests.show", account_id=account.id, public_id=connection_request.public_id)
         )
-        expires_at = utcnow() + current_app.config["CONNECT_EXPIRES_AFTER"]
-        preview = emails.seller_invitation(draft, emails.PREVIEW_LINK, expires_at)
-        return render_template(
-            "connect/preview.html",
-            account=account,
-            form=form,
-            preview=preview,
-            marketplace=marketplaces.get(data["marketplace"]),
+    if not store_draft(account.id, data):
+        form.note.errors.append(
+            "Too long to keep for the preview with these characters: shorten the note a little."
         )
+        return render_template("connect/request.html", account=account, form=form)
+    return redirect(url_for(".preview", account_id=account.id), 303)
+
+
+@bp.get("/request/preview")
+@login_required
+def preview(account_id: int):
+    """The email the seller will get, as it will be sent, with Edit and Send."""
+    account = account_for(account_id, admin=True)
+    draft, sent = _draft_for(account.id)
+    if draft is None:
+        flash("Fill in the request to see its email.", "info")
+        return redirect(url_for(".request_access", account_id=account.id))
+    # Not kept by the browser: Back after sending asks again, and is told it was sent.
+    return _preview_page(account, draft, sent), {"Cache-Control": "no-store"}
+
+
+@bp.get("/request/preview/email")
+@login_required
+def preview_email(account_id: int):
+    """The seller's HTML email alone, for the preview's sandboxed frame."""
+    account = account_for(account_id, admin=True)
+    draft, _ = _draft_for(account.id)
+    if draft is None:
+        abort(404)
+    response = make_response(_seller_email(account, draft).html)
+    # Our own pages may frame it; inside, nothing runs, loads or navigates (emails carry inline
+    # styles and, at most, data: images).
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox;"
+        " frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/request/send")
+@login_required
+def send_request(account_id: int):
+    """'Send Request to Connect' on the preview: sends the draft once, then shows the request."""
+    account = account_for(account_id, admin=True)
+    form = FlaskForm()
+    draft, sent = _draft_for(account.id)
+    posted = request.form.get("draft", "")
+    if not form.validate_on_submit() or draft is None or draft["id"] != posted:
+        flash("That preview is out of date: check the request and preview it again.", "error")
+        return redirect(url_for(".request_access", account_id=account.id, edit=1), 303)
+    if sent is not None:
+        flash(
+            f"This request was already sent to {sent['client_name']} ({sent['client_email']}):"
+            " nothing was sent again.",
+            "info",
+        )
+        return redirect(
+            url_for("requests.show", account_id=account.id, public_id=sent["public_id"]), 303
+        )
+    data = {name: draft[name] for name in DRAFT_FIELDS}
+    existing = lifecycle.open_request_for(account.id, data["marketplace"])
+    if existing is not None:
+        return _already_open(account, existing, data["marketplace"])
     try:
         connection_request = create_request(account, data, ConnectionRequest.INVITE)
     except lifecycle.AlreadyOpen:
         return _already_open(account, None, data["marketplace"])
     except limits.OverLimit as over:
         flash(f"Not sent: {over.text}", "error")
-        page = render_template("connect/request.html", account=account, form=form)
-        return page, 429, {"Retry-After": str(over.retry_after)}
+        page = _preview_page(account, draft, None)
+        return page, 429, {"Retry-After": str(over.retry_after), "Cache-Control": "no-store"}
     if connection_request is None:
-        return render_template("connect/request.html", account=account, form=form)
-    flash(
-        f"Request sent to {connection_request.client_name} ({connection_request.client_email})."
-        " You will get an email the moment the account is connected.",
-        "success",
-    )
+        return redirect(url_for(".preview", account_id=account.id), 303)
+    session.pop(DRAFT_KEY, None)
+    session[SENT_KEY] = {**draft, "public_id": connection_request.public_id}
+    _sent_flash(connection_request)
     return redirect(
-        url_for("requests.show", account_id=account.id, public_id=connection_request.public_id)
+        url_for("requests.show", account_id=account.id, public_id=connection_request.public_id),
+        303,
     )
