@@ -7,7 +7,7 @@ each a process of its own configured by environment variables only, sharing one 
 database; the SMTP sink (the mail catcher's stand-in) stays in this process. Then it measures
 from the client side:
 
-1. the POST that sends a connection request (`action=send`), against a bare
+1. the POST that sends a connection request (the preview's Send), against a bare
    `client.start_workflow` on the same server and task queue, interleaved step by step (with a
    static file as the HTTP path's floor) so machine noise lands on all of them;
 2. the seller's return from Amazon (GET /amazon/callback) until the "Connected" page, with
@@ -857,18 +857,19 @@ class Bookkeeper(Browser):
         expect(self.post(url, {**data, "action": "preview"}), 303, "preview")
         page = expect(self.get(f"{url}/preview"), 200, "preview page")
         assert "Send Request to Connect" in page.text, page.text[:500]
+        data["draft"] = re.search(r'name="draft" value="([^"]+)"', page.text).group(1)
         return data
 
     def send(self, account_id: int, data: dict[str, str], bench_id: str = "") -> Timing:
-        """Press 'Send Request to Connect'; time it until the answer arrived."""
-        url = f"/accounts/{account_id}/connect/request"
+        """Press 'Send Request to Connect' on the preview; time it until the answer arrived."""
+        url = f"/accounts/{account_id}/connect/request/send"
         headers = {BENCH_ID: bench_id} if bench_id else None
         sent_at = time.time()
         started = time.perf_counter()
-        response = self.post(url, {**data, "action": "send"}, headers=headers)
+        response = self.post(url, {"draft": data["draft"]}, headers=headers)
         elapsed = time.perf_counter() - started
         received_at = time.time()
-        expect(response, 302, "send")
+        expect(response, 303, "send")
         assert f"/accounts/{account_id}" in response.headers["Location"], response.headers
         return Timing(elapsed, workflow_id_for(account_id, MARKETPLACE), sent_at, received_at)
 
@@ -1451,7 +1452,7 @@ def report(
         lines.append(f"  CPU at rest, {IDLE_SECONDS:.0f} s with nothing asked, {when} the run:")
         lines += rest.describe(1, f"{IDLE_SECONDS:.0f} s")
     lines += _header("1-2. 'Send Request to Connect' vs a bare start_workflow (interleaved)")
-    lines.append(_row("POST action=send (client side)", send))
+    lines.append(_row("POST send (client side)", send))
     lines.append(_row("bare client.start_workflow (same server)", base))
     lines.append(
         f"  {'ratio send / bare start':<58} {'':>5} {ratio_p50:>9.2f} {ratio_p99:>9.2f}"

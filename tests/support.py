@@ -174,18 +174,24 @@ class Bookkeeper:
         data.update(overrides)
         return data
 
-    def send_request(self, account_id: int, **overrides) -> dict:
-        """Preview, then press 'Send Request to Connect'; returns the form data sent."""
-        data = self.request_form(account_id, **overrides)
+    def submit_request(self, account_id: int, data: dict):
+        """The request form, its preview, then 'Send Request to Connect': the first answer that
+        is not the next step (the form refused, already open, over a limit) or the send's."""
         url = f"/accounts/{account_id}/connect/request"
         previewed = self.client.post(url, data={**data, "action": "preview"})
-        assert previewed.status_code == 303, previewed.text
+        if previewed.status_code != 303:
+            return previewed
         preview = self.client.get(previewed.headers["Location"])
         assert preview.status_code == 200 and "Send Request to Connect" in preview.text, (
             preview.text
         )
         draft = re.search(r'name="draft" value="([^"]+)"', preview.text).group(1)
-        sent = self.client.post(f"{url}/send", data={"draft": draft})
+        return self.client.post(f"{url}/send", data={"draft": draft})
+
+    def send_request(self, account_id: int, **overrides) -> dict:
+        """Preview, then press 'Send Request to Connect'; returns the form data sent."""
+        data = self.request_form(account_id, **overrides)
+        sent = self.submit_request(account_id, data)
         assert sent.status_code == 303 and "/requests/" in sent.headers["Location"], sent.text
         return data
 

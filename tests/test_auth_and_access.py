@@ -136,8 +136,10 @@ def test_other_bookkeepers_accounts_are_invisible(app, client, mailbox):
     assert c.get(f"/accounts/{account_id}/connect/").status_code == 404
     assert c.get(f"/accounts/{account_id}/connect/path?marketplace=US").status_code == 404
     assert c.get(f"/accounts/{account_id}/connect/request").status_code == 404
-    data = {**intruder.request_form(account_id), "action": "send"}
+    data = intruder.request_form(account_id)
     assert c.post(f"/accounts/{account_id}/connect/request", data=data).status_code == 404
+    assert c.get(f"/accounts/{account_id}/connect/request/preview").status_code == 404
+    assert c.post(f"/accounts/{account_id}/connect/request/send", data={}).status_code == 404
     assert (
         c.post(f"/accounts/{account_id}/connect/direct", data={"marketplace": "US"}).status_code
         == 404

@@ -11,6 +11,7 @@ serves the Temporal SDK's metrics for Prometheus (`WORKER_METRICS_ADDRESS`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -116,8 +117,9 @@ def test_one_onboarding_hopping_between_processes(product, second_web):
     }
     url = f"/accounts/{account_id}/connect/request"
     expect(bookkeeper.post(f"{a}{url}", {**data, "action": "preview"}), 303, "preview at A")
-    expect(bookkeeper.get(f"{b}{url}/preview"), 200, "B shows the draft A kept")
-    expect(bookkeeper.post(f"{b}{url}", {**data, "action": "send"}), 302, "send at B")
+    page = expect(bookkeeper.get(f"{b}{url}/preview"), 200, "B shows the draft A kept")
+    draft = re.search(r'name="draft" value="([^"]+)"', page.text).group(1)
+    expect(bookkeeper.post(f"{b}{url}/send", {"draft": draft}), 303, "send at B")
 
     # The seller opens the link and presses 'Continue to Amazon' at B; Amazon sends them back to
     # A (APP_BASE_URL), whose callback must find the state B bound to their session.

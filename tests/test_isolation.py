@@ -23,7 +23,6 @@ FORM = {
     "client_email": "x@example.com",
     "marketplace": "US",
     "client_name": "X",
-    "action": "send",
     "name": "X",
 }
 

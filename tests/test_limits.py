@@ -43,8 +43,9 @@ def test_sending_requests_is_limited_per_user_and_capped_per_account(app, client
     account_id = bookkeeper.add_account("Capped Ltd")
     for marketplace in ("US", "CA"):
         bookkeeper.send_request(account_id, marketplace=marketplace)
-    data = {**bookkeeper.request_form(account_id, marketplace="MX"), "action": "send"}
-    capped = client.post(f"/accounts/{account_id}/connect/request", data=data)
+    capped = bookkeeper.submit_request(
+        account_id, bookkeeper.request_form(account_id, marketplace="MX")
+    )
     assert capped.status_code == 429 and "reached today&#39;s limit of 2 requests" in capped.text
     with app.app_context():
         count = db.session.scalar(
@@ -56,8 +57,8 @@ def test_sending_requests_is_limited_per_user_and_capped_per_account(app, client
     limiter.reset()
     other = bookkeeper.add_account("Other Ltd")
     bookkeeper.send_request(other, marketplace="US")
-    data = {**bookkeeper.request_form(other, marketplace="CA"), "action": "send"}
-    assert client.post(f"/accounts/{other}/connect/request", data=data).status_code == 429
+    data = bookkeeper.request_form(other, marketplace="CA")
+    assert bookkeeper.submit_request(other, data).status_code == 429
     # Previews are not sends.
     preview = {**data, "action": "preview"}
     assert client.post(f"/accounts/{other}/connect/request", data=preview).status_code == 303

@@ -164,16 +164,15 @@ def test_second_request_offers_to_resend_the_open_one(app, client, mailbox):
     bookkeeper, account_id, sent, _ = invite(client, mailbox, marketplace="FR")
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(ConnectionRequest))
-    url = f"/accounts/{account_id}/connect/request"
-    data = {**bookkeeper.request_form(account_id, marketplace="FR"), "action": "send"}
-    again = client.post(url, data=data)
+    data = bookkeeper.request_form(account_id, marketplace="FR")
+    again = bookkeeper.submit_request(account_id, data)
     assert again.status_code == 409
     assert "already open" in again.text and "Resend it now" in again.text
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ConnectionRequest)) == before
     # Another marketplace is another business key.
-    other = client.post(url, data={**data, "marketplace": "DE"})
-    assert other.status_code == 302
+    other = bookkeeper.submit_request(account_id, {**data, "marketplace": "DE"})
+    assert other.status_code == 303
 
 
 def test_temporal_refuses_a_second_run_for_the_same_business_key(app, client, mailbox):
@@ -217,13 +216,12 @@ def test_expired_link_lets_the_seller_ask_for_a_new_one(app, client, seller, mai
     assert len(mailbox.wait_for(bookkeeper.email, "asks for a new link")) == 1
 
     # The bookkeeper's one click: the same request again, previewed, ready to send.
-    preview = client.get(path_of(renew))
+    preview = client.get(path_of(renew), follow_redirects=True)
     assert "Send Request to Connect" in preview.text and sent["client_email"] in preview.text
-    form = {k: sent[k] for k in ("marketplace", "client_name", "client_email", "note")}
-    response = client.post(
-        f"/accounts/{account_id}/connect/request", data={**form, "action": "send"}
-    )
-    assert response.status_code == 302
+    draft = re.search(r'name="draft" value="([^"]+)"', preview.text).group(1)
+    url = f"/accounts/{account_id}/connect/request/send"
+    response = client.post(url, data={"draft": draft})
+    assert response.status_code == 303
     assert request_of(app, account_id).status == "sent"
     mailbox.wait_for(sent["client_email"], "asks you to connect", count=2)
 

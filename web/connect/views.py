@@ -268,7 +268,7 @@ def _preview_page(account, draft: dict, sent: dict | None) -> str:
         draft=draft,
         sent=sent,
         email=email,
-        sender=message.sender,
+        sender=str(message.from_address),
         reply_to=message.reply_to,
         to_self=draft["client_email"].casefold() == current_user.email.casefold(),
         marketplace=marketplaces.get(draft["marketplace"]),
@@ -289,8 +289,6 @@ def _sent_flash(connection_request: ConnectionRequest) -> None:
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, then preview the email."""
     account = account_for(account_id, admin=True)
-    if request.form.get("action") == "edit":  # from the renew page: its fields, to change
-        return render_template("connect/request.html", account=account, form=ConnectRequestForm())
     draft, _ = _draft_for(account.id)
     if request.method == "GET" and request.args.get("edit") and draft:
         form = ConnectRequestForm(data={name: draft[name] for name in DRAFT_FIELDS})
@@ -307,22 +305,6 @@ def request_access(account_id: int):
     existing = lifecycle.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
-    if request.form.get("action") == "send":
-        # Filled in and sent in one POST: the renew page, scripts and the benchmarks do.
-        try:
-            connection_request = create_request(account, data, ConnectionRequest.INVITE)
-        except lifecycle.AlreadyOpen:
-            return _already_open(account, None, data["marketplace"])
-        except limits.OverLimit as over:
-            flash(f"Not sent: {over.text}", "error")
-            page = render_template("connect/request.html", account=account, form=form)
-            return page, 429, {"Retry-After": str(over.retry_after)}
-        if connection_request is None:
-            return render_template("connect/request.html", account=account, form=form)
-        _sent_flash(connection_request)
-        return redirect(
-            url_for("requests.show", account_id=account.id, public_id=connection_request.public_id)
-        )
     if not store_draft(account.id, data):
         form.note.errors.append(
             "Too long to keep for the preview with these characters: shorten the note a little."

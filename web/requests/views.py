@@ -8,8 +8,9 @@ from temporalio.service import RPCError
 from web import limits, marketplaces, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
-from web.connect import emails, lifecycle
-from web.connect.forms import ChangeEmailForm, ConnectRequestForm
+from web.connect import lifecycle
+from web.connect import views as connect_views
+from web.connect.forms import ChangeEmailForm
 from web.connect.models import ConnectionRequest
 from web.extensions import db
 from web.requests import timeline
@@ -219,16 +220,7 @@ def renew(account_id: int, public_id: str):
     existing = lifecycle.open_request_for(account.id, old.marketplace)
     if existing is not None:
         return render_template("connect/already_open.html", account=account, existing=existing)
-    form = ConnectRequestForm(data=data)
-    draft = ConnectionRequest(
-        account=account, requested_by=current_user._get_current_object(), **data
-    )
-    preview = emails.seller_invitation(draft, emails.PREVIEW_LINK, None)
-    return render_template(
-        "connect/preview.html",
-        account=account,
-        form=form,
-        preview=preview,
-        marketplace=marketplaces.get(old.marketplace),
-        action=url_for("connect.request_access", account_id=account.id),
-    )
+    if not connect_views.store_draft(account.id, data):
+        flash("The note is too long to preview here: edit the request.", "error")
+        return redirect(url_for("connect.request_access", account_id=account.id))
+    return redirect(url_for("connect.preview", account_id=account.id), 303)
