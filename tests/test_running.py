@@ -2,6 +2,7 @@
 log, the dev server's flags are defined once and make no outside calls, and the runbook's
 `temporal` commands are valid CLI commands."""
 
+import contextlib
 import logging
 import os
 import re
@@ -38,8 +39,10 @@ time.sleep(600)
 """
 
 
-def start_make_run(tmp_path: Path) -> tuple[subprocess.Popen, list[str]]:
-    """`make run` with a two-process Procfile, in its own process group, as a terminal runs it."""
+@pytest.fixture
+def make_run(tmp_path):
+    """Starts `make run` with a two-process Procfile, in its own process group as a terminal runs
+    it, once both processes are up; stops whatever is left afterwards."""
     (tmp_path / "child.py").write_text(CHILD)
     (tmp_path / "Procfile").write_text(
         "".join(
@@ -59,12 +62,21 @@ def start_make_run(tmp_path: Path) -> tuple[subprocess.Popen, list[str]]:
     )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 30
-    while sum("ready" in line for line in output) < 2:
-        assert time.monotonic() < deadline, "".join(output)
-        assert process.poll() is None, "".join(output)
-        time.sleep(0.1)
-    return process, output
+    try:
+        deadline = time.monotonic() + 30
+        while sum("ready" in line for line in output) < 2:
+            assert time.monotonic() < deadline, "".join(output)
+            assert process.poll() is None, "".join(output)
+            time.sleep(0.1)
+        yield process, output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        for pids in tmp_path.glob("*.pids"):
+            for pid in pids.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
 
 
 def started_pids(tmp_path: Path) -> list[int]:
@@ -90,8 +102,8 @@ def alive(pid: int) -> bool:
     "how",
     ["SIGTERM to make", "SIGINT to the group (Ctrl-C)", "SIGTERM to the group (timeout)"],
 )
-def test_make_run_stops_cleanly(tmp_path, how):
-    process, output = start_make_run(tmp_path)
+def test_make_run_stops_cleanly(make_run, tmp_path, how):
+    process, output = make_run
     pids = started_pids(tmp_path)
     sig = signal.SIGTERM if "SIGTERM" in how else signal.SIGINT
     if "group" in how:
