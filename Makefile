@@ -1,5 +1,5 @@
 # Development entry points. Everything runs from .venv/bin; nothing needs activating.
-#   make run    the whole product on this machine (Ctrl-C stops everything)
+#   make run    the whole product on this machine (Ctrl-C, SIGINT or SIGTERM stops everything)
 #   make test   the test suite (PYTEST_ARGS="-k invite -x" to narrow it)
 #   make lint   ruff check + ruff format --check
 #   make clean  delete var/ (databases, mail); keeps .venv
@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 # Touched after a successful install; pip runs again only when pyproject.toml is newer.
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+# What `make run` starts (tests/test_running.py runs a small one).
+PROCFILE ?= Procfile
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-postgres lint clean histories screenshots
@@ -46,7 +48,8 @@ run: $(INSTALLED)
 	@echo
 	@echo "  Ctrl-C stops everything."
 	@echo
-	exec env PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+	@# bin/run: a stop asked for by SIGINT or SIGTERM exits 0, so make reports no error.
+	exec env PYTHONUNBUFFERED=1 $(BIN)/python bin/run -f $(PROCFILE)
 
 test: $(INSTALLED)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -41,11 +41,11 @@ from flask_migrate import upgrade
 from temporalio.testing import WorkflowEnvironment
 from werkzeug.security import generate_password_hash
 
+import temporal_dev
 from tests.support import BackgroundLoop, Mailbox, unique_email
 from web import create_app
 from web.auth.models import User, utcnow
 from web.extensions import db
-from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     env = loop.run(
         WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(),
-            search_attributes=search_attributes.ALL,
+            dev_server_extra_args=temporal_dev.FLAGS,
         )
     )
     mailbox = Mailbox()

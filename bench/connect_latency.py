@@ -61,13 +61,14 @@ from typing import Any
 import requests
 from flask import Flask
 from flask_migrate import upgrade
-from temporalio.api.enums.v1 import EventType, IndexedValueType, TaskQueueType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from werkzeug.serving import ThreadedWSGIServer, make_server
 
 import sandbox
+import temporal_dev
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, Mailbox, free_port, link_in, text_of, unique_email
 from web import create_app
@@ -76,7 +77,6 @@ from web.connect.models import workflow_id_for
 from web.extensions import temporal
 from web.logs import redact
 from worker import build_worker
-from workflows import search_attributes
 from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -429,14 +429,6 @@ def venv_binary(name: str) -> str:
     return str(path)
 
 
-def _search_attribute_flags() -> list[str]:
-    flags = []
-    for key in search_attributes.ALL:
-        kind = IndexedValueType.Name(key.indexed_value_type).removeprefix("INDEXED_VALUE_TYPE_")
-        flags += ["--search-attribute", f"{key.name}={kind.title().replace('_', '')}"]
-    return flags
-
-
 def start_temporal(
     stack: contextlib.ExitStack, workdir: Path, temporal_config: list[str]
 ) -> tuple[Child, str]:
@@ -447,11 +439,7 @@ def start_temporal(
         *("server", "start-dev", "--db-filename", str(workdir / "temporal.db")),
         *("--headless", "--ip", LOOPBACK, "--port", str(port), "--namespace", NAMESPACE),
         *("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"),
-        *_search_attribute_flags(),
-        # as the Procfile of `make run`: lift the transfer queue's 20 polls/s throttle
-        *("--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"),
-        # loopback only: no call home to check for a newer server
-        *("--dynamic-config-value", "frontend.enableServerVersionCheck=false"),
+        *temporal_dev.FLAGS,  # as `make run`: search attributes, no outside calls
         *(arg for value in temporal_config for arg in ("--dynamic-config-value", value)),
         *("--log-level", "warn"),
     ]

@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from werkzeug.serving import make_server
 
 import sandbox
+import temporal_dev
 from tests.support import BackgroundLoop, Bookkeeper, Mailbox, Seller, free_port
 from web import create_app
 from worker import build_worker
-from workflows import search_attributes
 
 # The web app's real address: the test client ignores the host, and browser tests open it.
 WEB_PORT = free_port()
@@ -60,12 +60,8 @@ def temporal_env(loop):
     env = loop.run(
         WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(),
-            search_attributes=search_attributes.ALL,
-            # The dev server throttles its transfer queue to 20 polls/s; lift it as `make run` does.
-            dev_server_extra_args=[
-                "--dynamic-config-value",
-                "history.transferProcessorMaxPollRPS=1000",
-            ],
+            # The flags of every dev server of the project (search attributes, ...), as `make run`.
+            dev_server_extra_args=temporal_dev.FLAGS,
         )
     )
     yield env

@@ -55,6 +55,21 @@ class RedactUrls(logging.Filter):
         return True
 
 
+# A page left open polls its JSON status every 3 seconds (web/static/live.js): a successful poll
+# says nothing, a failing one (4xx, 5xx) does. Werkzeug's access line reads
+# `127.0.0.1 - - [date] "GET /accounts/1/status HTTP/1.1" 200 -`, the request ANSI-coloured by code.
+_SUCCESSFUL_STATUS_POLL = re.compile(
+    r'\] "(?:\x1b\[[0-9;]*m)*GET /\S*/status(?:\?\S*)? HTTP/[0-9.]+(?:\x1b\[0m)?" (?:200|304) '
+)
+
+
+class QuietStatusPolls(logging.Filter):
+    """Drops the access-log line of each successful status poll; every other line is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SUCCESSFUL_STATUS_POLL.search(record.getMessage())
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -101,8 +116,9 @@ def init_app(app: Flask) -> None:
         return response
 
     access_log = logging.getLogger("werkzeug")
-    if not any(isinstance(f, RedactUrls) for f in access_log.filters):
-        access_log.addFilter(RedactUrls())
+    for kind in (RedactUrls, QuietStatusPolls):
+        if not any(isinstance(f, kind) for f in access_log.filters):
+            access_log.addFilter(kind())
     if not app.testing:
         configure_logging(app.config["LOG_FORMAT"])
 
