@@ -41,9 +41,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+import temporal_dev
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, Mailbox, free_port, link_in, text_of, unique_email
-from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 # The venv running the tests (its temporal, flask and python), else the repository's.
@@ -451,29 +451,13 @@ class Product:
         return env
 
     def _temporal(self) -> Process:
-        argv = [
-            str(BIN / "temporal"),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(self.temporal_db),
-            "--ip",
-            LOOPBACK,
-            "--port",
-            str(self.temporal_port),
+        argv = temporal_dev.argv(
+            *("--db-filename", str(self.temporal_db)),
+            *("--ip", LOOPBACK, "--port", str(self.temporal_port)),
             "--headless",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-            "--dynamic-config-value",
-            "history.transferProcessorMaxPollRPS=1000",
-            "--log-level",
-            "warn",
-        ]
-        for key in search_attributes.ALL:  # KEYWORD_LIST -> KeywordList, as the CLI spells it
-            kind = "".join(p.capitalize() for p in key.indexed_value_type.name.split("_"))
-            argv += ["--search-attribute", f"{key.name}={kind}"]
+            *("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"),
+            *("--log-level", "warn"),
+        )
         return Process(
             "temporal", argv, _base_env(), self.workdir / "temporal.log", self._temporal_ready
         )

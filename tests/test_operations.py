@@ -61,3 +61,15 @@ def test_access_log_lines_carry_no_codes_states_or_link_tokens(app):
         logging.getLogger("werkzeug").filter(record)
         assert token not in record.getMessage()
     assert redact("/accounts/7/connect/request") == "/accounts/7/connect/request"
+
+
+def test_a_state_inside_an_encoded_return_url_is_redacted():
+    """Amazon's sign-out carries the consent URL, with its state, URL-encoded in return_to."""
+    line = (
+        "GET /ap/signout?openid.return_to=http%3A%2F%2Fx%2Fapps%2Fauthorize%2Fconsent"
+        "%3Fapplication_id%3Damzn1.sp.solution.1%26state%3DsEcReT_1-2%26version%3Dbeta HTTP/1.1"
+    )
+    redacted = redact(line)
+    assert "sEcReT" not in redacted
+    assert "state%3D[redacted]%26version%3Dbeta" in redacted
+    assert "application_id%3Damzn1.sp.solution.1" in redacted

@@ -35,12 +35,17 @@ class ContextFilter(logging.Filter):
 # Bearer values that travel in URLs: Amazon's code and our OAuth state on the callback, and the
 # tokens of emailed links. An access log (the development server's) would print them.
 _SECRET_QUERY = re.compile(r"\b(spapi_oauth_code|state|code|token)=[^&\s\"]+")
+# The same inside a URL-encoded URL (Amazon's sign-out carries the consent URL in return_to).
+_SECRET_QUERY_ENCODED = re.compile(
+    r"(%26|%3F|[?&=])(spapi_oauth_code|state|code|token)%3D(?:(?!%26)[^&\s\"])+", re.I
+)
 _SECRET_PATH = re.compile(r"/(connect|invitations|verify|reset)/[A-Za-z0-9_-]{16,}")
 
 
 def redact(text: str) -> str:
     """The text with every secret URL part replaced by [redacted]."""
     text = _SECRET_QUERY.sub(r"\1=[redacted]", text)
+    text = _SECRET_QUERY_ENCODED.sub(r"\1\2%3D[redacted]", text)
     return _SECRET_PATH.sub(r"/\1/[redacted]", text)
 
 
