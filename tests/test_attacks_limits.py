@@ -7,6 +7,7 @@
    once per link, and pressing 'Continue to Amazon' again reuses the browser's OAuth state.
 """
 
+import re
 import time
 from datetime import timedelta
 
@@ -48,7 +49,9 @@ def count(app, model, **filters) -> int:
 def assert_says_when(answer) -> None:
     """A 429 page (never a 500) that says when to try again, and a Retry-After header."""
     assert answer.status_code == 429, answer.text
-    assert "try again in" in answer.text and "UTC)" in answer.text, answer.text
+    assert "try again in" in answer.text, answer.text
+    # The time in the viewer's zone (static/times.js), UTC until then and on hover.
+    assert re.search(r'\(at <time datetime="[0-9T:-]+Z" title="[^"]+ UTC" data-local>', answer.text)
     assert int(answer.headers["Retry-After"]) > 0 or "GMT" in answer.headers["Retry-After"]
 
 

@@ -11,13 +11,14 @@ from flask_login import current_user
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
+from markupsafe import Markup
 from sqlalchemy import or_
 
 from web.accounts.access import membership_for
 from web.auth.models import utcnow
 from web.crypto import digest
 from web.extensions import db, limiter
-from web.filters import ago
+from web.filters import ago, local_time
 
 # Counts on its own while the shared store is unreachable, as Flask-Limiter's own fallback does.
 _fallback = FixedWindowRateLimiter(MemoryStorage())
@@ -42,13 +43,12 @@ class OverLimit(Exception):
         return max(1, int((self.retry_at - utcnow()).total_seconds()) + 1)
 
     @property
-    def text(self) -> str:
-        return f"{self.message} You can try again {when(self.retry_at)}."
-
-
-def when(moment: datetime) -> str:
-    """'in 7 minutes (at 14:05 UTC)': when someone over a limit may try again."""
-    return f"{ago(moment)} (at {moment:%H:%M} UTC)"
+    def text(self) -> Markup:
+        """The message and when to try again, for a page or a flash: 'in 7 minutes (at 14:05
+        UTC)', the time in the viewer's own zone once static/times.js has run."""
+        return Markup("{} You can try again {} (at {}).").format(
+            self.message, ago(self.retry_at), local_time(self.retry_at)
+        )
 
 
 def spend(limit: str, budget: str, key: str, message: str) -> None:

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
@@ -80,7 +81,7 @@ def new():
                 f" ({current_app.config['LIMIT_ACCOUNTS']}).",
             )
         except limits.OverLimit as over:
-            flash(f"Not added: {over.text}", "error")
+            flash(Markup("Not added: ") + over.text, "error")
             page = render_template("accounts/new.html", form=form)
             return page, 429, {"Retry-After": str(over.retry_after)}
         account = ClientAccount(name=form.name.data)

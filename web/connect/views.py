@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from web import limits, marketplaces
@@ -375,7 +376,7 @@ def send_request(account_id: int):
     except lifecycle.AlreadyOpen:
         return _already_open(account, None, data["marketplace"])
     except limits.OverLimit as over:
-        flash(f"Not sent: {over.text}", "error")
+        flash(Markup("Not sent: ") + over.text, "error")
         page = _preview_page(account, draft, None)
         return page, 429, {"Retry-After": str(over.retry_after), "Cache-Control": "no-store"}
     if connection_request is None:

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -175,7 +176,7 @@ def resend(account_id: int, public_id: str):
 
 def _over_limit(account_id: int, over: limits.OverLimit, form: InviteForm | None = None):
     """The users page, with what was not sent and when it can be: status 429."""
-    flash(f"Not sent: {over.text}", "error")
+    flash(Markup("Not sent: ") + over.text, "error")
     page, status = _page(account_id, form, 429)
     return page, status, {"Retry-After": str(over.retry_after)}
 

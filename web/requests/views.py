@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -136,7 +137,7 @@ def _spend_resend(connection_request: ConnectionRequest):
 
 def _over_limit(connection_request, over: limits.OverLimit, form: ChangeEmailForm | None = None):
     """The request's page, with what was not sent and when it can be: status 429."""
-    flash(f"Not sent: {over.text}", "error")
+    flash(Markup("Not sent: ") + over.text, "error")
     form = form or ChangeEmailForm(data={"client_email": connection_request.client_email})
     page = _page(connection_request, True, form)
     return page, 429, {"Retry-After": str(over.retry_after)}
