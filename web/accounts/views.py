@@ -11,6 +11,7 @@ from flask import (
     has_request_context,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -156,25 +157,23 @@ def _connection(account_id: int, connection_id: int) -> AmazonConnection:
     return connection
 
 
-@bp.get("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
-@login_required
-def confirm_disconnect(account_id: int, connection_id: int):
-    """Ask before disconnecting: what stops, who is (not) told, and a way back."""
-    connection = _connection(account_id, connection_id)
-    return render_template(
-        "accounts/confirm_disconnect.html",
-        account=connection.account,
-        connection=connection,
-        marketplace=marketplaces.get(connection.marketplace),
-    )
-
-
-@bp.post("/accounts/<int:account_id>/connections/<int:connection_id>/disconnect")
+@bp.route(
+    "/accounts/<int:account_id>/connections/<int:connection_id>/disconnect",
+    methods=["GET", "POST"],
+)
 @login_required
 def disconnect(account_id: int, connection_id: int):
-    """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too."""
+    """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too.
+    GET asks first (what stops, who is not told, and a way back), without JavaScript."""
     connection = _connection(account_id, connection_id)
     account = connection.account
+    if request.method == "GET":
+        return render_template(
+            "accounts/confirm_disconnect.html",
+            account=account,
+            connection=connection,
+            marketplace=marketplaces.get(connection.marketplace),
+        )
     db.session.delete(connection)
     db.session.commit()
     flash(

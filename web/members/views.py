@@ -200,27 +200,19 @@ def _update(invitation: UserInvitation, name: str, arg, done: str, undo=None):
     return redirect(url_for(".index", account_id=invitation.account_id))
 
 
-@bp.get("/accounts/<int:account_id>/invitations/<public_id>/cancel")
-@login_required
-def confirm_cancel(account_id: int, public_id: str):
-    """Ask before withdrawing an invitation: what the invitee will see, and a way back."""
-    invitation = _invitation(account_id, public_id)
-    if not invitation.is_open:
-        flash("That invitation is already closed.", "info")
-        return redirect(url_for(".index", account_id=account_id))
-    return render_template(
-        "members/confirm_withdraw.html", invitation=invitation, account=invitation.account
-    )
-
-
-@bp.post("/accounts/<int:account_id>/invitations/<public_id>/cancel")
+@bp.route("/accounts/<int:account_id>/invitations/<public_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(account_id: int, public_id: str):
-    """Withdraw an invitation: its link stops working."""
+    """Withdraw an invitation: its link stops working. GET asks first (what the invitee will
+    see, and a way back), without JavaScript."""
     invitation = _invitation(account_id, public_id)
     if not invitation.is_open:
         flash("That invitation is already closed.", "info")
         return redirect(url_for(".index", account_id=account_id))
+    if request.method == "GET":
+        return render_template(
+            "members/confirm_withdraw.html", invitation=invitation, account=invitation.account
+        )
     return _update(
         invitation,
         "withdraw",

@@ -174,30 +174,22 @@ def change_email(account_id: int, public_id: str):
     )
 
 
-@bp.get("/accounts/<int:account_id>/requests/<public_id>/cancel")
-@login_required
-def confirm_cancel(account_id: int, public_id: str):
-    """Ask before withdrawing: what the seller will see, and a way back."""
-    connection_request = get_own_request(account_id, public_id, admin=True)
-    if not connection_request.is_open:
-        flash("That request is already closed.", "info")
-        return redirect(url_for(".show", account_id=account_id, public_id=public_id))
-    return render_template(
-        "requests/confirm_withdraw.html",
-        connection_request=connection_request,
-        account=connection_request.account,
-        marketplace=marketplaces.get(connection_request.marketplace),
-    )
-
-
-@bp.post("/accounts/<int:account_id>/requests/<public_id>/cancel")
+@bp.route("/accounts/<int:account_id>/requests/<public_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(account_id: int, public_id: str):
-    """Withdraw an open request: the seller's link says it was withdrawn."""
+    """Withdraw an open request: the seller's link says it was withdrawn. GET asks first (what
+    the seller will see, and a way back), without JavaScript."""
     connection_request = get_own_request(account_id, public_id, admin=True)
     if not connection_request.is_open:
         flash("That request is already closed.", "info")
         return redirect(url_for(".show", account_id=account_id, public_id=public_id))
+    if request.method == "GET":
+        return render_template(
+            "requests/confirm_withdraw.html",
+            connection_request=connection_request,
+            account=connection_request.account,
+            marketplace=marketplaces.get(connection_request.marketplace),
+        )
     return _update(
         connection_request,
         "withdraw",
