@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from tests.browser import needs_chromium, sign_up
 from tests.support import Bookkeeper, html_of, link_in, text_of, unique_email
+from web.accounts.models import Membership
+from web.auth.models import User
 from web.connect.emails import PREVIEW_LINK
 from web.connect.models import ConnectionRequest
 from web.extensions import db
@@ -159,3 +161,39 @@ def test_a_second_send_of_the_same_preview_sends_nothing(app, client, mailbox):
     assert requests_for(app, account_id) == 1
     mailbox.wait_for(data["client_email"], "asks you to connect")
     assert len(mailbox.to(data["client_email"])) == 1
+
+
+def test_a_full_length_note_in_any_script_previews_and_sends_as_written(app, client, mailbox):
+    """The draft is kept on the server: 1,000 characters of Japanese fit as well as of ASCII."""
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account("Tokyo Goods KK")
+    url = f"/accounts/{account_id}/connect/request"
+    note = ("帳簿の照合のため、アマゾンのセラーアカウントを接続してください。" * 40)[:1000]
+    data = bookkeeper.request_form(account_id, marketplace="JP", note=note)
+    assert client.post(url, data={**data, "action": "preview"}).status_code == 303
+    assert note in client.get(f"{url}/preview/email").text
+    cookie = client.get_cookie("session")
+    assert cookie is None or len(cookie.value) < 1000  # the note is not in the cookie
+    assert bookkeeper.submit_request(account_id, data).status_code == 303
+    with app.app_context():
+        sent = db.session.scalar(select(ConnectionRequest).filter_by(account_id=account_id))
+        assert sent.note == note
+
+
+def test_a_draft_is_only_its_users(app, client):
+    """Another admin of the same account cannot send someone else's draft by its id."""
+    bea = Bookkeeper(client).sign_up()
+    account_id = bea.add_account("Shared Ltd")
+    url = f"/accounts/{account_id}/connect/request"
+    form = {**bea.request_form(account_id), "action": "preview"}
+    assert client.post(url, data=form).status_code == 303
+    draft = re.search(r'name="draft" value="([^"]+)"', client.get(f"{url}/preview").text).group(1)
+    otto = Bookkeeper(app.test_client(), name="Otto Other").sign_up()
+    with app.app_context():
+        user = db.session.scalar(select(User).filter_by(email=otto.email))
+        db.session.add(Membership(account_id=account_id, user_id=user.id, role=Membership.ADMIN))
+        db.session.commit()
+    assert otto.client.get(f"{url}/preview/email").status_code == 404
+    refused = otto.client.post(f"{url}/send", data={"draft": draft}, follow_redirects=True)
+    assert "That preview is out of date" in refused.text
+    assert requests_for(app, account_id) == 0

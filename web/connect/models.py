@@ -180,3 +180,34 @@ class Authorization(db.Model):
         self.access_token_encrypted = None
         self.access_token_expires_at = None
         self.refresh_token_encrypted = None
+
+
+class RequestDraft(db.Model):
+    """A request filled in and being previewed (post/redirect/get): the form's POST keeps it, the
+    preview and its frame show it, Send turns it into a ConnectionRequest once. Kept here, not in
+    the session cookie, so a 1,000-character note in any script fits. Nothing secret."""
+
+    __tablename__ = "request_drafts"
+
+    # Drafts older than this are deleted when their user previews another one.
+    KEPT_FOR_DAYS = 7
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"))
+    marketplace: Mapped[str] = mapped_column(String(2))
+    client_name: Mapped[str] = mapped_column(String(120))
+    client_email: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Set by Send: Back then shows what was sent, and a second Send points to the request.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("connection_requests.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[ConnectionRequest | None] = relationship()
+
+    FIELDS = ("marketplace", "client_name", "client_email", "note")
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.FIELDS}

@@ -1,6 +1,6 @@
 """The bookkeeper's connect flow: marketplace, path, request with preview, direct consent."""
 
-import secrets
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -25,7 +25,7 @@ from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
 from web.connect import emails, lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
-from web.connect.models import ConnectionRequest
+from web.connect.models import ConnectionRequest, RequestDraft
 from web.consent import flow
 from web.extensions import db
 from workflows.connection_request import SellerProgress
@@ -210,56 +210,51 @@ def direct(account_id: int):
     return flow.begin(connection_request, None)
 
 
-# The request being previewed, kept between the form's POST and the Send press (post/redirect/get):
-# {"id", "account_id", "marketplace", "client_name", "client_email", "note"}. Nothing secret.
+# The id of the request being previewed (a RequestDraft), between the form's POST and Send.
 DRAFT_KEY = "connect_draft"
-# The draft last sent, with its request's public_id: Back shows its preview, a second Send points
-# to the request instead of sending again.
-SENT_KEY = "connect_sent"
-DRAFT_FIELDS = ("marketplace", "client_name", "client_email", "note")
-# A browser drops a cookie over 4 KB without a word; the session must stay well under it.
-SESSION_BUDGET = 3800
 
 
-def _draft_for(account_id: int) -> tuple[dict | None, dict | None]:
-    """This account's draft in the session, and the sent draft if that is what it is."""
-    draft = session.get(DRAFT_KEY)
-    if draft and draft.get("account_id") == account_id:
-        return draft, None
-    sent = session.get(SENT_KEY)
-    if sent and sent.get("account_id") == account_id:
-        return sent, sent
-    return None, None
+def _draft_for(account_id: int) -> RequestDraft | None:
+    """This browser's draft for this account, sent (draft.request) or not."""
+    public_id = session.get(DRAFT_KEY)
+    if not public_id:
+        return None
+    return db.session.scalar(
+        db.select(RequestDraft).filter_by(
+            public_id=public_id, user_id=current_user.id, account_id=account_id
+        )
+    )
 
 
-def _session_size() -> int:
-    serializer = current_app.session_interface.get_signing_serializer(current_app)
-    return len(serializer.dumps(dict(session)))
+def store_draft(account_id: int, data: dict) -> RequestDraft:
+    """Keep the request to preview (RequestDraft.FIELDS) for this browser; drafts of the same
+    user older than RequestDraft.KEPT_FOR_DAYS go."""
+    stale = utcnow() - timedelta(days=RequestDraft.KEPT_FOR_DAYS)
+    db.session.execute(
+        db.delete(RequestDraft).where(
+            RequestDraft.user_id == current_user.id, RequestDraft.created_at < stale
+        )
+    )
+    draft = RequestDraft(user_id=current_user.id, account_id=account_id, **data)
+    db.session.add(draft)
+    db.session.commit()
+    session[DRAFT_KEY] = draft.public_id
+    return draft
 
 
-def store_draft(account_id: int, data: dict) -> bool:
-    """Keep the request to preview (DRAFT_FIELDS) in the session; False if it is too large to."""
-    session.pop(SENT_KEY, None)
-    session[DRAFT_KEY] = {"id": secrets.token_urlsafe(12), "account_id": account_id, **data}
-    if _session_size() > SESSION_BUDGET:
-        session.pop(DRAFT_KEY)
-        return False
-    return True
-
-
-def _seller_email(account, draft: dict) -> emails.Email:
+def _seller_email(account, draft: RequestDraft) -> emails.Email:
     """The seller's email exactly as Send will compose it, with the placeholder link."""
     # A transient request, never added to the database session: it only renders the email.
     request_row = ConnectionRequest(
         account=account,
         requested_by=current_user._get_current_object(),
-        **{name: draft[name] for name in DRAFT_FIELDS},
+        **draft.fields,
     )
     expires_at = utcnow() + current_app.config["CONNECT_EXPIRES_AFTER"]
     return emails.seller_invitation(request_row, emails.PREVIEW_LINK, expires_at)
 
 
-def _preview_page(account, draft: dict, sent: dict | None) -> str:
+def _preview_page(account, draft: RequestDraft) -> str:
     email = _seller_email(account, draft)
     # The headers as the mail goes out: read from the message Send builds, not restated here.
     message = email.message("preview")
@@ -267,12 +262,12 @@ def _preview_page(account, draft: dict, sent: dict | None) -> str:
         "connect/preview.html",
         account=account,
         draft=draft,
-        sent=sent,
+        sent=draft.request,
         email=email,
         sender=str(message.from_address),
         reply_to=message.reply_to,
-        to_self=draft["client_email"].casefold() == current_user.email.casefold(),
-        marketplace=marketplaces.get(draft["marketplace"]),
+        to_self=draft.client_email.casefold() == current_user.email.casefold(),
+        marketplace=marketplaces.get(draft.marketplace),
         form=FlaskForm(),
     )
 
@@ -290,9 +285,9 @@ def _sent_flash(connection_request: ConnectionRequest) -> None:
 def request_access(account_id: int):
     """Ask the seller account's owner to connect: fill in, then preview the email."""
     account = account_for(account_id, admin=True)
-    draft, _ = _draft_for(account.id)
+    draft = _draft_for(account.id)
     if request.method == "GET" and request.args.get("edit") and draft:
-        form = ConnectRequestForm(data={name: draft[name] for name in DRAFT_FIELDS})
+        form = ConnectRequestForm(data=draft.fields)
     else:
         form = ConnectRequestForm(data={"marketplace": request.args.get("marketplace", "US")})
     if not form.validate_on_submit():
@@ -306,11 +301,7 @@ def request_access(account_id: int):
     existing = lifecycle.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
-    if not store_draft(account.id, data):
-        form.note.errors.append(
-            "Too long to keep for the preview with these characters: shorten the note a little."
-        )
-        return render_template("connect/request.html", account=account, form=form)
+    store_draft(account.id, data)
     return redirect(url_for(".preview", account_id=account.id), 303)
 
 
@@ -319,12 +310,12 @@ def request_access(account_id: int):
 def preview(account_id: int):
     """The email the seller will get, as it will be sent, with Edit and Send."""
     account = account_for(account_id, admin=True)
-    draft, sent = _draft_for(account.id)
+    draft = _draft_for(account.id)
     if draft is None:
         flash("Fill in the request to see its email.", "info")
         return redirect(url_for(".request_access", account_id=account.id))
     # Not kept by the browser: Back after sending asks again, and is told it was sent.
-    return _preview_page(account, draft, sent), {"Cache-Control": "no-store"}
+    return _preview_page(account, draft), {"Cache-Control": "no-store"}
 
 
 @bp.get("/request/preview/email")
@@ -332,7 +323,7 @@ def preview(account_id: int):
 def preview_email(account_id: int):
     """The seller's HTML email alone, for the preview's sandboxed frame."""
     account = account_for(account_id, admin=True)
-    draft, _ = _draft_for(account.id)
+    draft = _draft_for(account.id)
     if draft is None:
         abort(404)
     response = make_response(_seller_email(account, draft).html)
@@ -353,21 +344,22 @@ def send_request(account_id: int):
     """'Send Request to Connect' on the preview: sends the draft once, then shows the request."""
     account = account_for(account_id, admin=True)
     form = FlaskForm()
-    draft, sent = _draft_for(account.id)
+    draft = _draft_for(account.id)
     posted = request.form.get("draft", "")
-    if not form.validate_on_submit() or draft is None or draft["id"] != posted:
+    if not form.validate_on_submit() or draft is None or draft.public_id != posted:
         flash("That preview is out of date: check the request and preview it again.", "error")
         return redirect(url_for(".request_access", account_id=account.id, edit=1), 303)
+    sent = draft.request
     if sent is not None:
         flash(
-            f"This request was already sent to {sent['client_name']} ({sent['client_email']}):"
+            f"This request was already sent to {sent.client_name} ({sent.client_email}):"
             " nothing was sent again.",
             "info",
         )
         return redirect(
-            url_for("requests.show", account_id=account.id, public_id=sent["public_id"]), 303
+            url_for("requests.show", account_id=account.id, public_id=sent.public_id), 303
         )
-    data = {name: draft[name] for name in DRAFT_FIELDS}
+    data = draft.fields
     existing = lifecycle.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
@@ -377,12 +369,12 @@ def send_request(account_id: int):
         return _already_open(account, None, data["marketplace"])
     except limits.OverLimit as over:
         flash(Markup("Not sent: ") + over.text, "error")
-        page = _preview_page(account, draft, None)
+        page = _preview_page(account, draft)
         return page, 429, {"Retry-After": str(over.retry_after), "Cache-Control": "no-store"}
     if connection_request is None:
         return redirect(url_for(".preview", account_id=account.id), 303)
-    session.pop(DRAFT_KEY, None)
-    session[SENT_KEY] = {**draft, "public_id": connection_request.public_id}
+    draft.request_id = connection_request.id
+    db.session.commit()
     _sent_flash(connection_request)
     return redirect(
         url_for("requests.show", account_id=account.id, public_id=connection_request.public_id),

@@ -213,7 +213,5 @@ def renew(account_id: int, public_id: str):
     existing = lifecycle.open_request_for(account.id, old.marketplace)
     if existing is not None:
         return render_template("connect/already_open.html", account=account, existing=existing)
-    if not connect_views.store_draft(account.id, data):
-        flash("The note is too long to preview here: edit the request.", "error")
-        return redirect(url_for("connect.request_access", account_id=account.id))
+    connect_views.store_draft(account.id, data)
     return redirect(url_for("connect.preview", account_id=account.id), 303)
