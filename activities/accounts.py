@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.identity import email_identity
 from activities.mail import deliver
-from activities.types import AccountEmailInput, EmailsSent
+from vocabulary.messages import AccountEmailInput, EmailsSent
 from web.auth import emails
 from web.auth.models import LoginToken, User, utcnow
 from web.crypto import digest, link_token

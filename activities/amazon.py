@@ -7,7 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.rows import load
-from activities.types import AuthorizationRef, ExchangeResult, MarketplaceCheck
+from vocabulary.messages import AuthorizationRef, ExchangeResult, MarketplaceCheck
 from web import amazon, marketplaces
 from web.auth.models import utcnow
 from web.connect.models import Authorization

@@ -4,7 +4,7 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.types import (
+from vocabulary.messages import (
     AuthorizationRef,
     ChangeEmailInput,
     Closed,
@@ -16,6 +16,7 @@ from activities.types import (
     RequestRef,
     StoredConnection,
 )
+from vocabulary.statuses import Outcome, RequestState
 from web.accounts.models import AmazonConnection
 from web.auth.models import utcnow
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
@@ -56,7 +57,7 @@ class ConnectionActivities:
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no refresh token to store", non_retryable=True)
             # Atomic with the close of a withdrawal or of ops: exactly one of them wins.
-            if not move_open_request(request.id, ConnectionRequest.CONNECTED):
+            if not move_open_request(request.id, RequestState.CONNECTED):
                 db.session.rollback()
                 raise ApplicationError(
                     "the request was closed first", type="RequestClosed", non_retryable=True
@@ -76,7 +77,7 @@ class ConnectionActivities:
             connection.request_id = request.id
             connection.connected_at = utcnow()
             authorization.wipe_secrets()
-            authorization.outcome = Authorization.CONNECTED
+            authorization.outcome = Outcome.CONNECTED
             authorization.outcome_message = "Connected."
             request.status_detail = f"Seller {authorization.selling_partner_id}"
             db.session.add(

@@ -9,7 +9,8 @@ from temporalio.exceptions import ApplicationError
 from activities.identity import email_identity
 from activities.mail import deliver
 from activities.rows import load
-from activities.types import EmailsSent, InvitationInput, NoticeInput
+from vocabulary.messages import EmailsSent, InvitationInput, NoticeInput
+from vocabulary.statuses import Outcome, RequestState
 from web.accounts.models import Membership
 from web.auth.models import utcnow
 from web.connect import emails
@@ -33,9 +34,7 @@ class EmailActivities:
 
     def _seller_id(self, request: ConnectionRequest) -> str:
         authorization = db.session.scalars(
-            db.select(Authorization).filter_by(
-                request_id=request.id, outcome=Authorization.CONNECTED
-            )
+            db.select(Authorization).filter_by(request_id=request.id, outcome=Outcome.CONNECTED)
         ).first()
         return authorization.selling_partner_id if authorization else ""
 
@@ -76,7 +75,7 @@ class EmailActivities:
                 what = f"Reminder {number} of {input.reminders_total}"
             else:
                 what = INVITATION_EVENTS[input.reason]
-                if not move_open_request(request.id, ConnectionRequest.SENT, reminders_sent=0):
+                if not move_open_request(request.id, RequestState.SENT, reminders_sent=0):
                     db.session.rollback()
                     raise ApplicationError(
                         "the request was closed", type="RequestClosed", non_retryable=True
@@ -112,8 +111,8 @@ class EmailActivities:
                 )
                 deliver(notice, f"{request.public_id}.reminder.{number}.copy")
                 recipients.append(request.requested_by.email)
-                if request.status in (ConnectionRequest.SENT, ConnectionRequest.OPENED):
-                    request.status = ConnectionRequest.REMINDED
+                if request.status in (RequestState.SENT, RequestState.OPENED):
+                    request.status = RequestState.REMINDED
                 request.reminders_sent = number
                 request.last_reminder_at = utcnow()
             db.session.add(
@@ -158,7 +157,7 @@ class EmailActivities:
             elif input.notice == "wrong_account_bookkeeper":
                 used = db.session.scalars(
                     db.select(Authorization)
-                    .filter_by(request_id=request.id, outcome=Authorization.WRONG_ACCOUNT)
+                    .filter_by(request_id=request.id, outcome=Outcome.WRONG_ACCOUNT)
                     .order_by(Authorization.id)
                 ).first()
                 if used is None:

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from activities.identity import email_identity
 from activities.mail import deliver
 from activities.rows import load
-from activities.types import (
+from vocabulary.messages import (
     AcceptInput,
     Closed,
     CloseInvitationInput,
@@ -19,6 +19,7 @@ from activities.types import (
     MemberAdded,
     UserInvitationEmailInput,
 )
+from vocabulary.statuses import InvitationState
 from web.accounts.models import Membership
 from web.auth.models import User, utcnow
 from web.connect.rows import supersede_links
@@ -97,7 +98,7 @@ class InvitationActivities:
                     invited_by_id=invitation.invited_by_id,
                 )
                 db.session.add(membership)
-            invitation.status = UserInvitation.ACCEPTED
+            invitation.status = InvitationState.ACCEPTED
             invitation.accepted_by_id = input.user_id
             db.session.commit()
             return MemberAdded(invitation.account_id, membership.id)

@@ -6,13 +6,13 @@ from flask import Flask
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.types import ClosedByOperations, Orphan, Reconciled, ReconcileInput
+from vocabulary.messages import ClosedByOperations, Orphan, Reconciled, ReconcileInput
+from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState, RequestState
 from web.connect.models import ConnectionRequest
 from web.connect.rows import close_open_request
 from web.extensions import db
 from web.members.models import UserInvitation, close_open_invitation
 from web.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
-from workflows.connection_request import CLOSED, OPERATIONS
 
 
 class ReconcileActivities:
@@ -31,9 +31,11 @@ class ReconcileActivities:
                 return ClosedByOperations(False)
             if orphan.kind == REQUEST:
                 detail = f"Closed by operations: its workflow was {orphan.how.replace('_', ' ')}"
-                changed = close_open_request(row, CLOSED, f"{detail} in Temporal.", OPERATIONS)
+                changed = close_open_request(
+                    row, RequestState.CLOSED, f"{detail} in Temporal.", OPERATIONS
+                )
             else:
-                changed = close_open_invitation(row, UserInvitation.CLOSED)
+                changed = close_open_invitation(row, InvitationState.CLOSED)
             db.session.commit()
             return ClosedByOperations(changed)
 
@@ -41,11 +43,11 @@ class ReconcileActivities:
         with self.app.app_context():
             requests = db.session.scalars(
                 db.select(ConnectionRequest).filter(
-                    ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES)
+                    ConnectionRequest.status.in_(OPEN_REQUEST_STATES)
                 )
             ).all()
             invitations = db.session.scalars(
-                db.select(UserInvitation).filter_by(status=UserInvitation.PENDING)
+                db.select(UserInvitation).filter_by(status=InvitationState.PENDING)
             ).all()
             return [Target.of(row) for row in (*requests, *invitations)]
 

@@ -71,13 +71,14 @@ import sandbox
 import temporal_dev
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, Mailbox, free_port, link_in, text_of, unique_email
+from vocabulary.messages import ConnectionRequestInput
 from web import create_app
 from web.config import load_config
 from web.connect.models import workflow_id_for
 from web.extensions import temporal
 from web.logs import redact
 from worker import build_worker
-from workflows.connection_request import ConnectionRequestInput, ConnectionRequestWorkflow
+from workflows.connection_request import ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"

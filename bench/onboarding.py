@@ -75,23 +75,6 @@ from temporalio.worker import Worker
 from activities.amazon import AmazonActivities
 from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
-from activities.types import (
-    AuthorizationRef,
-    ChangeEmailInput,
-    Closed,
-    CloseRequestInput,
-    Done,
-    EmailChange,
-    EmailsSent,
-    EventInput,
-    ExchangeResult,
-    InvitationInput,
-    MarketplaceCheck,
-    NoticeInput,
-    OutcomeInput,
-    RequestRef,
-    StoredConnection,
-)
 from bench.connect_latency import (
     AMAZON_LOGIN,
     BENCH,
@@ -125,16 +108,31 @@ from bench.connect_latency import (
 from bench.scale import count_events, insert_rows, rss_mb, settle, start_all
 from tests.amazon_seller import consent
 from tests.support import free_port
+from vocabulary import search_attributes
+from vocabulary.messages import (
+    AuthorizationRef,
+    AuthorizationSubmitted,
+    ChangeEmailInput,
+    Closed,
+    CloseRequestInput,
+    ConnectionRequestInput,
+    Done,
+    EmailChange,
+    EmailsSent,
+    EventInput,
+    ExchangeResult,
+    InvitationInput,
+    MarketplaceCheck,
+    NoticeInput,
+    OutcomeInput,
+    RequestRef,
+    StoredConnection,
+)
 from web import amazon, marketplaces
 from web.config import load_config
 from web.connect.models import workflow_id_for
 from web.crypto import encrypt
-from workflows import search_attributes
-from workflows.connection_request import (
-    AuthorizationSubmitted,
-    ConnectionRequestInput,
-    ConnectionRequestWorkflow,
-)
+from workflows.connection_request import ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
 NOOP_WORKER = "no-op worker"

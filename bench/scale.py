@@ -68,12 +68,9 @@ from bench.connect_latency import (
     worker_polls,
 )
 from tests.support import BackgroundLoop
+from vocabulary.messages import ConnectionRequestInput, SellerProgress
 from web.connect.models import workflow_id_for
-from workflows.connection_request import (
-    ConnectionRequestInput,
-    ConnectionRequestWorkflow,
-    SellerProgress,
-)
+from workflows.connection_request import ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPIRES_AFTER = 30 * 86400  # seconds: nothing expires during the run

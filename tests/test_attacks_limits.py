@@ -23,6 +23,7 @@ from tests.support import (
     wait_for_status,
 )
 from tests.test_members import invitation_status, invite
+from vocabulary.statuses import InvitationState, RequestState
 from web.accounts.models import ClientAccount, Membership
 from web.auth.models import User
 from web.connect.models import ConnectionRequest, OAuthState
@@ -164,7 +165,7 @@ def test_an_invitation_is_resent_within_limit_invite_and_the_cooldown(app, clien
     assert "sent again less than 10 minutes ago" in answer.text
     time.sleep(1)
     assert len(mailbox.to(email)) == 2
-    assert invitation_status(app, email) == UserInvitation.PENDING
+    assert invitation_status(app, email) == InvitationState.PENDING
 
 
 def test_account_creation_is_limited_per_user(app, client, limits):
@@ -279,7 +280,7 @@ def test_flooding_the_sellers_link_does_not_grow_its_workflow(
     # The seller's real trip to Amazon, begun before the flood, still finishes.
     outcome = seller.return_from_amazon(seller.consent(locations.pop(), "seller-us@example.com"))
     assert outcome.status_code == 200 and "Connected" in outcome.text
-    wait_for_status(app, account_id, ConnectionRequest.CONNECTED)
+    wait_for_status(app, account_id, RequestState.CONNECTED)
 
 
 def test_opened_is_signalled_once_per_link_and_states_are_per_browser(
@@ -293,7 +294,7 @@ def test_opened_is_signalled_once_per_link_and_states_are_per_browser(
     path = path_of(link)
     for _ in range(5):
         assert seller.client.post(f"{path}/opened").status_code == 204
-    wait_for_status(app, account_id, ConnectionRequest.OPENED)
+    wait_for_status(app, account_id, RequestState.OPENED)
     assert signal_names(loop, temporal_env, connection_request).count("seller_opened") == 1
 
     # Each browser has its own state; pressing again in one browser reuses its own.
@@ -304,4 +305,4 @@ def test_opened_is_signalled_once_per_link_and_states_are_per_browser(
     assert count(app, OAuthState, request_id=connection_request.id) == 2
     outcome = seller.return_from_amazon(seller.consent(first, "seller-us@example.com"))
     assert outcome.status_code == 200
-    wait_for_status(app, account_id, ConnectionRequest.CONNECTED)
+    wait_for_status(app, account_id, RequestState.CONNECTED)

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser import PASSWORD, amazon_sign_in, needs_chromium, send_request
 from tests.support import text_of, unique_email
+from vocabulary.statuses import RequestState
 from web.accounts.models import AmazonConnection, ClientAccount, Membership
 from web.auth.models import User, hash_password, utcnow
 from web.connect.models import ConnectionRequest
@@ -51,7 +52,7 @@ def add_connection(app, account_id: int, email: str, marketplace: str) -> None:
             marketplace=marketplace,
             client_name=user.name,
             client_email=user.email,
-            status=ConnectionRequest.CONNECTED,
+            status=RequestState.CONNECTED,
         )
         db.session.add(request)
         db.session.flush()

@@ -22,9 +22,9 @@ from cryptography.fernet import Fernet
 from temporalio.common import SearchAttributeIndexedValueType
 
 from tests.support import free_port
+from vocabulary.search_attributes import ALL
 from web import create_app
 from web.config import REQUIRED_IN_PRODUCTION, SECRETS, load_config
-from workflows.search_attributes import ALL
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from tests.processes import Product, connected, describe_page, wait_until
-from workflows.connection_request import ConnectionRequestResult, RequestStatus
+from vocabulary.messages import ConnectionRequestResult, RequestStatus
 
 CONNECTED_BOOKKEEPER = "is connected to Amazon US and ready"
 CONNECTED_SELLER = "You connected"

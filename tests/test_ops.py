@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import Bookkeeper, link_in, path_of, request_of, wait_for_status
-from workflows.connection_request import RequestStatus
+from vocabulary.messages import RequestStatus
 
 DOC = Path(__file__).parents[1] / "docs" / "operations.md"
 

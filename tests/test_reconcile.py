@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from temporalio.client import ScheduleIntervalSpec
 
-from activities.types import Reconciled, ReconcileInput
 from tests.support import Bookkeeper, request_of, wait_for_status
+from vocabulary.messages import Reconciled, ReconcileInput
 from web.connect.models import RequestEvent
 from web.extensions import db
 from worker import ensure_reconcile_schedule

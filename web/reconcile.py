@@ -18,12 +18,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.types import Orphan
+from vocabulary.messages import InvitationStatus, Orphan, RequestStatus
+from vocabulary.statuses import OPERATIONS
 from web.connect.models import ConnectionRequest, RequestEvent
 from web.extensions import db, temporal
 from web.members.models import UserInvitation
-from workflows.connection_request import OPERATIONS, RequestStatus
-from workflows.user_invitation import InvitationStatus
 
 REQUEST = "request"
 INVITATION = "invitation"

@@ -7,8 +7,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountEmailActivities
-    from activities.types import AccountEmailInput
-    from workflows.connection_request import EMAIL_RETRY, SHORT
+    from vocabulary.messages import AccountEmailInput
+    from vocabulary.policies import EMAIL_RETRY, SHORT
 
 
 @dataclass

@@ -1,166 +1,65 @@
 """A connection request: invite, remind, expire; on Amazon's answer connect and confirm."""
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.amazon import AmazonActivities
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
-    from activities.types import (
+    from vocabulary import search_attributes
+    from vocabulary.messages import (
+        AuthorizationOutcome,
         AuthorizationRef,
+        AuthorizationSubmitted,
+        CancelRequest,
         ChangeEmailInput,
+        ChangeEmailRequest,
         Closed,
         CloseRequestInput,
+        ConnectionRequestInput,
+        ConnectionRequestResult,
         EmailChange,
         EventInput,
         InvitationInput,
         NoticeInput,
         OutcomeInput,
         RequestRef,
+        RequestStatus,
+        ResendRequest,
+        SellerProgress,
     )
-    from workflows import search_attributes
+    from vocabulary.policies import (
+        AMAZON_RETRY,
+        CONFIRMATION_DEADLINE,
+        EMAIL_RETRY,
+        EXCHANGE_DEADLINE,
+        FLAG_AFTER_ATTEMPTS,
+        SAVED_DEADLINE,
+        SAVED_RETRY,
+        SHORT,
+        WRONG_ACCOUNT_NOTICE_DEADLINE,
+    )
+    from vocabulary.statuses import (
+        ABANDONED,
+        OPERATIONS,
+        OUTCOME_MESSAGES,
+        Outcome,
+        RequestState,
+    )
     from workflows.markdown import escape
     from workflows.schedule import next_wake
 
-# Amazon's authorization code dies 5 minutes after the redirect: stop retrying well before.
-EXCHANGE_DEADLINE = timedelta(minutes=4)
-AMAZON_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["AmazonRefused"],
-)
-EMAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["EmailRejected"],
-)
-# Confirmation emails are the last step; when they cannot go out at all the saga compensates.
-CONFIRMATION_DEADLINE = timedelta(hours=6)
-SHORT = timedelta(seconds=30)
-# The web app commits its row right after starting the workflow; if it never does (it crashed),
-# the workflow gives up after this long instead of emailing about a request nobody saved.
-SAVED_DEADLINE = timedelta(minutes=1)
-SAVED_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2)
-)
-ABANDONED = "abandoned"
-# After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
-FLAG_AFTER_ATTEMPTS = 5
-# The wrong-account notice is help, not a confirmation: give up on it rather than keep the
-# request from expiring or being withdrawn while the mail server is down for long.
-WRONG_ACCOUNT_NOTICE_DEADLINE = timedelta(hours=1)
-
-# Statuses (the OnboardingStatus search attribute; mirrors web.connect.models.ConnectionRequest)
-SENT = "sent"
-OPENED = "opened"
-CONSENT_STARTED = "consent_started"
-REMINDED = "reminded"
-CONNECTED = "connected"
-EXPIRED = "expired"
-CANCELLED = "cancelled"
-FAILED = "failed"
-CLOSED = "closed"  # set by the app's reconciliation, never by a running workflow
-OPERATIONS = "operations"  # the actor when ops act on the workflow in Temporal
-
-# Outcomes of one return from Amazon (mirrors web.connect.models.Authorization)
-CODE_EXPIRED = "code_expired"
-WRONG_ACCOUNT = "wrong_account"
-AMAZON_UNAVAILABLE = "amazon_unavailable"
-LINK_REPLACED = "link_replaced"
-WITHDRAWN = "closed"  # the request closed while Amazon's answer was being handled
-
+# The seller's steps, as the timeline names them.
 PROGRESS = {
-    OPENED: "Opened the link",
-    CONSENT_STARTED: "Went to Amazon to sign in and confirm",
+    RequestState.OPENED: "Opened the link",
+    RequestState.CONSENT_STARTED: "Went to Amazon to sign in and confirm",
     "direct_started": "Started connecting directly",
 }
-
-MESSAGES = {
-    CONNECTED: "Your Amazon seller account is connected.",
-    CODE_EXPIRED: "Amazon's one-time code expired or was already used. Start again and sign in"
-    " to Amazon once more; it takes a minute.",
-    WRONG_ACCOUNT: "The Amazon account you signed in with does not sell in this marketplace."
-    " Sign in with the seller account that sells there.",
-    AMAZON_UNAVAILABLE: "Amazon did not answer in time. Nothing was connected; please try again"
-    " in a few minutes.",
-    LINK_REPLACED: "This request was sent again, so the link you started from no longer works."
-    " Nothing was connected. Please use the link in the most recent email.",
-    WITHDRAWN: "This connection request was withdrawn. Nothing was connected.",
-}
-
-
-@dataclass
-class ConnectionRequestInput:
-    """Copied in at start, so later changes of settings never affect a running request."""
-
-    request_id: int
-    send_invite: bool
-    account_name: str
-    marketplace: str
-    requested_by: str
-    expires_after_seconds: int
-    reminder_offsets_seconds: list[int] = field(default_factory=list)
-    reminder_pause_seconds: int = 86400
-    seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
-
-
-@dataclass
-class ConnectionRequestResult:
-    status: str
-
-
-@dataclass
-class AuthorizationSubmitted:
-    authorization_id: int
-
-
-@dataclass
-class AuthorizationOutcome:
-    outcome: str
-    message: str
-
-
-@dataclass
-class SellerProgress:
-    """Signal: the seller opened the landing page, or pressed its button."""
-
-    actor: str
-
-
-@dataclass
-class CancelRequest:
-    actor: str
-
-
-@dataclass
-class ResendRequest:
-    actor: str
-
-
-@dataclass
-class ChangeEmailRequest:
-    new_email: str
-    actor: str
-
-
-@dataclass
-class RequestStatus:
-    status: str
-    reminders_sent: int
-    reminders_total: int
-    last_reminder_at: datetime | None
-    consent_started_at: datetime | None
-    expires_at: datetime
-    open: bool
-    request_id: int = 0  # lets the app recognise its request in a run that ops reset
 
 
 @workflow.defn
@@ -170,8 +69,7 @@ class ConnectionRequestWorkflow:
     Update `submit_authorization(AuthorizationSubmitted) -> AuthorizationOutcome`: the callback
     hands over Amazon's authorization (a database reference, never the code) and waits for the
     outcome. Wrong account, expired code or Amazon trouble leave the request open for another try;
-    the first wrong account of an invitation is emailed to the bookkeeper (patch
-    "wrong-account-notice").
+    the first wrong account of an invitation is emailed to the bookkeeper.
     Update `resend(ResendRequest) -> RequestStatus`: a fresh link; earlier links stop working.
     Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address
     (the same address again is a plain resend).
@@ -188,7 +86,7 @@ class ConnectionRequestWorkflow:
 
     def __init__(self) -> None:
         self._input: ConnectionRequestInput | None = None
-        self._status = SENT
+        self._status = RequestState.SENT
         self._sent_at = datetime.min
         self._reminders_sent = 0
         self._last_reminder_at: datetime | None = None
@@ -203,7 +101,6 @@ class ConnectionRequestWorkflow:
         # One link-changing step at a time, in order: an invitation email (which may replace
         # the links) or the handling of Amazon's answer (which must not use a replaced link).
         self._emailing = asyncio.Lock()
-        self._one_truth = False  # see run()
         self._email_domain = ""
         self._settled = False  # the row holds the final status (withdraw answers then)
         self._told_of_wrong_account = False
@@ -214,36 +111,33 @@ class ConnectionRequestWorkflow:
     async def run(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
         self._input = input
         self._email_domain = input.seller_email_domain
-        # Runs started before this patch keep the old order of commands when replayed.
-        self._one_truth = workflow.patched("one-truth")
         try:
             return await self._story(input)
         except asyncio.CancelledError:
-            if not self._one_truth or self._closed:
+            if self._closed:
                 raise
             return await self._cancelled_by_operations()
 
     async def _story(self, input: ConnectionRequestInput) -> ConnectionRequestResult:
         self._sent_at = workflow.now()
-        if workflow.patched("confirm-request-saved"):
-            try:
-                await workflow.execute_activity_method(
-                    ConnectionActivities.confirm_request_saved,
-                    RequestRef(input.request_id),
-                    start_to_close_timeout=SHORT,
-                    schedule_to_close_timeout=SAVED_DEADLINE,
-                    retry_policy=SAVED_RETRY,
-                    summary="Wait until the web app has saved the request",
-                )
-            except ActivityError:
-                return ConnectionRequestResult(ABANDONED)
+        try:
+            await workflow.execute_activity_method(
+                ConnectionActivities.confirm_request_saved,
+                RequestRef(input.request_id),
+                start_to_close_timeout=SHORT,
+                schedule_to_close_timeout=SAVED_DEADLINE,
+                retry_policy=SAVED_RETRY,
+                summary="Wait until the web app has saved the request",
+            )
+        except ActivityError:
+            return ConnectionRequestResult(ABANDONED)
         if input.send_invite:
             await self._invite("sent", input.requested_by, supersede=False)
             self._publish()
         else:
             self._consent_started_at = workflow.now()
             self._progress.append(("direct_started", input.requested_by))
-            self._set_status(CONSENT_STARTED)
+            self._set_status(RequestState.CONSENT_STARTED)
         while True:
             await self._record_progress()
             wake_at, reminder = self._next_wake()
@@ -268,22 +162,24 @@ class ConnectionRequestWorkflow:
                 if reminder:
                     await self._remind(reminder)
                     continue
-                return await self._close(EXPIRED, "The link expired unused.", "system")
+                return await self._close(RequestState.EXPIRED, "The link expired unused.", "system")
             if self._cancelled is not None and self._pending is None:
-                return await self._close(CANCELLED, "Withdrawn.", self._cancelled.actor)
+                return await self._close(
+                    RequestState.CANCELLED, "Withdrawn.", self._cancelled.actor
+                )
             if self._pending is None:
                 continue  # progress to record or a new schedule
             submitted = self._pending
-            async with self._one_at_a_time():
+            async with self._emailing:
                 outcome = await self._connect(submitted)
             self._outcomes[submitted.authorization_id] = outcome
             self._pending = None
-            if outcome.outcome == CONNECTED:
+            if outcome.outcome == RequestState.CONNECTED:
                 break
-            if outcome.outcome == WRONG_ACCOUNT:
+            if outcome.outcome == Outcome.WRONG_ACCOUNT:
                 await self._tell_of_wrong_account()
         self._closed = True
-        self._set_status(CONNECTED)
+        self._set_status(RequestState.CONNECTED)
         self._settled = True
         result = await self._confirm()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -310,13 +206,10 @@ class ConnectionRequestWorkflow:
         assert self._input is not None
         return self._sent_at + timedelta(seconds=self._input.expires_after_seconds)
 
-    def _one_at_a_time(self) -> AbstractAsyncContextManager:
-        return self._emailing if self._one_truth else nullcontext()
-
     async def _invite(self, reason: str, actor: str, supersede: bool, number: int = 0) -> None:
         assert self._input is not None
         async with self._emailing:
-            if supersede and self._one_truth:
+            if supersede:
                 # Accepted while Amazon's answer was being handled: re-check now it is done.
                 try:
                     self._require_open_invitation()
@@ -346,7 +239,11 @@ class ConnectionRequestWorkflow:
         await self._invite("reminder", "system", supersede=False, number=number)
         self._reminders_sent = number
         self._last_reminder_at = workflow.now()
-        self._set_status(REMINDED if self._status in (SENT, OPENED) else self._status)
+        self._set_status(
+            RequestState.REMINDED
+            if self._status in (RequestState.SENT, RequestState.OPENED)
+            else self._status
+        )
 
     async def _record_progress(self) -> None:
         """Record the seller's steps (signals) on the timeline, in the order they came."""
@@ -361,8 +258,6 @@ class ConnectionRequestWorkflow:
                 start_to_close_timeout=SHORT,
                 summary=f"Timeline: {event.replace('_', ' ')}",
             )
-            if not self._one_truth:  # since the patch, the signal itself published
-                self._publish()
 
     def _set_status(self, status: str) -> None:
         """The one place the status changes; ops' view follows it at once."""
@@ -373,7 +268,7 @@ class ConnectionRequestWorkflow:
         """Keep the search attributes and the UI's current details in step with the status."""
         assert self._input is not None
         pairs = [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
-        if self._one_truth and self._email_domain:
+        if self._email_domain:
             pairs.append(search_attributes.SELLER_EMAIL_DOMAIN.value_set(self._email_domain))
         workflow.upsert_search_attributes(pairs)
         i = self._input
@@ -410,10 +305,10 @@ class ConnectionRequestWorkflow:
             )
         except ActivityError as err:
             kind = err.cause.type if isinstance(err.cause, ApplicationError) else ""
-            outcome = {"AmazonRefused": CODE_EXPIRED, "LinkReplaced": LINK_REPLACED}
-            return await self._record(ref, outcome.get(kind, AMAZON_UNAVAILABLE))
+            outcome = {"AmazonRefused": Outcome.CODE_EXPIRED, "LinkReplaced": Outcome.LINK_REPLACED}
+            return await self._record(ref, outcome.get(kind, Outcome.AMAZON_UNAVAILABLE))
         if not check.participates:
-            return await self._record(ref, WRONG_ACCOUNT)
+            return await self._record(ref, Outcome.WRONG_ACCOUNT)
         try:
             await workflow.execute_activity_method(
                 ConnectionActivities.store_connection,
@@ -424,18 +319,20 @@ class ConnectionRequestWorkflow:
         except ActivityError as err:
             # Ops closed the row a moment before (the app's reconciliation): nothing stored.
             if isinstance(err.cause, ApplicationError) and err.cause.type == "RequestClosed":
-                return await self._record(ref, WITHDRAWN)
+                return await self._record(ref, Outcome.CLOSED)
             raise
-        return AuthorizationOutcome(CONNECTED, MESSAGES[CONNECTED])
+        return AuthorizationOutcome(
+            RequestState.CONNECTED, OUTCOME_MESSAGES[RequestState.CONNECTED]
+        )
 
     async def _record(self, ref: AuthorizationRef, outcome: str) -> AuthorizationOutcome:
         await workflow.execute_activity_method(
             ConnectionActivities.record_outcome,
-            OutcomeInput(ref.authorization_id, outcome, MESSAGES[outcome]),
+            OutcomeInput(ref.authorization_id, outcome, OUTCOME_MESSAGES[outcome]),
             start_to_close_timeout=SHORT,
             summary=f"Amazon error: {outcome.replace('_', ' ')}",
         )
-        return AuthorizationOutcome(outcome, MESSAGES[outcome])
+        return AuthorizationOutcome(outcome, OUTCOME_MESSAGES[outcome])
 
     async def _tell_of_wrong_account(self) -> None:
         """Email the bookkeeper, once per request, that the seller signed in with an account
@@ -443,9 +340,6 @@ class ConnectionRequestWorkflow:
         assert self._input is not None
         if self._told_of_wrong_account or not self._input.send_invite:
             return  # a member connecting directly sees the page; nobody else to tell
-        # Runs and histories from before this patch sent nothing here.
-        if not workflow.patched("wrong-account-notice"):
-            return
         self._told_of_wrong_account = True
         try:
             await self._notify(
@@ -506,7 +400,7 @@ class ConnectionRequestWorkflow:
             await self._notify("connected_bookkeeper", "Email the bookkeeper: connected and ready")
             if self._input.send_invite:
                 await self._notify("connected_seller", "Email the seller: thank you, connected")
-            elif workflow.patched("notify-inviter-of-member-connection"):
+            else:
                 await self._notify(
                     "connected_inviter", "Email the admin who invited this member: connected"
                 )
@@ -521,23 +415,23 @@ class ConnectionRequestWorkflow:
                 ConnectionActivities.close_request,
                 CloseRequestInput(
                     request.request_id,
-                    FAILED,
+                    RequestState.FAILED,
                     "The confirmation emails could not be sent.",
                     "system",
                 ),
                 start_to_close_timeout=SHORT,
                 summary="Mark the request failed",
             )
-            self._set_status(FAILED)
+            self._set_status(RequestState.FAILED)
             await self._notify("failed_bookkeeper", "Tell the bookkeeper the connection failed")
-            return ConnectionRequestResult(FAILED)
-        return ConnectionRequestResult(CONNECTED)
+            return ConnectionRequestResult(RequestState.FAILED)
+        return ConnectionRequestResult(RequestState.CONNECTED)
 
     async def _close(self, status: str, detail: str, actor: str) -> ConnectionRequestResult:
         assert self._input is not None
         self._closed = True
         await self._close_row(status, detail, actor)
-        if status == EXPIRED and self._input.send_invite:
+        if status == RequestState.EXPIRED and self._input.send_invite:
             await self._notify("expired_bookkeeper", "Tell the bookkeeper the link expired")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConnectionRequestResult(status)
@@ -545,7 +439,7 @@ class ConnectionRequestWorkflow:
     async def _close_row(self, status: str, detail: str, actor: str) -> str:
         """Close the row (its links die with it); returns the status it ended in."""
         assert self._input is not None
-        async with self._one_at_a_time():  # after an email under way, whose link dies too
+        async with self._emailing:  # after an email under way, whose link dies too
             closed: Closed = await workflow.execute_activity_method(
                 ConnectionActivities.close_request,
                 CloseRequestInput(self._input.request_id, status, detail, actor),
@@ -563,20 +457,20 @@ class ConnectionRequestWorkflow:
         assert self._input is not None
         self._closed = True
         final = await self._close_row(
-            CANCELLED, "Withdrawn by operations (cancelled in Temporal).", OPERATIONS
+            RequestState.CANCELLED, "Withdrawn by operations (cancelled in Temporal).", OPERATIONS
         )
         pending = self._pending
-        if final == CONNECTED:
+        if final == RequestState.CONNECTED:
             if pending is not None:
                 self._outcomes[pending.authorization_id] = AuthorizationOutcome(
-                    CONNECTED, MESSAGES[CONNECTED]
+                    RequestState.CONNECTED, OUTCOME_MESSAGES[RequestState.CONNECTED]
                 )
             result = await self._confirm()
             await workflow.wait_condition(workflow.all_handlers_finished)
             return result
         if pending is not None and pending.authorization_id not in self._outcomes:
             ref = AuthorizationRef(pending.authorization_id)
-            self._outcomes[pending.authorization_id] = await self._record(ref, WITHDRAWN)
+            self._outcomes[pending.authorization_id] = await self._record(ref, Outcome.CLOSED)
         if self._input.send_invite:
             await self._notify(
                 "withdrawn_by_operations", "Tell the bookkeeper ops withdrew the request"
@@ -624,9 +518,8 @@ class ConnectionRequestWorkflow:
             start_to_close_timeout=SHORT,
             summary="Change the seller's email address",
         )
-        if self._one_truth:
-            self._email_domain = search_attributes.email_domain(request.new_email)
-        reason = "email_changed" if change.changed or not self._one_truth else "resent"
+        self._email_domain = search_attributes.email_domain(request.new_email)
+        reason = "email_changed" if change.changed else "resent"
         await self._invite(reason, request.actor, supersede=True)
         self._restart_clock()
         return self.status()
@@ -668,35 +561,25 @@ class ConnectionRequestWorkflow:
         self._reminders_sent = 0
         self._consent_started_at = None
         self._schedule_changed = True
-        if self._one_truth:
-            self._opened = False
-            self._set_status(SENT)
-        else:
-            self._status = SENT
+        self._opened = False
+        self._set_status(RequestState.SENT)
 
     @workflow.signal
     def seller_opened(self, progress: SellerProgress) -> None:
         """The seller looked at the landing page (recorded once)."""
         if not self._closed and not self._opened:
             self._opened = True
-            self._progress.append((OPENED, progress.actor))
-            if self._status in (SENT, REMINDED):
-                self._signalled_status(OPENED)
+            self._progress.append((RequestState.OPENED, progress.actor))
+            if self._status in (RequestState.SENT, RequestState.REMINDED):
+                self._set_status(RequestState.OPENED)
 
     @workflow.signal
     def consent_started(self, progress: SellerProgress) -> None:
         """The seller pressed 'Continue to Amazon': pause reminders."""
         if not self._closed:
             self._consent_started_at = workflow.now()
-            self._progress.append((CONSENT_STARTED, progress.actor))
-            self._signalled_status(CONSENT_STARTED)
-
-    def _signalled_status(self, status: str) -> None:
-        # Runs from before the patch published only once the timeline line was written.
-        if self._one_truth:
-            self._set_status(status)
-        else:
-            self._status = status
+            self._progress.append((RequestState.CONSENT_STARTED, progress.actor))
+            self._set_status(RequestState.CONSENT_STARTED)
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:

@@ -8,8 +8,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
-    from activities.types import EventInput, NoticeInput
-    from workflows.connection_request import EMAIL_RETRY, SHORT
+    from vocabulary.messages import EventInput, NoticeInput
+    from vocabulary.policies import EMAIL_RETRY, SHORT
 
 
 @dataclass

@@ -8,7 +8,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.invitations import InvitationActivities
     from activities.reconcile import ReconcileActivities
-    from activities.types import (
+    from vocabulary.messages import (
         ClosedByOperations,
         InvitationNoticeInput,
         NoticeInput,
@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
         Reconciled,
         ReconcileInput,
     )
-    from workflows.connection_request import EMAIL_RETRY, SHORT
+    from vocabulary.policies import EMAIL_RETRY, SHORT
 
 NOTICE = "closed_by_operations"
 

@@ -1,7 +1,6 @@
 """Inviting a user into an account: send, remind, expire, or accept (option 2)."""
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -9,70 +8,25 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.invitations import InvitationActivities
-    from activities.types import (
+    from vocabulary import search_attributes
+    from vocabulary.messages import (
         AcceptInput,
+        AcceptInvitation,
+        CancelRequest,
         Closed,
         CloseInvitationInput,
+        InvitationAccepted,
         InvitationNoticeInput,
-        UserInvitationEmailInput,
-    )
-    from workflows import search_attributes
-    from workflows.connection_request import (
-        ABANDONED,
-        EMAIL_RETRY,
-        OPERATIONS,
-        SAVED_DEADLINE,
-        SAVED_RETRY,
-        SHORT,
-        CancelRequest,
+        InvitationStatus,
         ResendRequest,
+        UserInvitationEmailInput,
+        UserInvitationInput,
+        UserInvitationResult,
     )
+    from vocabulary.policies import EMAIL_RETRY, SAVED_DEADLINE, SAVED_RETRY, SHORT
+    from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
     from workflows.markdown import escape
     from workflows.schedule import next_wake
-
-PENDING = "pending"
-ACCEPTED = "accepted"
-EXPIRED = "expired"
-CANCELLED = "cancelled"
-CLOSED = "closed"  # set by the app's reconciliation, never by a running workflow
-
-
-@dataclass
-class UserInvitationInput:
-    """Copied in at start, so later changes of settings never affect a running invitation."""
-
-    invitation_id: int
-    account_name: str
-    email_domain: str
-    invited_by: str
-    expires_after_seconds: int
-    reminder_offsets_seconds: list[int] = field(default_factory=list)
-
-
-@dataclass
-class UserInvitationResult:
-    status: str
-
-
-@dataclass
-class AcceptInvitation:
-    """Update: a signed-in user whose address matches accepts."""
-
-    user_id: int
-
-
-@dataclass
-class InvitationAccepted:
-    account_id: int
-
-
-@dataclass
-class InvitationStatus:
-    status: str
-    reminders_sent: int
-    reminders_total: int
-    expires_at: datetime
-    invitation_id: int = 0  # lets the app recognise its invitation in a run that ops reset
 
 
 @workflow.defn
@@ -91,28 +45,25 @@ class UserInvitationWorkflow:
 
     def __init__(self) -> None:
         self._input: UserInvitationInput | None = None
-        self._status = PENDING
+        self._status = InvitationState.PENDING
         self._sent_at = datetime.min
         self._reminders_sent = 0
         self._accepting: AcceptInvitation | None = None
         self._accepted: InvitationAccepted | None = None
         self._cancelled: CancelRequest | None = None
         self._schedule_changed = False
-        self._one_truth = False  # see run()
         self._settled = False  # the row holds the final status (withdraw answers then)
 
     @workflow.run
     async def run(self, input: UserInvitationInput) -> UserInvitationResult:
         self._input = input
-        # Runs started before this patch keep the old order of commands when replayed.
-        self._one_truth = workflow.patched("one-truth")
         try:
             return await self._story(input)
         except asyncio.CancelledError:
-            if not self._one_truth or self._status != PENDING or self._accepting is not None:
+            if self._status != InvitationState.PENDING or self._accepting is not None:
                 raise
-            await self._close_row(CANCELLED, OPERATIONS)
-            if self._status == CANCELLED:
+            await self._close_row(InvitationState.CANCELLED, OPERATIONS)
+            if self._status == InvitationState.CANCELLED:
                 await self._notify(
                     "withdrawn_by_operations", "Tell the inviting admin ops withdrew it"
                 )
@@ -121,18 +72,17 @@ class UserInvitationWorkflow:
 
     async def _story(self, input: UserInvitationInput) -> UserInvitationResult:
         self._sent_at = workflow.now()
-        if workflow.patched("confirm-invitation-saved"):
-            try:
-                await workflow.execute_activity_method(
-                    InvitationActivities.confirm_invitation_saved,
-                    AcceptInput(input.invitation_id, 0),
-                    start_to_close_timeout=SHORT,
-                    schedule_to_close_timeout=SAVED_DEADLINE,
-                    retry_policy=SAVED_RETRY,
-                    summary="Wait until the web app has saved the invitation",
-                )
-            except ActivityError:
-                return UserInvitationResult(ABANDONED)
+        try:
+            await workflow.execute_activity_method(
+                InvitationActivities.confirm_invitation_saved,
+                AcceptInput(input.invitation_id, 0),
+                start_to_close_timeout=SHORT,
+                schedule_to_close_timeout=SAVED_DEADLINE,
+                retry_policy=SAVED_RETRY,
+                summary="Wait until the web app has saved the invitation",
+            )
+        except ActivityError:
+            return UserInvitationResult(ABANDONED)
         await self._send("sent", input.invited_by, supersede=False)
         self._publish()
         while True:
@@ -164,11 +114,11 @@ class UserInvitationWorkflow:
                     self._reminders_sent = reminder
                     self._publish()
                     continue
-                return await self._close(EXPIRED, "system")
+                return await self._close(InvitationState.EXPIRED, "system")
             if self._accepting is not None:
                 break
             if self._cancelled is not None:
-                return await self._close(CANCELLED, self._cancelled.actor)
+                return await self._close(InvitationState.CANCELLED, self._cancelled.actor)
         member = await workflow.execute_activity_method(
             InvitationActivities.add_member,
             AcceptInput(input.invitation_id, self._accepting.user_id),
@@ -176,11 +126,11 @@ class UserInvitationWorkflow:
             summary="Add the user to the account",
         )
         self._accepted = InvitationAccepted(member.account_id)
-        self._set_status(ACCEPTED)
+        self._set_status(InvitationState.ACCEPTED)
         self._settled = True
         await self._notify("joined", "Tell the inviting admin the user joined")
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return UserInvitationResult(ACCEPTED)
+        return UserInvitationResult(InvitationState.ACCEPTED)
 
     def _deadline(self) -> datetime:
         assert self._input is not None
@@ -203,26 +153,18 @@ class UserInvitationWorkflow:
             retry_policy=EMAIL_RETRY,
             summary=f"Reminder {number} of {total}" if number else "Email the invitation",
         )
-        if not self._one_truth:
-            workflow.set_current_details(self._details(number or self._reminders_sent))
 
     def _set_status(self, status: str) -> None:
         """The one place the status changes; ops' view follows it at once."""
         self._status = status
-        if self._one_truth:
-            self._publish()
-        else:
-            assert self._input is not None
-            name = escape(self._input.account_name)
-            workflow.set_current_details(f"**{status.capitalize()}** · {name}")
+        self._publish()
 
     def _publish(self) -> None:
         """Keep the search attribute and the UI's current details in step with the status."""
-        if self._one_truth:
-            workflow.upsert_search_attributes(
-                [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
-            )
-            workflow.set_current_details(self._details(self._reminders_sent))
+        workflow.upsert_search_attributes(
+            [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
+        )
+        workflow.set_current_details(self._details(self._reminders_sent))
 
     def _details(self, reminders_sent: int) -> str:
         i = self._input
@@ -231,7 +173,7 @@ class UserInvitationWorkflow:
             f"**{self._status.capitalize()}** · {escape(i.account_name)} · invited by"
             f" {escape(i.invited_by)} · someone at {escape(i.email_domain)}"
         ]
-        if self._status == PENDING:
+        if self._status == InvitationState.PENDING:
             lines.append(
                 f"Reminders sent: {reminders_sent} of {len(i.reminder_offsets_seconds)} · expires"
                 f" {self._deadline():%Y-%m-%d %H:%M} UTC"
@@ -251,7 +193,7 @@ class UserInvitationWorkflow:
 
     async def _close(self, status: str, actor: str) -> UserInvitationResult:
         await self._close_row(status, actor)
-        if status == EXPIRED:
+        if status == InvitationState.EXPIRED:
             await self._notify("expired", "Tell the inviting admin the invitation expired")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UserInvitationResult(status)
@@ -259,8 +201,6 @@ class UserInvitationWorkflow:
     async def _close_row(self, status: str, actor: str) -> None:
         """Close the row (its links die with it) and publish the status it ended in."""
         assert self._input is not None
-        if not self._one_truth:
-            self._status = status
         closed: Closed = await workflow.execute_activity_method(
             InvitationActivities.close_invitation,
             CloseInvitationInput(self._input.invitation_id, status, actor),
@@ -283,15 +223,21 @@ class UserInvitationWorkflow:
     def _validate_accept(self, request: AcceptInvitation) -> None:
         if self._accepting is not None and self._accepting.user_id == request.user_id:
             return  # accepting twice gives the same answer
-        if self._status != PENDING or self._cancelled is not None or self._accepting is not None:
+        if (
+            self._status != InvitationState.PENDING
+            or self._cancelled is not None
+            or self._accepting is not None
+        ):
             raise ValueError(f"This invitation is {self._status_word()}.")
 
     def _status_word(self) -> str:
         if self._cancelled is not None:
             return "withdrawn"
-        return {ACCEPTED: "already accepted", EXPIRED: "expired", CANCELLED: "withdrawn"}.get(
-            self._status, "already being accepted"
-        )
+        return {
+            InvitationState.ACCEPTED: "already accepted",
+            InvitationState.EXPIRED: "expired",
+            InvitationState.CANCELLED: "withdrawn",
+        }.get(self._status, "already being accepted")
 
     @workflow.update
     async def resend(self, request: ResendRequest) -> InvitationStatus:
@@ -313,18 +259,22 @@ class UserInvitationWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, request: CancelRequest) -> None:
-        if self._status != PENDING or self._accepting is not None:
+        if self._status != InvitationState.PENDING or self._accepting is not None:
             raise ValueError(f"This invitation is {self._status_word()}.")
 
     @resend.validator
     def _validate_resend(self, request: ResendRequest) -> None:
-        if self._status != PENDING or self._cancelled is not None or self._accepting is not None:
+        if (
+            self._status != InvitationState.PENDING
+            or self._cancelled is not None
+            or self._accepting is not None
+        ):
             raise ValueError(f"This invitation is {self._status_word()}.")
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
         """The admin withdraws the invitation."""
-        if self._status == PENDING and self._accepting is None:
+        if self._status == InvitationState.PENDING and self._accepting is None:
             self._cancelled = request
 
     @workflow.query

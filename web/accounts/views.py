@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from vocabulary.statuses import OPEN_REQUEST_STATES
 from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
 from web.accounts.forms import AccountForm
@@ -57,7 +58,7 @@ def index():
         db.select(ConnectionRequest)
         .filter(
             ConnectionRequest.account_id.in_([m.account_id for m in memberships]),
-            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
         )
         .order_by(ConnectionRequest.marketplace)
     ):

@@ -4,7 +4,7 @@ import uuid
 
 from flask import current_app
 
-from activities.types import AccountEmailInput
+from vocabulary.messages import AccountEmailInput
 from web.extensions import temporal
 from workflows.account_email import AccountEmailWorkflow
 

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from vocabulary.statuses import RequestState
 from web import marketplaces
 from web.auth.models import User
 from web.connect.models import Authorization, ConnectionRequest
@@ -127,7 +128,7 @@ def bookkeeper_new_link_asked(request: ConnectionRequest, renew_link: str) -> Em
 
 def bookkeeper_closed_by_operations(request: ConnectionRequest, renew_link: str) -> Email:
     """Ops withdrew the request in Temporal, or ended its workflow there."""
-    withdrawn = request.status == ConnectionRequest.CANCELLED
+    withdrawn = request.status == RequestState.CANCELLED
     how = "withdrew" if withdrawn else "closed"
     context = _context(request, how=how, renew_link=renew_link)
     text, html = render("closed_by_operations_bookkeeper", **context)

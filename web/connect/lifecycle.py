@@ -14,18 +14,15 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from vocabulary import search_attributes
+from vocabulary.messages import ConnectionRequestInput, RequestStatus, ResendRequest
+from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
 from web import limits, marketplaces
 from web.auth.models import utcnow
 from web.connect.models import ConnectionLink, ConnectionRequest
 from web.extensions import db, temporal
 from web.logs import note_workflow
-from workflows import search_attributes
-from workflows.connection_request import (
-    ConnectionRequestInput,
-    ConnectionRequestWorkflow,
-    RequestStatus,
-    ResendRequest,
-)
+from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
@@ -183,7 +180,7 @@ def open_request_for(account_id: int, marketplace: str) -> ConnectionRequest | N
         db.select(ConnectionRequest).filter(
             ConnectionRequest.account_id == account_id,
             ConnectionRequest.marketplace == marketplace,
-            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
         )
     )
 
@@ -195,7 +192,7 @@ def latest_request_for(link: ConnectionLink) -> ConnectionRequest | None:
     own = link.request
     if own.is_open:
         return own if link.superseded_at is not None else None
-    if own.status != ConnectionRequest.CANCELLED:
+    if own.status != RequestState.CANCELLED:
         return None
     newer = open_request_for(own.account_id, own.marketplace)
     return newer if newer is not None and newer.id > own.id else None

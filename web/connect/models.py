@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vocabulary.statuses import OPEN_REQUEST_STATES, Outcome, RequestState
 from web.accounts.models import ClientAccount
 from web.auth.models import User, utcnow
 from web.extensions import db
@@ -23,18 +24,7 @@ class ConnectionRequest(db.Model):
     # kind
     INVITE = "invite"  # the owner is emailed a link
     DIRECT = "direct"  # the signed-in user owns the seller account
-    # status, as one lower-case word (the OnboardingStatus search attribute holds the same)
-    SENT = "sent"
-    OPENED = "opened"
-    CONSENT_STARTED = "consent_started"
-    REMINDED = "reminded"
-    CONNECTED = "connected"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    # The workflow was ended in Temporal without running its code (Terminate): see reconcile.py.
-    CLOSED = "closed"
-    OPEN_STATUSES = (SENT, OPENED, CONSENT_STARTED, REMINDED)
+    # status: vocabulary.statuses.RequestState (the OnboardingStatus search attribute too)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -45,7 +35,7 @@ class ConnectionRequest(db.Model):
     client_name: Mapped[str] = mapped_column(String(120))
     client_email: Mapped[str] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default=SENT, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RequestState.SENT, index=True)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     reminders_sent: Mapped[int] = mapped_column(default=0)
     last_reminder_at: Mapped[datetime | None]
@@ -69,7 +59,7 @@ class ConnectionRequest(db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
+        return self.status in OPEN_REQUEST_STATES
 
 
 def workflow_id_for(account_id: int, marketplace: str) -> str:
@@ -136,13 +126,7 @@ class Authorization(db.Model):
 
     __tablename__ = "authorizations"
 
-    PENDING = "pending"
-    CONNECTED = "connected"
-    CODE_EXPIRED = "code_expired"
-    WRONG_ACCOUNT = "wrong_account"
-    AMAZON_UNAVAILABLE = "amazon_unavailable"
-    LINK_REPLACED = "link_replaced"
-    CLOSED = "closed"
+    # outcome: vocabulary.statuses.Outcome
     STORE_NAME_MAX = 120
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,7 +139,7 @@ class Authorization(db.Model):
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_token_expires_at: Mapped[datetime | None]
     refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    outcome: Mapped[str] = mapped_column(String(24), default=PENDING)
+    outcome: Mapped[str] = mapped_column(String(24), default=Outcome.PENDING)
     outcome_message: Mapped[str] = mapped_column(Text, default="")
     # The seller account Amazon reported for a wrong account, shown to the seller and emailed to
     # the bookkeeper: its store name (Amazon's text, capped) and the countries it sells in

@@ -1,5 +1,6 @@
 """Changes to a request's rows that must be atomic: whichever step closes it first wins."""
 
+from vocabulary.statuses import OPEN_REQUEST_STATES, Outcome, RequestState
 from web.auth.models import utcnow
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from web.extensions import db
@@ -19,9 +20,9 @@ def supersede_links(model: type, **filters) -> None:
 def move_open_request(request_id: int, status: str, **values) -> bool:
     """Set the status of a request that is still open; False when another step closed it.
     Only a failure may follow a connection: the saga's compensation undoes it."""
-    sources = ConnectionRequest.OPEN_STATUSES
-    if status == ConnectionRequest.FAILED:
-        sources = (*sources, ConnectionRequest.CONNECTED)
+    sources = OPEN_REQUEST_STATES
+    if status == RequestState.FAILED:
+        sources = (*sources, RequestState.CONNECTED)
     moved = db.session.execute(
         db.update(ConnectionRequest)
         .where(ConnectionRequest.id == request_id, ConnectionRequest.status.in_(sources))
@@ -40,10 +41,10 @@ def close_open_request(request: ConnectionRequest, status: str, detail: str, act
     db.session.add(RequestEvent(request_id=request.id, actor=actor, kind=status, detail=detail))
     supersede_links(ConnectionLink, request_id=request.id)
     for authorization in db.session.scalars(
-        db.select(Authorization).filter_by(request_id=request.id, outcome=Authorization.PENDING)
+        db.select(Authorization).filter_by(request_id=request.id, outcome=Outcome.PENDING)
     ):
         authorization.wipe_secrets()
-        authorization.outcome = Authorization.CLOSED
+        authorization.outcome = Outcome.CLOSED
         authorization.outcome_message = "The request was closed before this could be used."
     db.session.refresh(request)
     return True

@@ -19,6 +19,8 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from vocabulary.messages import SellerProgress
+from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
 from web import limits, marketplaces
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import AmazonConnection
@@ -28,7 +30,6 @@ from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.connect.models import ConnectionRequest, RequestDraft
 from web.consent import flow
 from web.extensions import db
-from workflows.connection_request import SellerProgress
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
 
@@ -46,9 +47,7 @@ def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | N
         requested_by=current_user._get_current_object(),
         kind=kind,
         status=(
-            ConnectionRequest.SENT
-            if kind == ConnectionRequest.INVITE
-            else ConnectionRequest.CONSENT_STARTED
+            RequestState.SENT if kind == ConnectionRequest.INVITE else RequestState.CONSENT_STARTED
         ),
         **form_data,
     )
@@ -122,7 +121,7 @@ def choose_marketplace(account_id: int):
     for open_request in db.session.scalars(
         db.select(ConnectionRequest).filter(
             ConnectionRequest.account_id == account.id,
-            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
         )
     ):
         covered.setdefault(open_request.marketplace, "request pending")

@@ -9,17 +9,15 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
+from vocabulary.messages import AuthorizationOutcome, AuthorizationSubmitted
+from vocabulary.statuses import Outcome
 from web import amazon, marketplaces
 from web.auth.models import utcnow
 from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from web.crypto import digest
 from web.extensions import db, temporal
 from web.logs import note_workflow
-from workflows.connection_request import (
-    AuthorizationOutcome,
-    AuthorizationSubmitted,
-    ConnectionRequestWorkflow,
-)
+from workflows.connection_request import ConnectionRequestWorkflow
 
 SESSION_KEY = "amazon_consent"
 # The raw state of this browser's trip to Amazon, so pressing again reuses it. Only this browser
@@ -128,7 +126,7 @@ def deliver(authorization: Authorization, timeout: float) -> AuthorizationOutcom
 def _refused(authorization: Authorization, message: str) -> AuthorizationOutcome:
     current_app.logger.info("authorization %s refused: %s", authorization.id, message)
     authorization.wipe_secrets()
-    authorization.outcome = Authorization.CLOSED
+    authorization.outcome = Outcome.CLOSED
     authorization.outcome_message = message
     db.session.commit()
     return AuthorizationOutcome(authorization.outcome, authorization.outcome_message)

@@ -14,15 +14,16 @@ from flask import (
     url_for,
 )
 
+from vocabulary.messages import SellerProgress
+from vocabulary.statuses import Outcome, RequestState
 from web import marketplaces, reconcile
 from web.auth.models import utcnow
 from web.connect import lifecycle
-from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
+from web.connect.models import Authorization, ConnectionLink, OAuthState
 from web.consent import flow
 from web.crypto import digest, encrypt
 from web.extensions import db, limiter
 from web.limits import per_link
-from workflows.connection_request import SellerProgress
 
 bp = Blueprint("consent", __name__)
 
@@ -146,8 +147,8 @@ def ask_for_new_link(token: str):
     """On an expired link: tell the bookkeeper the seller wants a new one (once a day)."""
     link = _link(token)
     if link is None or link.request.status not in (
-        ConnectionRequest.EXPIRED,
-        ConnectionRequest.FAILED,
+        RequestState.EXPIRED,
+        RequestState.FAILED,
     ):
         abort(404)
     result = lifecycle.ask_for_new_link(link.request)
@@ -270,7 +271,7 @@ def _this_browsers_authorization(public_id: str) -> Authorization:
 
 
 def _outcome(authorization: Authorization, timeout: float):
-    if authorization.outcome == Authorization.PENDING:
+    if authorization.outcome == Outcome.PENDING:
         outcome = flow.deliver(authorization, timeout)
         if outcome is None:
             return render_template(
@@ -285,7 +286,7 @@ def _outcome(authorization: Authorization, timeout: float):
     else:
         outcome_name, message = authorization.outcome, authorization.outcome_message
     connection_request = authorization.request
-    status = 200 if outcome_name == Authorization.CONNECTED else 409
+    status = 200 if outcome_name == Outcome.CONNECTED else 409
     return render_template(
         "consent/outcome.html",
         outcome=outcome_name,
@@ -313,5 +314,5 @@ def retry(public_id: str):
         ), 410
     # The wrong account is still signed in at Amazon: through Amazon's sign-out, or the seller
     # lands in the same session and confirms with the same account again.
-    wrong = authorization.outcome == Authorization.WRONG_ACCOUNT
+    wrong = authorization.outcome == Outcome.WRONG_ACCOUNT
     return flow.begin(connection_request, authorization.link, sign_out_first=wrong)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from vocabulary.statuses import InvitationState
 from web.auth.models import User
 from web.emails import Email, on_behalf_of, person, render
 from web.members.models import UserInvitation
@@ -75,7 +76,7 @@ def inviter_expired(invitation: UserInvitation) -> Email:
 
 def inviter_closed_by_operations(invitation: UserInvitation) -> Email:
     """Ops withdrew the invitation in Temporal, or ended its workflow there."""
-    withdrawn = invitation.status == UserInvitation.CANCELLED
+    withdrawn = invitation.status == InvitationState.CANCELLED
     how = "withdrew" if withdrawn else "closed"
     text, html = render("invitation_closed_by_operations", **_context(invitation, how=how))
     subject = (

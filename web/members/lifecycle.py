@@ -3,11 +3,12 @@
 from flask import current_app
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from vocabulary import search_attributes
+from vocabulary.messages import UserInvitationInput
 from web.connect.lifecycle import start_run
 from web.members.models import UserInvitation
-from workflows import search_attributes
 from workflows.markdown import escape
-from workflows.user_invitation import UserInvitationInput, UserInvitationWorkflow
+from workflows.user_invitation import UserInvitationWorkflow
 
 
 def start(invitation: UserInvitation) -> None:

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vocabulary.statuses import InvitationState
 from web.accounts.models import ClientAccount
 from web.auth.models import User, utcnow
 from web.connect.models import new_public_id
@@ -17,11 +18,7 @@ class UserInvitation(db.Model):
 
     __tablename__ = "user_invitations"
 
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    CLOSED = "closed"  # ended in Temporal without running its code (Terminate)
+    # status: vocabulary.statuses.InvitationState
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -29,7 +26,7 @@ class UserInvitation(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(16))
     invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=InvitationState.PENDING, index=True)
     reminders_sent: Mapped[int] = mapped_column(default=0)
     # When an admin last pressed Resend (RESEND_COOLDOWN).
     last_sent_at: Mapped[datetime | None]
@@ -47,7 +44,7 @@ class UserInvitation(db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status == self.PENDING
+        return self.status == InvitationState.PENDING
 
 
 def workflow_id_for(secret_key: str, account_id: int, email: str) -> str:
@@ -60,7 +57,7 @@ def workflow_id_for(secret_key: str, account_id: int, email: str) -> str:
     email = email.lower()
     open_one = db.session.scalar(
         db.select(UserInvitation.workflow_id)
-        .filter_by(account_id=account_id, email=email, status=UserInvitation.PENDING)
+        .filter_by(account_id=account_id, email=email, status=InvitationState.PENDING)
         .order_by(UserInvitation.id.desc())
     )
     if open_one is not None:
@@ -90,7 +87,7 @@ def close_open_invitation(invitation: UserInvitation, status: str) -> bool:
 
     closed = db.session.execute(
         db.update(UserInvitation)
-        .where(UserInvitation.id == invitation.id, UserInvitation.status == UserInvitation.PENDING)
+        .where(UserInvitation.id == invitation.id, UserInvitation.status == InvitationState.PENDING)
         .values(status=status)
         .execution_options(synchronize_session="fetch")
     ).rowcount

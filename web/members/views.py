@@ -6,6 +6,14 @@ from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from vocabulary.messages import (
+    AcceptInvitation,
+    CancelRequest,
+    InvitationAccepted,
+    InvitationStatus,
+    ResendRequest,
+)
+from vocabulary.statuses import InvitationState
 from web import limits, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
@@ -15,8 +23,6 @@ from web.extensions import db
 from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
 from web.members.models import InvitationLink, UserInvitation, workflow_id_for
-from workflows.connection_request import CancelRequest, ResendRequest
-from workflows.user_invitation import AcceptInvitation, InvitationAccepted, InvitationStatus
 
 bp = Blueprint("members", __name__)
 
@@ -26,7 +32,7 @@ def _page(account_id: int, form: InviteForm | None = None, status: int = 200):
     account = membership.account
     pending = db.session.scalars(
         db.select(UserInvitation)
-        .filter_by(account_id=account.id, status=UserInvitation.PENDING)
+        .filter_by(account_id=account.id, status=InvitationState.PENDING)
         .order_by(UserInvitation.created_at)
     ).all()
     return render_template(
@@ -229,7 +235,7 @@ def invitation_for_link(token: str) -> tuple[UserInvitation | None, str]:
     invitation = link.invitation
     if link.superseded_at is None:
         reconcile.check(invitation)  # ops may have ended its workflow in Temporal
-    if invitation.status != UserInvitation.PENDING:
+    if invitation.status != InvitationState.PENDING:
         return invitation, invitation.status
     if link.superseded_at is not None:
         return invitation, "replaced"

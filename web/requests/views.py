@@ -6,6 +6,8 @@ from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from vocabulary.messages import CancelRequest, ChangeEmailRequest, RequestStatus, ResendRequest
+from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
 from web import limits, marketplaces, reconcile
 from web.accounts.access import account_for, membership_for
 from web.accounts.models import Membership
@@ -15,12 +17,6 @@ from web.connect.forms import ChangeEmailForm
 from web.connect.models import ConnectionRequest
 from web.extensions import db
 from web.requests import timeline
-from workflows.connection_request import (
-    CancelRequest,
-    ChangeEmailRequest,
-    RequestStatus,
-    ResendRequest,
-)
 
 bp = Blueprint("requests", __name__)
 bp.add_app_template_global(timeline.describe, "timeline_line")
@@ -51,7 +47,7 @@ def index():
         .join(Membership, Membership.account_id == ConnectionRequest.account_id)
         .filter(
             Membership.user_id == current_user.id,
-            ConnectionRequest.status.in_(ConnectionRequest.OPEN_STATUSES),
+            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
         )
         .order_by(order)
     ).all()
@@ -96,7 +92,7 @@ def _update(connection_request: ConnectionRequest, name: str, arg, done: str, un
     except TimeoutError:
         flash("That is taking longer than usual; check the timeline in a minute.", "info")
     else:
-        if name == "withdraw" and status.status == ConnectionRequest.CONNECTED:
+        if name == "withdraw" and status.status == RequestState.CONNECTED:
             flash("Not withdrawn: the seller connected a moment before.", "info")
         else:
             flash(done, "success")

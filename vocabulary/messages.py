@@ -1,7 +1,120 @@
-"""Dataclasses that travel between workflows and activities. They hold ids, never secrets."""
+"""The messages of the workflows (inputs, results, signals, updates, queries) and of their
+activities: dataclasses that hold ids and values, never secrets."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+# ---- the connection request workflow ------------------------------------------------------
+
+
+@dataclass
+class ConnectionRequestInput:
+    """Copied in at start, so later changes of settings never affect a running request."""
+
+    request_id: int
+    send_invite: bool
+    account_name: str
+    marketplace: str
+    requested_by: str
+    expires_after_seconds: int
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+    reminder_pause_seconds: int = 86400
+    seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
+
+
+@dataclass
+class ConnectionRequestResult:
+    status: str
+
+
+@dataclass
+class AuthorizationSubmitted:
+    authorization_id: int
+
+
+@dataclass
+class AuthorizationOutcome:
+    outcome: str
+    message: str
+
+
+@dataclass
+class SellerProgress:
+    """Signal: the seller opened the landing page, or pressed its button."""
+
+    actor: str
+
+
+@dataclass
+class CancelRequest:
+    actor: str
+
+
+@dataclass
+class ResendRequest:
+    actor: str
+
+
+@dataclass
+class ChangeEmailRequest:
+    new_email: str
+    actor: str
+
+
+@dataclass
+class RequestStatus:
+    status: str
+    reminders_sent: int
+    reminders_total: int
+    last_reminder_at: datetime | None
+    consent_started_at: datetime | None
+    expires_at: datetime
+    open: bool
+    request_id: int = 0  # lets the app recognise its request in a run that ops reset
+
+
+# ---- the user invitation workflow ---------------------------------------------------------
+
+
+@dataclass
+class UserInvitationInput:
+    """Copied in at start, so later changes of settings never affect a running invitation."""
+
+    invitation_id: int
+    account_name: str
+    email_domain: str
+    invited_by: str
+    expires_after_seconds: int
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class UserInvitationResult:
+    status: str
+
+
+@dataclass
+class AcceptInvitation:
+    """Update: a signed-in user whose address matches accepts."""
+
+    user_id: int
+
+
+@dataclass
+class InvitationAccepted:
+    account_id: int
+
+
+@dataclass
+class InvitationStatus:
+    status: str
+    reminders_sent: int
+    reminders_total: int
+    expires_at: datetime
+    invitation_id: int = 0  # lets the app recognise its invitation in a run that ops reset
+
+
+# ---- activities -------------------------------------------------------------------------
 
 
 @dataclass

@@ -1,0 +1,35 @@
+"""How hard each kind of step tries, and for how long: the retry policies and timeouts every
+workflow uses."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Amazon's authorization code dies 5 minutes after the redirect: stop retrying well before.
+EXCHANGE_DEADLINE = timedelta(minutes=4)
+AMAZON_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["AmazonRefused"],
+)
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["EmailRejected"],
+)
+# Confirmation emails are the last step; when they cannot go out at all the saga compensates.
+CONFIRMATION_DEADLINE = timedelta(hours=6)
+# A database step: seconds, not minutes.
+SHORT = timedelta(seconds=30)
+# The web app commits its row right after starting the workflow; if it never does (it crashed),
+# the workflow gives up after this long instead of emailing about a request nobody saved.
+SAVED_DEADLINE = timedelta(minutes=1)
+SAVED_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2)
+)
+# After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
+FLAG_AFTER_ATTEMPTS = 5
+# The wrong-account notice is help, not a confirmation: give up on it rather than keep the
+# request from expiring or being withdrawn while the mail server is down for long.
+WRONG_ACCOUNT_NOTICE_DEADLINE = timedelta(hours=1)

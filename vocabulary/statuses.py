@@ -1,0 +1,69 @@
+"""Statuses of requests and invitations, and outcomes of a return from Amazon: one definition,
+stored in the database, published as the OnboardingStatus search attribute, shown on pages."""
+
+from enum import StrEnum
+
+
+class RequestState(StrEnum):
+    """Where a connection request stands."""
+
+    SENT = "sent"
+    OPENED = "opened"
+    CONSENT_STARTED = "consent_started"
+    REMINDED = "reminded"
+    CONNECTED = "connected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    # The workflow was ended in Temporal without running its code (Terminate): web/reconcile.py.
+    CLOSED = "closed"
+
+
+OPEN_REQUEST_STATES = (
+    RequestState.SENT,
+    RequestState.OPENED,
+    RequestState.CONSENT_STARTED,
+    RequestState.REMINDED,
+)
+
+
+class InvitationState(StrEnum):
+    """Where an invitation of a user into an account stands."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"  # ended in Temporal without running its code (Terminate)
+
+
+class Outcome(StrEnum):
+    """What became of one return from Amazon (an authorization)."""
+
+    PENDING = "pending"
+    CONNECTED = "connected"
+    CODE_EXPIRED = "code_expired"
+    WRONG_ACCOUNT = "wrong_account"
+    AMAZON_UNAVAILABLE = "amazon_unavailable"
+    LINK_REPLACED = "link_replaced"
+    CLOSED = "closed"  # the request closed while Amazon's answer was being handled
+
+
+# What the seller reads about each outcome.
+OUTCOME_MESSAGES = {
+    Outcome.CONNECTED: "Your Amazon seller account is connected.",
+    Outcome.CODE_EXPIRED: "Amazon's one-time code expired or was already used. Start again and"
+    " sign in to Amazon once more; it takes a minute.",
+    Outcome.WRONG_ACCOUNT: "The Amazon account you signed in with does not sell in this"
+    " marketplace. Sign in with the seller account that sells there.",
+    Outcome.AMAZON_UNAVAILABLE: "Amazon did not answer in time. Nothing was connected; please"
+    " try again in a few minutes.",
+    Outcome.LINK_REPLACED: "This request was sent again, so the link you started from no longer"
+    " works. Nothing was connected. Please use the link in the most recent email.",
+    Outcome.CLOSED: "This connection request was withdrawn. Nothing was connected.",
+}
+
+# The result of a run whose row the web app never saved (it crashed after starting it).
+ABANDONED = "abandoned"
+# The actor when ops act on a workflow in Temporal (Request Cancellation).
+OPERATIONS = "operations"
