@@ -41,7 +41,7 @@ def test_there_are_histories_of_every_path():
         "ops-request-cancellation-withdraws-the-request",
         "terminated-request-closes",
         "reset-request-carries-on",
-        "consent-from-a-resent-link",
+        "consent-from-a-replaced-link",
         "scheduled-run-closes",
     ):
         assert path in names, f"no saved history for {path}: run `make histories`"
