@@ -31,9 +31,9 @@ from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from activities.reconcile import ReconcileActivities
+from core.app import create_core_app
+from core.logs import configure_logging
 from vocabulary.messages import ReconcileInput
-from web import create_app
-from web.logs import configure_logging
 from workflows.account_email import AccountEmailWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
@@ -136,7 +136,7 @@ async def connect(
 
 
 async def main() -> None:
-    app = create_app()
+    app = create_core_app()
     configure_logging(app.config["LOG_FORMAT"])
     metrics = app.config["WORKER_METRICS_ADDRESS"]
     client = await connect(

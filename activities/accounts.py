@@ -8,11 +8,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.identity import email_identity
 from activities.mail import deliver
+from core import account_emails as emails
+from core.clock import utcnow
+from core.crypto import digest, link_token
+from core.extensions import db
+from core.users import LoginToken, User
 from vocabulary.messages import AccountEmailInput, EmailsSent
-from web.auth import emails
-from web.auth.models import LoginToken, User, utcnow
-from web.crypto import digest, link_token
-from web.extensions import db
 
 TOKEN_LIFETIME = {LoginToken.VERIFY: timedelta(days=2), LoginToken.RESET: timedelta(hours=1)}
 

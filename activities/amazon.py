@@ -7,12 +7,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.rows import load
+from core import amazon, marketplaces
+from core.clock import utcnow
+from core.crypto import decrypt, encrypt
+from core.extensions import db
+from core.requests import Authorization
 from vocabulary.messages import AuthorizationRef, ExchangeResult, MarketplaceCheck
-from web import amazon, marketplaces
-from web.auth.models import utcnow
-from web.connect.models import Authorization
-from web.crypto import decrypt, encrypt
-from web.extensions import db
 
 
 def _refused(err: amazon.AmazonRefused) -> ApplicationError:

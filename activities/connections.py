@@ -4,6 +4,11 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.accounts import AmazonConnection
+from core.clock import utcnow
+from core.extensions import db
+from core.request_rows import close_open_request, move_open_request, supersede_links
+from core.requests import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from vocabulary.messages import (
     AuthorizationRef,
     ChangeEmailInput,
@@ -17,11 +22,6 @@ from vocabulary.messages import (
     StoredConnection,
 )
 from vocabulary.statuses import Outcome, RequestState
-from web.accounts.models import AmazonConnection
-from web.auth.models import utcnow
-from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
-from web.connect.rows import close_open_request, move_open_request, supersede_links
-from web.extensions import db
 
 
 class ConnectionActivities:

@@ -9,15 +9,15 @@ from temporalio.exceptions import ApplicationError
 from activities.identity import email_identity
 from activities.mail import deliver
 from activities.rows import load
+from core import request_emails as emails
+from core.accounts import Membership
+from core.clock import utcnow
+from core.crypto import digest, link_token
+from core.extensions import db
+from core.request_rows import move_open_request, supersede_links
+from core.requests import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from vocabulary.messages import EmailsSent, InvitationInput, NoticeInput
 from vocabulary.statuses import Outcome, RequestState
-from web.accounts.models import Membership
-from web.auth.models import utcnow
-from web.connect import emails
-from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
-from web.connect.rows import move_open_request, supersede_links
-from web.crypto import digest, link_token
-from web.extensions import db
 
 INVITATION_EVENTS = {
     "sent": "Sent the invitation",

@@ -9,6 +9,14 @@ from temporalio.exceptions import ApplicationError
 from activities.identity import email_identity
 from activities.mail import deliver
 from activities.rows import load
+from core import invitation_emails as emails
+from core.accounts import Membership
+from core.clock import utcnow
+from core.crypto import digest, link_token
+from core.extensions import db
+from core.invitations import InvitationLink, UserInvitation, close_open_invitation
+from core.request_rows import supersede_links
+from core.users import User
 from vocabulary.messages import (
     AcceptInput,
     Closed,
@@ -20,13 +28,6 @@ from vocabulary.messages import (
     UserInvitationEmailInput,
 )
 from vocabulary.statuses import InvitationState
-from web.accounts.models import Membership
-from web.auth.models import User, utcnow
-from web.connect.rows import supersede_links
-from web.crypto import digest, link_token
-from web.extensions import db
-from web.members import emails
-from web.members.models import InvitationLink, UserInvitation, close_open_invitation
 
 
 class InvitationActivities:

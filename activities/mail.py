@@ -4,8 +4,8 @@ import smtplib
 
 from temporalio.exceptions import ApplicationError
 
-from web.emails import Email
-from web.extensions import mail
+from core.emails import Email
+from core.extensions import mail
 
 
 def deliver(email: Email, message_id: str) -> None:

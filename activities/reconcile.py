@@ -6,13 +6,13 @@ from flask import Flask
 from temporalio import activity
 from temporalio.client import Client
 
+from core.extensions import db
+from core.invitations import UserInvitation, close_open_invitation
+from core.request_rows import close_open_request
+from core.requests import ConnectionRequest
+from services.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from vocabulary.messages import ClosedByOperations, Orphan, Reconciled, ReconcileInput
 from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState, RequestState
-from web.connect.models import ConnectionRequest
-from web.connect.rows import close_open_request
-from web.extensions import db
-from web.members.models import UserInvitation, close_open_invitation
-from web.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 
 
 class ReconcileActivities:

@@ -4,7 +4,7 @@ from typing import TypeVar
 
 from temporalio.exceptions import ApplicationError
 
-from web.extensions import db
+from core.extensions import db
 
 T = TypeVar("T")
 

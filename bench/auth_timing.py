@@ -42,10 +42,11 @@ from temporalio.testing import WorkflowEnvironment
 from werkzeug.security import generate_password_hash
 
 import temporal_dev
+from core.clock import utcnow
+from core.extensions import db
+from core.users import User
 from tests.support import BackgroundLoop, Mailbox, unique_email
 from web import create_app
-from web.auth.models import User, utcnow
-from web.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"

@@ -69,14 +69,14 @@ from werkzeug.serving import ThreadedWSGIServer, make_server
 
 import sandbox
 import temporal_dev
+from core.config import load_config
+from core.logs import redact
+from core.requests import workflow_id_for
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, Mailbox, free_port, link_in, text_of, unique_email
 from vocabulary.messages import ConnectionRequestInput
 from web import create_app
-from web.config import load_config
-from web.connect.models import workflow_id_for
 from web.extensions import temporal
-from web.logs import redact
 from worker import build_worker
 from workflows.connection_request import ConnectionRequestWorkflow
 

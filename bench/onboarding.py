@@ -106,6 +106,10 @@ from bench.connect_latency import (
     worker_polls,
 )
 from bench.scale import count_events, insert_rows, rss_mb, settle, start_all
+from core import amazon, marketplaces
+from core.config import load_config
+from core.crypto import encrypt
+from core.requests import workflow_id_for
 from tests.amazon_seller import consent
 from tests.support import free_port
 from vocabulary import search_attributes
@@ -128,10 +132,6 @@ from vocabulary.messages import (
     RequestRef,
     StoredConnection,
 )
-from web import amazon, marketplaces
-from web.config import load_config
-from web.connect.models import workflow_id_for
-from web.crypto import encrypt
 from workflows.connection_request import ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -67,9 +67,9 @@ from bench.connect_latency import (
     wait_until,
     worker_polls,
 )
+from core.requests import workflow_id_for
 from tests.support import BackgroundLoop
 from vocabulary.messages import ConnectionRequestInput, SellerProgress
-from web.connect.models import workflow_id_for
 from workflows.connection_request import ConnectionRequestWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]

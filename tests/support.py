@@ -18,10 +18,10 @@ from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core.accounts import AmazonConnection
+from core.extensions import db
+from core.requests import ConnectionRequest
 from tests.amazon_seller import consent
-from web.accounts.models import AmazonConnection
-from web.connect.models import ConnectionRequest
-from web.extensions import db
 
 
 class BackgroundLoop:

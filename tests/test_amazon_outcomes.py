@@ -4,10 +4,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from core.accounts import AmazonConnection
+from core.extensions import db
+from core.requests import Authorization, ConnectionRequest
 from tests.support import Bookkeeper, link_in, path_of
-from web.accounts.models import AmazonConnection
-from web.connect.models import Authorization, ConnectionRequest
-from web.extensions import db
 
 
 def invited(client, mailbox, **overrides) -> tuple[Bookkeeper, int, str]:

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 import werkzeug.security
 
-import web.auth.models
+import core.users
 import web.auth.views
+from core.config import load_config
 from tests.support import Bookkeeper, path_of, text_of, unique_email
 from tests.test_config import production_env
-from web.config import load_config
 
 PASSWORD = "correct horse battery"
 
@@ -70,7 +70,7 @@ def hashing(monkeypatch) -> Counter:
             calls[_name] += 1
             return _real(*args, **kwargs)
 
-        for module in (werkzeug.security, web.auth.models, web.auth.views):
+        for module in (werkzeug.security, core.users, web.auth.views):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, counted)
     return calls

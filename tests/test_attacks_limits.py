@@ -14,6 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.accounts import ClientAccount, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import ConnectionRequest, OAuthState
+from core.users import User
 from tests.support import (
     Bookkeeper,
     link_in,
@@ -24,11 +29,7 @@ from tests.support import (
 )
 from tests.test_members import invitation_status, invite
 from vocabulary.statuses import InvitationState, RequestState
-from web.accounts.models import ClientAccount, Membership
-from web.auth.models import User
-from web.connect.models import ConnectionRequest, OAuthState
-from web.extensions import db, limiter
-from web.members.models import UserInvitation
+from web.extensions import limiter
 
 
 @pytest.fixture

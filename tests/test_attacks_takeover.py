@@ -10,15 +10,15 @@ from urllib.parse import quote
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from core.accounts import AmazonConnection
+from core.crypto import keyed_digest
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import Authorization, ConnectionRequest, OAuthState, RequestEvent
 from tests.amazon_seller import consent
 from tests.support import Bookkeeper, path_of, request_of, text_of, unique_email
 from web import create_app
-from web.accounts.models import AmazonConnection
-from web.connect.models import Authorization, ConnectionRequest, OAuthState, RequestEvent
-from web.crypto import keyed_digest
-from web.extensions import db
 from web.members import lifecycle as invitations
-from web.members.models import UserInvitation
 from workflows.markdown import escape
 
 HOSTILE = "[click](https://evil.example) <b>x</b>"
@@ -244,7 +244,7 @@ def test_an_invitation_from_before_the_key_keeps_its_workflow(app, client, mailb
 
 
 def admin_id(app, email: str) -> int:
-    from web.auth.models import User
+    from core.users import User
 
     with app.app_context():
         return db.session.scalar(select(User.id).filter_by(email=email))

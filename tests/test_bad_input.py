@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import func, select
 
+from core.accounts import ClientAccount
+from core.extensions import db
+from core.requests import ConnectionRequest
+from core.users import User
 from tests.support import Bookkeeper, unique_email
-from web.accounts.models import ClientAccount
-from web.auth.models import User
-from web.connect.models import ConnectionRequest
-from web.extensions import db
 
 
 def count(app, model) -> int:

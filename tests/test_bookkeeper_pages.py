@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
+from core.accounts import AmazonConnection, ClientAccount, Membership
+from core.clock import utcnow
+from core.extensions import db
+from core.requests import ConnectionRequest
+from core.users import User, hash_password
 from tests.browser import PASSWORD, amazon_sign_in, needs_chromium, send_request
 from tests.support import text_of, unique_email
 from vocabulary.statuses import RequestState
-from web.accounts.models import AmazonConnection, ClientAccount, Membership
-from web.auth.models import User, hash_password, utcnow
-from web.connect.models import ConnectionRequest
-from web.extensions import db
 
 pytestmark = needs_chromium
 

@@ -21,10 +21,10 @@ import yaml
 from cryptography.fernet import Fernet
 from temporalio.common import SearchAttributeIndexedValueType
 
+from core.config import REQUIRED_IN_PRODUCTION, SECRETS, load_config
 from tests.support import free_port
 from vocabulary.search_attributes import ALL
 from web import create_app
-from web.config import REQUIRED_IN_PRODUCTION, SECRETS, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -595,7 +595,10 @@ def test_build_context_has_what_the_processes_need():
         "worker.py",
         "web/__init__.py",
         "web/templates/base.html",
-        "workflows/search_attributes.py",
+        "vocabulary/search_attributes.py",
+        "core/templates/email/_layout.html",
+        "services/__init__.py",
+        "workflows/__init__.py",
         "activities/__init__.py",
         "sandbox/__main__.py",
         "migrations/env.py",

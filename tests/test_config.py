@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from web import amazon, marketplaces
-from web.config import load_config, parse_duration
-from web.crypto import decrypt, encrypt
+from core import amazon, marketplaces
+from core.config import load_config, parse_duration
+from core.crypto import decrypt, encrypt
 
 
 def test_development_defaults_point_at_local_parts():

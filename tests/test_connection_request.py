@@ -2,10 +2,10 @@
 
 from sqlalchemy import select
 
+from core.accounts import AmazonConnection
+from core.extensions import db
+from core.requests import Authorization, ConnectionRequest
 from tests.support import Bookkeeper, html_of, link_in, text_of
-from web.accounts.models import AmazonConnection
-from web.connect.models import Authorization, ConnectionRequest
-from web.extensions import db
 
 
 def connected_rows(app, account_id):

@@ -6,12 +6,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from core.accounts import ClientAccount, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import Authorization, ConnectionRequest, OAuthState
+from core.users import User
 from tests.support import Bookkeeper
-from web.accounts.models import ClientAccount, Membership
-from web.auth.models import User
-from web.connect.models import Authorization, ConnectionRequest, OAuthState
-from web.extensions import db
-from web.members.models import UserInvitation
 
 HOSTILE = st.one_of(
     st.text(max_size=300),

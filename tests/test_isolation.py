@@ -9,12 +9,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from core.accounts import AmazonConnection, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import Authorization, ConnectionRequest, RequestEvent
 from tests.amazon_seller import consent
 from tests.support import Bookkeeper, path_of, unique_email
-from web.accounts.models import AmazonConnection, Membership
-from web.connect.models import Authorization, ConnectionRequest, RequestEvent
-from web.extensions import db
-from web.members.models import UserInvitation
 
 ID_ARGS = {"account_id", "public_id", "membership_id", "connection_id"}
 FORM = {

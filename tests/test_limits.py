@@ -3,10 +3,11 @@
 import pytest
 from sqlalchemy import func, select
 
+from core.extensions import db
+from core.requests import ConnectionRequest
 from tests.support import Bookkeeper, unique_email
 from web import create_app
-from web.connect.models import ConnectionRequest
-from web.extensions import db, limiter
+from web.extensions import limiter
 
 
 @pytest.fixture

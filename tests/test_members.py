@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from core.accounts import AmazonConnection, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
 from tests.support import Bookkeeper, path_of, text_of, unique_email, wait_for_status
-from web.accounts.models import AmazonConnection, Membership
-from web.extensions import db
-from web.members.models import UserInvitation
 
 S = timedelta(seconds=1)
 

@@ -18,6 +18,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import Authorization, RequestEvent
 from tests.support import (
     Bookkeeper,
     Seller,
@@ -30,9 +33,6 @@ from tests.support import (
 )
 from tests.test_members import invitation_link, invitation_status, invite
 from tests.test_ops import listed
-from web.connect.models import Authorization, RequestEvent
-from web.extensions import db
-from web.members.models import UserInvitation
 from workflows.markdown import escape
 
 LIVE_JS = Path(__file__).parents[1] / "web" / "static" / "live.js"

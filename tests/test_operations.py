@@ -3,7 +3,7 @@
 import json
 import logging
 
-from web.logs import ContextFilter, JsonFormatter, redact
+from core.logs import ContextFilter, JsonFormatter, redact
 
 
 def test_healthz_and_readyz(app, client):

@@ -6,13 +6,13 @@ import re
 
 from sqlalchemy import func, select
 
+from core.accounts import Membership
+from core.extensions import db
+from core.request_emails import PREVIEW_LINK
+from core.requests import ConnectionRequest
+from core.users import User
 from tests.browser import needs_chromium, sign_up
 from tests.support import Bookkeeper, html_of, link_in, text_of, unique_email
-from web.accounts.models import Membership
-from web.auth.models import User
-from web.connect.emails import PREVIEW_LINK
-from web.connect.models import ConnectionRequest
-from web.extensions import db
 
 
 def requests_for(app, account_id: int) -> int:

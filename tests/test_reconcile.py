@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from temporalio.client import ScheduleIntervalSpec
 
+from core.extensions import db
+from core.requests import RequestEvent
 from tests.support import Bookkeeper, request_of, wait_for_status
 from vocabulary.messages import Reconciled, ReconcileInput
-from web.connect.models import RequestEvent
-from web.extensions import db
 from worker import ensure_reconcile_schedule
 from workflows.reconcile import ReconcileWorkflow
 

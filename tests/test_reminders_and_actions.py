@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.extensions import db
+from core.requests import ConnectionRequest, RequestEvent
 from tests.support import (
     Bookkeeper,
     link_in,
@@ -18,8 +20,6 @@ from tests.support import (
     text_of,
     wait_for_status,
 )
-from web.connect.models import ConnectionRequest, RequestEvent
-from web.extensions import db
 
 S = timedelta(seconds=1)
 

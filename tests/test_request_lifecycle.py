@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from core.extensions import db
 from tests.support import Bookkeeper, connections, link_in, path_of, request_of, wait_for_status
-from web.extensions import db
 
 
 def test_direct_path_connects_without_invitation(app, client, seller, mailbox):
@@ -106,7 +106,7 @@ def test_confirmation_that_cannot_be_sent_undoes_the_connection(app, client, sel
 
 def test_retried_invitation_is_the_same_email_with_the_same_link(app, client, seller, mailbox):
     """The mail server fails the first tries: the retry rebuilds the same link and Message-ID."""
-    from web.connect.models import ConnectionLink
+    from core.requests import ConnectionLink
 
     bookkeeper = Bookkeeper(client).sign_up()
     account_id = bookkeeper.add_account("Retry Ltd")

@@ -21,8 +21,8 @@ from flask import Flask, abort, jsonify
 from werkzeug.serving import make_server
 
 import temporal_dev
+from core import logs
 from vocabulary import search_attributes
-from web import logs
 
 ROOT = Path(__file__).parents[1]
 TEMPORAL = Path(sys.executable).parent / "temporal"

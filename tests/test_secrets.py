@@ -5,11 +5,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from core.accounts import AmazonConnection
+from core.crypto import decrypt
+from core.extensions import db
+from core.requests import ConnectionRequest
 from tests.support import Bookkeeper, link_in
-from web.accounts.models import AmazonConnection
-from web.connect.models import ConnectionRequest
-from web.crypto import decrypt
-from web.extensions import db
 
 
 def test_no_secret_in_history_email_logs_or_raw_database(

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from sqlalchemy import select
 
+from core.extensions import db
+from core.requests import RequestEvent
 from tests.amazon_seller import consent
 from tests.browser import amazon_sign_in, needs_chromium
 from tests.support import Bookkeeper, link_in, path_of, request_of, text_of, unique_email
-from web.connect.models import RequestEvent
-from web.extensions import db
 
 LATEST_SENT = "If this request is still open, we've emailed the latest link"
 NOTICE = "signed in with an account that does not sell in the UK"
@@ -254,9 +254,9 @@ def test_the_wrong_accounts_store_name_is_capped_and_escaped(app):
     from flask import render_template
 
     from activities.amazon import _remember_account_used
-    from web import marketplaces
-    from web.amazon import Participation
-    from web.connect.models import Authorization
+    from core import marketplaces
+    from core.amazon import Participation
+    from core.requests import Authorization
 
     hostile = "<script>alert(1)</script>\n" + "x" * 500
     authorization = Authorization(selling_partner_id="A2DEMOUSSELL01", public_id="p")

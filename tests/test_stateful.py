@@ -54,15 +54,15 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from core.accounts import AmazonConnection, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import Authorization, ConnectionRequest, RequestEvent
 from tests.amazon_seller import consent
 from tests.support import Bookkeeper, link_in, path_of, text_of, unique_email
 from vocabulary import search_attributes
 from vocabulary.messages import InvitationStatus, RequestStatus
-from web.accounts.models import AmazonConnection, Membership
-from web.connect.models import Authorization, ConnectionRequest, RequestEvent
-from web.extensions import db
 from web.filters import STATUS_LABELS
-from web.members.models import UserInvitation
 
 EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("STATEFUL_STEPS", "8"))

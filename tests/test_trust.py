@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from core.extensions import db
+from core.invitations import UserInvitation
 from sandbox.config import DEFAULTS as SANDBOX_DEFAULTS
 from tests.browser import needs_chromium
 from tests.support import Bookkeeper, html_of, link_in, path_of, request_of, text_of, unique_email
-from web.extensions import db
-from web.members.models import UserInvitation
 
 ADDRESS = "no-reply@bookkeeping.test"  # the address part of the tests' MAIL_DEFAULT_SENDER
 AMAZON_APP_NAME = SANDBOX_DEFAULTS["SANDBOX_APP_NAME"]  # what the stand-in's consent page shows
@@ -47,7 +47,7 @@ def footer(message) -> str:
 
 
 def test_email_date_says_the_day_and_the_zone():
-    from web.filters import email_date
+    from core.emails import email_date
 
     assert email_date(datetime(2026, 12, 4, 14, 5)) == "Friday 4 December 2026, 14:05 UTC"
     paris = timezone(timedelta(hours=1))
@@ -215,7 +215,7 @@ def test_seller_landing_on_a_phone_says_what_happens_at_amazon(app, client, mail
 
 @pytest.mark.parametrize("name", ["Amazon Books", "amazon"])
 def test_our_name_cannot_be_amazons(name):
-    from web.config import load_config
+    from core.config import load_config
 
     with pytest.raises(RuntimeError, match="APP_NAME"):
         load_config({"APP_NAME": name})

@@ -1,32 +1,23 @@
 """The bookkeeper's web app: sign-up, client accounts, connection requests, the seller's pages."""
 
-from pathlib import Path
-
-from dotenv import load_dotenv
 from flask import Flask, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import limits, logs, marketplaces
-from web.config import ROOT, load_config
-from web.emails import at_amazon
-from web.extensions import csrf, db, limiter, login_manager, mail, migrate, temporal
+from core import logs, marketplaces
+from core.app import configure
+from core.config import ROOT
+from core.extensions import db
+from web import limits
+from web.extensions import csrf, limiter, login_manager, migrate, temporal
 from web.filters import register_filters
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app from the environment (a `.env` file is read in development)."""
-    load_dotenv(ROOT / ".env")
-    app = Flask(__name__)
-    app.config.from_mapping(load_config())
-    if test_config:
-        app.config.from_mapping(test_config)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
-        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+    """The domain core (core.app) with the web app's pages, security and limits on top."""
+    app = configure(Flask(__name__), test_config)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
@@ -35,29 +26,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_headers(app)
     register_filters(app)
-    register_context(app)
     logs.init_app(app)
     return app
 
 
-def register_context(app: Flask) -> None:
-    @app.context_processor
-    def names() -> dict[str, str]:
-        # Our product's name, and the app Amazon's consent page shows the seller (emails too).
-        return {
-            "app_name": app.config["APP_NAME"],
-            "amazon_app_name": app.config["AMAZON_APP_NAME"],
-            "amazon_access_description": app.config["AMAZON_ACCESS_DESCRIPTION"],
-            "at_amazon": at_amazon,
-        }
-
-
 def register_extensions(app: Flask) -> None:
-    from web import models  # noqa: F401  (every model, for Alembic and relationships)
-
-    db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     temporal.init_app(app)

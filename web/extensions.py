@@ -1,24 +1,15 @@
-"""Every extension instance, unbound; `create_app` binds them."""
+"""The web app's own extensions, unbound; `create_app` binds them (the database and the mailer
+are the domain core's: core/extensions.py)."""
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_mail import Mail
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.orm import DeclarativeBase
 
 from web.temporal import TemporalClient
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

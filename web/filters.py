@@ -1,11 +1,11 @@
 """Template filters: statuses and times in words."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask
 from markupsafe import Markup
 
-from web.auth.models import utcnow
+from core.clock import utcnow
 
 STATUS_LABELS = {
     "sent": "Sent",
@@ -60,14 +60,3 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(status_label)
     app.add_template_filter(ago)
     app.add_template_filter(local_time)
-    app.add_template_filter(email_date)
-
-
-def email_date(moment: datetime | None) -> str:
-    """For emails, read anywhere and any time later: 'Friday 4 December 2026, 14:05 UTC'.
-    Naive times are UTC, as the database keeps them."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} UTC"

@@ -3,7 +3,8 @@
 from flask import Blueprint
 from sqlalchemy import text
 
-from web.extensions import db, limiter, temporal
+from core.extensions import db
+from web.extensions import limiter, temporal
 
 bp = Blueprint("health", __name__)
 

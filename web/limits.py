@@ -14,10 +14,11 @@ from limits.strategies import FixedWindowRateLimiter
 from markupsafe import Markup
 from sqlalchemy import or_
 
+from core.clock import utcnow
+from core.crypto import digest
+from core.extensions import db
 from web.accounts.access import membership_for
-from web.auth.models import utcnow
-from web.crypto import digest
-from web.extensions import db, limiter
+from web.extensions import limiter
 from web.filters import ago, local_time
 
 # Counts on its own while the shared store is unreachable, as Flask-Limiter's own fallback does.

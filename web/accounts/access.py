@@ -3,8 +3,8 @@
 from flask import abort
 from flask_login import current_user
 
-from web.accounts.models import ClientAccount, Membership
-from web.extensions import db
+from core.accounts import ClientAccount, Membership
+from core.extensions import db
 
 
 def membership_for(account_id: int) -> Membership:

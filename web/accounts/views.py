@@ -17,14 +17,15 @@ from flask import (
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from core import marketplaces
+from core.accounts import AmazonConnection, ClientAccount, Membership
+from core.extensions import db
+from core.invitations import UserInvitation
+from core.requests import ConnectionRequest
 from vocabulary.statuses import OPEN_REQUEST_STATES
-from web import limits, marketplaces
+from web import limits
 from web.accounts.access import account_for, membership_for
 from web.accounts.forms import AccountForm
-from web.accounts.models import AmazonConnection, ClientAccount, Membership
-from web.connect.models import ConnectionRequest
-from web.extensions import db
-from web.members.models import UserInvitation
 
 bp = Blueprint("accounts", __name__)
 

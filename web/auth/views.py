@@ -20,6 +20,16 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user, user_logged_in
 from sqlalchemy import func
 
+from core.crypto import digest
+from core.extensions import db
+from core.users import (
+    LoginToken,
+    SignupAttempt,
+    User,
+    hash_password,
+    password_matches,
+    utcnow,
+)
 from web.auth.forms import (
     ConfirmPasswordForm,
     LoginForm,
@@ -28,16 +38,7 @@ from web.auth.forms import (
     SignupForm,
 )
 from web.auth.lifecycle import send_account_email
-from web.auth.models import (
-    LoginToken,
-    SignupAttempt,
-    User,
-    hash_password,
-    password_matches,
-    utcnow,
-)
-from web.crypto import digest
-from web.extensions import db, limiter, login_manager
+from web.extensions import limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 

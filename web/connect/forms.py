@@ -5,7 +5,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from web import marketplaces
+from core import marketplaces
 from web.forms import email_field, no_control_characters, single_line, strip
 
 

@@ -14,14 +14,16 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import marketplaces
+from core.clock import utcnow
+from core.extensions import db
+from core.logs import note_workflow
+from core.requests import ConnectionLink, ConnectionRequest
 from vocabulary import search_attributes
 from vocabulary.messages import ConnectionRequestInput, RequestStatus, ResendRequest
 from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
-from web import limits, marketplaces
-from web.auth.models import utcnow
-from web.connect.models import ConnectionLink, ConnectionRequest
-from web.extensions import db, temporal
-from web.logs import note_workflow
+from web import limits
+from web.extensions import temporal
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow

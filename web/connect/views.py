@@ -19,17 +19,19 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from core import marketplaces
+from core import request_emails as emails
+from core.accounts import AmazonConnection
+from core.clock import utcnow
+from core.extensions import db
+from core.requests import ConnectionRequest, RequestDraft
 from vocabulary.messages import SellerProgress
 from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
-from web import limits, marketplaces
+from web import limits
 from web.accounts.access import account_for, membership_for
-from web.accounts.models import AmazonConnection
-from web.auth.models import utcnow
-from web.connect import emails, lifecycle
+from web.connect import lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
-from web.connect.models import ConnectionRequest, RequestDraft
 from web.consent import flow
-from web.extensions import db
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
 

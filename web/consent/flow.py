@@ -9,14 +9,15 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
+from core import amazon, marketplaces
+from core.clock import utcnow
+from core.crypto import digest
+from core.extensions import db
+from core.logs import note_workflow
+from core.requests import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from vocabulary.messages import AuthorizationOutcome, AuthorizationSubmitted
 from vocabulary.statuses import Outcome
-from web import amazon, marketplaces
-from web.auth.models import utcnow
-from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, OAuthState
-from web.crypto import digest
-from web.extensions import db, temporal
-from web.logs import note_workflow
+from web.extensions import temporal
 from workflows.connection_request import ConnectionRequestWorkflow
 
 SESSION_KEY = "amazon_consent"

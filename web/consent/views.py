@@ -14,15 +14,17 @@ from flask import (
     url_for,
 )
 
+from core import marketplaces
+from core.clock import utcnow
+from core.crypto import digest, encrypt
+from core.extensions import db
+from core.requests import Authorization, ConnectionLink, OAuthState
 from vocabulary.messages import SellerProgress
 from vocabulary.statuses import Outcome, RequestState
-from web import marketplaces, reconcile
-from web.auth.models import utcnow
+from web import reconcile
 from web.connect import lifecycle
-from web.connect.models import Authorization, ConnectionLink, OAuthState
 from web.consent import flow
-from web.crypto import digest, encrypt
-from web.extensions import db, limiter
+from web.extensions import limiter
 from web.limits import per_link
 
 bp = Blueprint("consent", __name__)

@@ -5,7 +5,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf
 
-from web.accounts.models import Membership
+from core.accounts import Membership
 from web.forms import email_field
 
 ROLE_CHOICES = [

@@ -3,10 +3,10 @@
 from flask import current_app
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from core.invitations import UserInvitation
 from vocabulary import search_attributes
 from vocabulary.messages import UserInvitationInput
 from web.connect.lifecycle import start_run
-from web.members.models import UserInvitation
 from workflows.markdown import escape
 from workflows.user_invitation import UserInvitationWorkflow
 

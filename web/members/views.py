@@ -6,6 +6,10 @@ from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.accounts import Membership
+from core.crypto import digest
+from core.extensions import db
+from core.invitations import InvitationLink, UserInvitation, workflow_id_for
 from vocabulary.messages import (
     AcceptInvitation,
     CancelRequest,
@@ -16,13 +20,9 @@ from vocabulary.messages import (
 from vocabulary.statuses import InvitationState
 from web import limits, reconcile
 from web.accounts.access import account_for, membership_for
-from web.accounts.models import Membership
 from web.connect import lifecycle
-from web.crypto import digest
-from web.extensions import db
 from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
-from web.members.models import InvitationLink, UserInvitation, workflow_id_for
 
 bp = Blueprint("members", __name__)
 

@@ -5,8 +5,8 @@ A trip to Amazon that connected nothing is stored as Amazon's answer (kind "amaz
 and the bookkeeper's page says so and who it was.
 """
 
-from web import marketplaces
-from web.connect.models import ConnectionRequest, RequestEvent
+from core import marketplaces
+from core.requests import ConnectionRequest, RequestEvent
 
 # The outcome is the start of the stored detail ("Wrong account: ..."), see record_outcome.
 SELLER_SLIPS = {

@@ -6,16 +6,17 @@ from markupsafe import Markup
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core import marketplaces
+from core.accounts import Membership
+from core.extensions import db
+from core.requests import ConnectionRequest
 from vocabulary.messages import CancelRequest, ChangeEmailRequest, RequestStatus, ResendRequest
 from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
-from web import limits, marketplaces, reconcile
+from web import limits, reconcile
 from web.accounts.access import account_for, membership_for
-from web.accounts.models import Membership
 from web.connect import lifecycle
 from web.connect import views as connect_views
 from web.connect.forms import ChangeEmailForm
-from web.connect.models import ConnectionRequest
-from web.extensions import db
 from web.requests import timeline
 
 bp = Blueprint("requests", __name__)

@@ -4,11 +4,11 @@ from datetime import datetime
 
 from flask import current_app
 
+from core import marketplaces
+from core.emails import Email, on_behalf_of, person, render
+from core.requests import Authorization, ConnectionRequest
+from core.users import User
 from vocabulary.statuses import RequestState
-from web import marketplaces
-from web.auth.models import User
-from web.connect.models import Authorization, ConnectionRequest
-from web.emails import Email, on_behalf_of, person, render
 
 # Shown in the bookkeeper's preview where the seller's private link will go.
 PREVIEW_LINK = "https://…/connect/(a private link made when you press Send)"

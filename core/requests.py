@@ -6,10 +6,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.accounts import ClientAccount
+from core.clock import utcnow
+from core.extensions import db
+from core.users import User
 from vocabulary.statuses import OPEN_REQUEST_STATES, Outcome, RequestState
-from web.accounts.models import ClientAccount
-from web.auth.models import User, utcnow
-from web.extensions import db
 
 
 def new_public_id() -> str:

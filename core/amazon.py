@@ -11,7 +11,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from web.marketplaces import SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
+from core.marketplaces import SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
 
 TIMEOUT = (5, 15)  # connect, read: seconds
 

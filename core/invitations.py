@@ -5,12 +5,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.accounts import ClientAccount
+from core.clock import utcnow
+from core.crypto import keyed_digest
+from core.extensions import db
+from core.requests import new_public_id
+from core.users import User
 from vocabulary.statuses import InvitationState
-from web.accounts.models import ClientAccount
-from web.auth.models import User, utcnow
-from web.connect.models import new_public_id
-from web.crypto import keyed_digest
-from web.extensions import db
 
 
 class UserInvitation(db.Model):
@@ -83,7 +84,7 @@ class InvitationLink(db.Model):
 def close_open_invitation(invitation: UserInvitation, status: str) -> bool:
     """Close an invitation that is still pending (atomic: a concurrent accept or close wins)
     and kill its links; False, with nothing written, when it was no longer pending."""
-    from web.connect.rows import supersede_links
+    from core.request_rows import supersede_links
 
     closed = db.session.execute(
         db.update(UserInvitation)

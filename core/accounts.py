@@ -5,8 +5,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from web.auth.models import User, utcnow
-from web.extensions import db
+from core.clock import utcnow
+from core.extensions import db
+from core.users import User
 
 
 class ClientAccount(db.Model):

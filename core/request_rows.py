@@ -1,9 +1,9 @@
 """Changes to a request's rows that must be atomic: whichever step closes it first wins."""
 
+from core.clock import utcnow
+from core.extensions import db
+from core.requests import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
 from vocabulary.statuses import OPEN_REQUEST_STATES, Outcome, RequestState
-from web.auth.models import utcnow
-from web.connect.models import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
-from web.extensions import db
 
 
 def supersede_links(model: type, **filters) -> None:

@@ -2,8 +2,8 @@
 
 from flask import current_app
 
-from web.auth.models import User
-from web.emails import Email, render
+from core.emails import Email, render
+from core.users import User
 
 
 def _render(name: str, user: User, link: str, because: str) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """Bookkeepers: the people who sign in."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 from flask_login import UserMixin
@@ -8,11 +8,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from web.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from core.clock import utcnow
+from core.extensions import db
 
 
 def hash_password(password: str) -> str:

@@ -4,10 +4,10 @@ from datetime import datetime
 
 from flask import current_app
 
+from core.emails import Email, on_behalf_of, person, render
+from core.invitations import UserInvitation
+from core.users import User
 from vocabulary.statuses import InvitationState
-from web.auth.models import User
-from web.emails import Email, on_behalf_of, person, render
-from web.members.models import UserInvitation
 
 
 def _context(invitation: UserInvitation, **extra) -> dict:

@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from web.crypto import fernet
+from core.crypto import fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 

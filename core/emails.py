@@ -7,13 +7,14 @@ show APP_NAME alone.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
 
 from flask import current_app, render_template
 from flask_mail import Message
 
-from web.auth.models import User
+from core.users import User
 
 
 class _Message(Message):
@@ -98,3 +99,13 @@ def render(name: str, **context) -> tuple[str, str]:
         render_template(f"email/{name}.txt", **context),
         render_template(f"email/{name}.html", **context),
     )
+
+
+def email_date(moment: datetime | None) -> str:
+    """For emails, read anywhere and any time later: 'Friday 4 December 2026, 14:05 UTC'.
+    Naive times are UTC, as the database keeps them."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} UTC"

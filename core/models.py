@@ -1,15 +1,15 @@
 """Imports every model so that metadata (and Alembic) sees the whole schema."""
 
-from web.accounts.models import AmazonConnection, ClientAccount, Membership
-from web.auth.models import LoginToken, SignupAttempt, User
-from web.connect.models import (
+from core.accounts import AmazonConnection, ClientAccount, Membership
+from core.invitations import InvitationLink, UserInvitation
+from core.requests import (
     Authorization,
     ConnectionLink,
     ConnectionRequest,
     OAuthState,
     RequestEvent,
 )
-from web.members.models import InvitationLink, UserInvitation
+from core.users import LoginToken, SignupAttempt, User
 
 __all__ = [
     "SignupAttempt",
