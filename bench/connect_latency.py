@@ -70,13 +70,13 @@ from werkzeug.serving import ThreadedWSGIServer, make_server
 import sandbox
 import temporal_dev
 from core.config import load_config
+from core.extensions import temporal
 from core.logs import redact
 from core.requests import workflow_id_for
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, Mailbox, free_port, link_in, text_of, unique_email
 from vocabulary.messages import ConnectionRequestInput
 from web import create_app
-from web.extensions import temporal
 from worker import build_worker
 from workflows.connection_request import ConnectionRequestWorkflow
 

@@ -18,6 +18,7 @@ class UserInvitation(db.Model):
     """One invitation of an email address into an account; one Temporal workflow run each."""
 
     __tablename__ = "user_invitations"
+    NOUN = "invitation"  # in messages to the bookkeeper
 
     # status: vocabulary.statuses.InvitationState
 

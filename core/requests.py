@@ -21,6 +21,7 @@ class ConnectionRequest(db.Model):
     """One attempt to connect an account's marketplace; one Temporal workflow run each."""
 
     __tablename__ = "connection_requests"
+    NOUN = "request"  # in messages to the bookkeeper
 
     # kind
     INVITE = "invite"  # the owner is emailed a link

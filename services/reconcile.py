@@ -5,20 +5,20 @@ Reset do not: a terminated run leaves its row open, and a reset carries the same
 new run. Here an open row is compared with its run: a run that carries it on is adopted; a run
 that is over closes the row "by operations" through ClosedByOperationsWorkflow, which also tells
 the bookkeeper (its id makes that happen once). The worker's schedule checks every open row each
-RECONCILE_EVERY; the request page and the seller's link check their own row when opened
-(web/reconcile.py).
+RECONCILE_EVERY; the request page and the seller's link check their own row when opened.
 """
 
 import asyncio
 import contextlib
 from dataclasses import dataclass
 
+from flask import current_app
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.extensions import db
+from core.extensions import db, temporal
 from core.invitations import UserInvitation
 from core.requests import ConnectionRequest, RequestEvent
 from vocabulary.messages import InvitationStatus, Orphan, RequestStatus
@@ -124,3 +124,31 @@ async def start_closing(client: Client, orphan: Orphan, task_queue: str, wait: f
     if wait:  # a slow or stopped worker closes the row when it can
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(handle.result(), wait)
+
+
+def check(row: ConnectionRequest | UserInvitation) -> bool:
+    """Before showing an open row: make sure its workflow is still there for it. True when the
+    row changed (refreshed). Temporal trouble never breaks the page: the schedule tries later."""
+    if not row.is_open:
+        return False
+    target = Target.of(row)
+    queue = current_app.config["TEMPORAL_TASK_QUEUE"]
+
+    async def reconcile(client: Client) -> Verdict:
+        verdict = await judge(client, target)
+        if not verdict.running and not verdict.adopt_run_id:
+            orphan = Orphan(target.kind, target.row_id, target.run_id, verdict.how)
+            await start_closing(client, orphan, queue, wait=CHECK_TIMEOUT)
+        return verdict
+
+    try:
+        verdict = temporal.run(reconcile, CHECK_TIMEOUT * 2)
+    except Exception:
+        current_app.logger.warning("could not check %s", target.workflow_id, exc_info=True)
+        return False
+    if verdict.running:
+        return False
+    if verdict.adopt_run_id:
+        adopt(target, verdict.adopt_run_id)
+    db.session.refresh(row)
+    return True

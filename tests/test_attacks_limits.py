@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import ClientAccount, Membership
-from core.extensions import db
+from core.extensions import db, limiter
 from core.invitations import UserInvitation
 from core.requests import ConnectionRequest, OAuthState
 from core.users import User
@@ -29,7 +29,6 @@ from tests.support import (
 )
 from tests.test_members import invitation_status, invite
 from vocabulary.statuses import InvitationState, RequestState
-from web.extensions import limiter
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from core.crypto import keyed_digest
 from core.extensions import db
 from core.invitations import UserInvitation
 from core.requests import Authorization, ConnectionRequest, OAuthState, RequestEvent
+from services import invitations
 from tests.amazon_seller import consent
 from tests.support import Bookkeeper, path_of, request_of, text_of, unique_email
 from web import create_app
-from web.members import lifecycle as invitations
 from workflows.markdown import escape
 
 HOSTILE = "[click](https://evil.example) <b>x</b>"
@@ -234,7 +234,7 @@ def test_an_invitation_from_before_the_key_keeps_its_workflow(app, client, mailb
         )
         db.session.add(invitation)
         db.session.flush()
-        invitations.start(invitation)  # as the app did before ids were keyed
+        invitations._start_workflow(invitation)  # as the app did before ids were keyed
         db.session.commit()
     mailbox.wait_for(email, "invites you to")
     again = client.post(

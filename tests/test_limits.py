@@ -3,11 +3,10 @@
 import pytest
 from sqlalchemy import func, select
 
-from core.extensions import db
+from core.extensions import db, limiter
 from core.requests import ConnectionRequest
 from tests.support import Bookkeeper, unique_email
 from web import create_app
-from web.extensions import limiter
 
 
 @pytest.fixture

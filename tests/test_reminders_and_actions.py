@@ -177,7 +177,8 @@ def test_second_request_offers_to_resend_the_open_one(app, client, mailbox):
 
 def test_temporal_refuses_a_second_run_for_the_same_business_key(app, client, mailbox):
     """Even if the database check is raced, the workflow id makes Temporal refuse."""
-    from web.connect import lifecycle
+    from services import requests
+    from services.gateway import AlreadyOpen
 
     _, account_id, _, _ = invite(client, mailbox, marketplace="IT")
     with app.test_request_context():
@@ -193,8 +194,8 @@ def test_temporal_refuses_a_second_run_for_the_same_business_key(app, client, ma
             client_email="twin@example.com",
             status="sent",
         )
-        with pytest.raises(lifecycle.AlreadyOpen):
-            lifecycle.start(twin)
+        with pytest.raises(AlreadyOpen):
+            requests._start_workflow(twin)
         db.session.rollback()
 
 

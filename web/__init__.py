@@ -9,9 +9,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core import logs, marketplaces
 from core.app import configure
 from core.config import ROOT
-from core.extensions import db
+from core.extensions import db, limiter, temporal
 from web import limits
-from web.extensions import csrf, limiter, login_manager, migrate, temporal
+from web.extensions import csrf, login_manager, migrate
 from web.filters import register_filters
 
 

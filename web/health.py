@@ -3,8 +3,7 @@
 from flask import Blueprint
 from sqlalchemy import text
 
-from core.extensions import db
-from web.extensions import limiter, temporal
+from core.extensions import db, limiter, temporal
 
 bp = Blueprint("health", __name__)
 

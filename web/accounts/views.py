@@ -6,7 +6,6 @@ import json
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     has_request_context,
     redirect,
@@ -22,6 +21,8 @@ from core.accounts import AmazonConnection, ClientAccount, Membership
 from core.extensions import db
 from core.invitations import UserInvitation
 from core.requests import ConnectionRequest
+from services import accounts
+from services.limits import OverLimit
 from vocabulary.statuses import OPEN_REQUEST_STATES
 from web import limits
 from web.accounts.access import account_for, membership_for
@@ -76,21 +77,11 @@ def new():
     form = AccountForm()
     if form.validate_on_submit():
         try:
-            limits.spend(
-                current_app.config["LIMIT_ACCOUNTS"],
-                "LIMIT_ACCOUNTS",
-                f"user:{current_user.id}",
-                f"You have added as many client accounts as you can for now"
-                f" ({current_app.config['LIMIT_ACCOUNTS']}).",
-            )
-        except limits.OverLimit as over:
-            flash(Markup("Not added: ") + over.text, "error")
+            account = accounts.add_account(current_user.id, form.name.data)
+        except OverLimit as over:
+            flash(Markup("Not added: ") + limits.said(over), "error")
             page = render_template("accounts/new.html", form=form)
             return page, 429, {"Retry-After": str(over.retry_after)}
-        account = ClientAccount(name=form.name.data)
-        db.session.add(account)
-        db.session.add(Membership(account=account, user_id=current_user.id, role=Membership.ADMIN))
-        db.session.commit()
         flash(f"{account.name} added. Connect its Amazon account next.", "success")
         return redirect(url_for("accounts.show", account_id=account.id))
     return render_template("accounts/new.html", form=form)

@@ -21,7 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user, u
 from sqlalchemy import func
 
 from core.crypto import digest
-from core.extensions import db
+from core.extensions import db, limiter
 from core.users import (
     LoginToken,
     SignupAttempt,
@@ -30,6 +30,8 @@ from core.users import (
     password_matches,
     utcnow,
 )
+from services import invitations
+from services.accounts import send_account_email
 from web.auth.forms import (
     ConfirmPasswordForm,
     LoginForm,
@@ -37,8 +39,7 @@ from web.auth.forms import (
     ResetRequestForm,
     SignupForm,
 )
-from web.auth.lifecycle import send_account_email
-from web.extensions import limiter, login_manager
+from web.extensions import login_manager
 
 bp = Blueprint("auth", __name__)
 
@@ -98,7 +99,7 @@ def _user_by_email(email: str) -> User | None:
 @limiter.limit(lambda: current_app.config["LIMIT_SIGNUP"], methods=["POST"])
 def signup():
     """Sign up; the login works once the emailed link is followed (or an invitation proves it)."""
-    from web.members.views import accept_invitation, signup_invitation
+    from web.members.views import signup_invitation
 
     if current_user.is_authenticated:
         return redirect(url_for("accounts.index"))
@@ -131,7 +132,7 @@ def signup():
         db.session.add(user)
         db.session.commit()
         login_user(user)
-        error = accept_invitation(invitation, user)
+        error = invitations.accept(invitation.id, user.id)
         if error:
             flash(error, "error")
             return redirect(url_for("accounts.index"))

@@ -25,57 +25,35 @@ from core.accounts import AmazonConnection
 from core.clock import utcnow
 from core.extensions import db
 from core.requests import ConnectionRequest, RequestDraft
-from vocabulary.messages import SellerProgress
-from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
+from services import requests
+from services.limits import OverLimit
+from vocabulary.statuses import OPEN_REQUEST_STATES
 from web import limits
 from web.accounts.access import account_for, membership_for
-from web.connect import lifecycle
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
 from web.consent import flow
+from workflows.connection_request import ConnectionRequestWorkflow
 
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
 
 
 def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | None:
-    """Write the request and start its workflow, or write nothing and say why.
-
-    Raises lifecycle.AlreadyOpen when Temporal already runs a request for this marketplace, and
-    limits.OverLimit when an invitation would pass the sender's or the account's limits.
-    """
-    if kind == ConnectionRequest.INVITE:
-        limits.spend_seller_email(account)
-    connection_request = ConnectionRequest(
-        account=account,
-        requested_by=current_user._get_current_object(),
-        kind=kind,
-        status=(
-            RequestState.SENT if kind == ConnectionRequest.INVITE else RequestState.CONSENT_STARTED
-        ),
-        **form_data,
-    )
-    db.session.add(connection_request)
-    db.session.flush()
+    """Start the request (services.requests.start), or say on the next page why nothing was
+    sent. Raises AlreadyOpen and limits.OverLimit for the caller's own page."""
     try:
-        lifecycle.start(connection_request)
-    except lifecycle.AlreadyOpen:
-        db.session.rollback()
-        raise
-    except Exception:
-        db.session.rollback()
-        current_app.logger.exception("could not start the workflow for a connection request")
+        return requests.start(account.id, current_user.id, kind, form_data)
+    except requests.Unavailable:
         flash(
             "The request could not be started just now; nothing was sent. Please try again in a"
             " minute.",
             "error",
         )
         return None
-    db.session.commit()
-    return connection_request
 
 
 def _already_open(account, existing: ConnectionRequest | None, marketplace: str):
     """A request for this marketplace is open: offer to resend it instead of a second one."""
-    existing = existing or lifecycle.open_request_for(account.id, marketplace)
+    existing = existing or requests.open_request_for(account.id, marketplace)
     if existing is None:  # Temporal knew of one the database did not: it is closing right now
         flash("A request for this marketplace is just finishing. Try again in a moment.", "info")
         return redirect(url_for("accounts.show", account_id=account.id))
@@ -85,7 +63,7 @@ def _already_open(account, existing: ConnectionRequest | None, marketplace: str)
 def _takeover(account_id: int, country: str) -> tuple[ConnectionRequest | None, list[str]]:
     """The marketplace's open request, and what connecting directly would take over from
     someone: its connection, or another's open request (admins only, once confirmed)."""
-    existing = lifecycle.open_request_for(account_id, country)
+    existing = requests.open_request_for(account_id, country)
     replaces = []
     connection = db.session.scalar(
         db.select(AmazonConnection).filter_by(account_id=account_id, marketplace=country)
@@ -194,8 +172,11 @@ def direct(account_id: int):
         )
     if existing is not None:
         # One open request per marketplace: the owner finishes the open one themselves.
-        progress = SellerProgress(f"{current_user.name} (connecting directly)")
-        lifecycle.signal(existing, "consent_started", progress, best_effort=True)
+        requests.seller_progress(
+            existing,
+            ConnectionRequestWorkflow.consent_started,
+            f"{current_user.name} (connecting directly)",
+        )
         return flow.begin(existing, None)
     data = {
         "marketplace": country,
@@ -204,7 +185,7 @@ def direct(account_id: int):
     }
     try:
         connection_request = create_request(account, data, ConnectionRequest.DIRECT)
-    except lifecycle.AlreadyOpen:
+    except requests.AlreadyOpen:
         return _already_open(account, None, country)
     if connection_request is None:
         return redirect(url_for(".choose_path", account_id=account.id, marketplace=country))
@@ -299,7 +280,7 @@ def request_access(account_id: int):
         "client_email": form.client_email.data,
         "note": form.note.data or "",
     }
-    existing = lifecycle.open_request_for(account.id, data["marketplace"])
+    existing = requests.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
     store_draft(account.id, data)
@@ -361,15 +342,15 @@ def send_request(account_id: int):
             url_for("requests.show", account_id=account.id, public_id=sent.public_id), 303
         )
     data = draft.fields
-    existing = lifecycle.open_request_for(account.id, data["marketplace"])
+    existing = requests.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
     try:
         connection_request = create_request(account, data, ConnectionRequest.INVITE)
-    except lifecycle.AlreadyOpen:
+    except requests.AlreadyOpen:
         return _already_open(account, None, data["marketplace"])
-    except limits.OverLimit as over:
-        flash(Markup("Not sent: ") + over.text, "error")
+    except OverLimit as over:
+        flash(Markup("Not sent: ") + limits.said(over), "error")
         page = _preview_page(account, draft)
         return page, 429, {"Retry-After": str(over.retry_after), "Cache-Control": "no-store"}
     if connection_request is None:

@@ -12,12 +12,11 @@ from werkzeug.wrappers import Response
 from core import amazon, marketplaces
 from core.clock import utcnow
 from core.crypto import digest
-from core.extensions import db
+from core.extensions import db, temporal
 from core.logs import note_workflow
 from core.requests import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from vocabulary.messages import AuthorizationOutcome, AuthorizationSubmitted
 from vocabulary.statuses import Outcome
-from web.extensions import temporal
 from workflows.connection_request import ConnectionRequestWorkflow
 
 SESSION_KEY = "amazon_consent"

@@ -17,15 +17,13 @@ from flask import (
 from core import marketplaces
 from core.clock import utcnow
 from core.crypto import digest, encrypt
-from core.extensions import db
+from core.extensions import db, limiter
 from core.requests import Authorization, ConnectionLink, OAuthState
-from vocabulary.messages import SellerProgress
+from services import reconcile, requests
 from vocabulary.statuses import Outcome, RequestState
-from web import reconcile
-from web.connect import lifecycle
 from web.consent import flow
-from web.extensions import limiter
 from web.limits import per_link
+from workflows.connection_request import ConnectionRequestWorkflow
 
 bp = Blueprint("consent", __name__)
 
@@ -86,8 +84,9 @@ def opened(token: str):
     """The landing page was shown in a real browser (its script calls this; scanners don't)."""
     link = _link(token)
     if link is not None and _closed_page(link, token) is None and _first_opening(link):
-        progress = SellerProgress(link.request.client_name)
-        lifecycle.signal(link.request, "seller_opened", progress, best_effort=True)
+        requests.seller_progress(
+            link.request, ConnectionRequestWorkflow.seller_opened, link.request.client_name
+        )
     return "", 204
 
 
@@ -115,8 +114,9 @@ def go_to_amazon(token: str):
     again = flow.resume(link.request, link)
     if again is not None:
         return again  # the same trip to Amazon, pressed again: the workflow knows already
-    progress = SellerProgress(link.request.client_name)
-    lifecycle.signal(link.request, "consent_started", progress, best_effort=True)
+    requests.seller_progress(
+        link.request, ConnectionRequestWorkflow.consent_started, link.request.client_name
+    )
     return flow.begin(link.request, link)
 
 
@@ -139,7 +139,7 @@ def send_latest_link(token: str):
     link = _link(token)
     if link is None:
         abort(404)
-    lifecycle.send_latest_link(link)
+    requests.send_latest_link(link)
     return render_template("consent/asked.html", connection_request=link.request, latest=True)
 
 
@@ -153,7 +153,7 @@ def ask_for_new_link(token: str):
         RequestState.FAILED,
     ):
         abort(404)
-    result = lifecycle.ask_for_new_link(link.request)
+    result = requests.ask_for_new_link(link.request)
     return render_template(
         "consent/asked.html",
         connection_request=link.request,

@@ -1,27 +1,19 @@
 """Users of an account: members and roles, invitations, and accepting one."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from core.accounts import Membership
 from core.crypto import digest
 from core.extensions import db
-from core.invitations import InvitationLink, UserInvitation, workflow_id_for
-from vocabulary.messages import (
-    AcceptInvitation,
-    CancelRequest,
-    InvitationAccepted,
-    InvitationStatus,
-    ResendRequest,
-)
+from core.invitations import InvitationLink, UserInvitation
+from services import invitations, reconcile
+from services.changes import Change
+from services.limits import OverLimit
 from vocabulary.statuses import InvitationState
-from web import limits, reconcile
+from web import limits
 from web.accounts.access import account_for, membership_for
-from web.connect import lifecycle
-from web.members import lifecycle as invitations
 from web.members.forms import InviteForm, RoleForm
 
 bp = Blueprint("members", __name__)
@@ -65,32 +57,17 @@ def invite(account_id: int):
         form.email.errors.append(f"{email} is already a user of {account.name}.")
         return _page(account_id, form, 400)
     try:
-        limits.spend_sends(account, "LIMIT_INVITE")
-    except limits.OverLimit as over:
+        invitations.invite(account.id, current_user.id, email, form.role.data)
+    except OverLimit as over:
         return _over_limit(account_id, over, form)
-    invitation = UserInvitation(
-        account=account,
-        email=email,
-        role=form.role.data,
-        invited_by=current_user._get_current_object(),
-        workflow_id=workflow_id_for(current_app.config["SECRET_KEY"], account.id, email),
-    )
-    db.session.add(invitation)
-    db.session.flush()
-    try:
-        invitations.start(invitation)
-    except lifecycle.AlreadyOpen:
-        db.session.rollback()
+    except invitations.AlreadyOpen:
         form.email.errors.append(
             f"{email} is already invited. Use 'Resend' below to send a fresh link."
         )
         return _page(account_id, form, 409)
-    except Exception:
-        db.session.rollback()
-        current_app.logger.exception("could not start an invitation workflow")
+    except invitations.Unavailable:
         flash("The invitation could not be sent just now; nothing was saved. Try again.", "error")
         return _page(account_id, form, 503)
-    db.session.commit()
     flash(f"Invitation sent to {email}.", "success")
     return redirect(url_for(".index", account_id=account.id))
 
@@ -166,43 +143,23 @@ def _invitation(account_id: int, public_id: str) -> UserInvitation:
 def resend(account_id: int, public_id: str):
     """A fresh link to the invitee; earlier links stop working."""
     invitation = _invitation(account_id, public_id)
-    account = invitation.account
     try:
-        undo = limits.spend_resend(invitation, lambda: limits.spend_sends(account, "LIMIT_INVITE"))
-    except limits.OverLimit as over:
+        change = invitations.resend(invitation.id, current_user.id)
+    except OverLimit as over:
         return _over_limit(account_id, over)
-    return _update(
-        invitation,
-        "resend",
-        ResendRequest(current_user.name),
-        f"A fresh invitation is on its way to {invitation.email}.",
-        undo,
-    )
+    return _said(invitation, change)
 
 
-def _over_limit(account_id: int, over: limits.OverLimit, form: InviteForm | None = None):
+def _over_limit(account_id: int, over: OverLimit, form: InviteForm | None = None):
     """The users page, with what was not sent and when it can be: status 429."""
-    flash(Markup("Not sent: ") + over.text, "error")
+    flash(Markup("Not sent: ") + limits.said(over), "error")
     page, status = _page(account_id, form, 429)
     return page, status, {"Retry-After": str(over.retry_after)}
 
 
-def _update(invitation: UserInvitation, name: str, arg, done: str, undo=None):
-    """Run an update (it answers once the row is written) and say what happened; `undo` runs
-    when the workflow refused it."""
-    try:
-        lifecycle.update(invitation, name, arg, InvitationStatus)
-    except WorkflowUpdateFailedError as err:
-        if undo:
-            undo()
-        flash(f"Not done: {err.cause.message if err.cause else err}", "error")
-    except RPCError:
-        reconcile.check(invitation)  # its workflow is gone: the row catches up now
-        flash("Not done: this invitation is already closed.", "error")
-    except TimeoutError:
-        flash("That is taking longer than usual; reload this page in a minute.", "info")
-    else:
-        flash(done, "success")
+def _said(invitation: UserInvitation, change: Change):
+    """The users page again, with what became of the admin's change."""
+    flash(change.message, change.level)
     return redirect(url_for(".index", account_id=invitation.account_id))
 
 
@@ -219,12 +176,7 @@ def cancel(account_id: int, public_id: str):
         return render_template(
             "members/confirm_withdraw.html", invitation=invitation, account=invitation.account
         )
-    return _update(
-        invitation,
-        "withdraw",
-        CancelRequest(current_user.name),
-        f"Invitation of {invitation.email} withdrawn.",
-    )
+    return _said(invitation, invitations.withdraw(invitation.id, current_user.id))
 
 
 def invitation_for_link(token: str) -> tuple[UserInvitation | None, str]:
@@ -257,19 +209,6 @@ def landing(token: str):
     ), (403 if wrong_login else 200)
 
 
-def accept_invitation(invitation: UserInvitation, user) -> str:
-    """Accept through the workflow; returns '' or what went wrong, in words for the user."""
-    try:
-        lifecycle.update(invitation, "accept", AcceptInvitation(user.id), InvitationAccepted)
-    except WorkflowUpdateFailedError as err:
-        return err.cause.message if err.cause else "This invitation cannot be accepted."
-    except RPCError:
-        return "This invitation is no longer open."
-    except TimeoutError:
-        return "Accepting is taking longer than usual. Reload this page in a minute."
-    return ""
-
-
 @bp.post("/invitations/<token>/accept")
 def accept(token: str):
     """Accept: only a login with the invited address may (sign up or log in first)."""
@@ -283,7 +222,7 @@ def accept(token: str):
         return render_template(
             "members/landing.html", invitation=invitation, token=token, wrong_login=True
         ), 403
-    error = accept_invitation(invitation, current_user)
+    error = invitations.accept(invitation.id, current_user.id)
     if error:
         return render_template(
             "members/closed.html", invitation=invitation, reason="error", message=error

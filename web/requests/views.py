@@ -3,18 +3,17 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from core import marketplaces
 from core.accounts import Membership
 from core.extensions import db
 from core.requests import ConnectionRequest
-from vocabulary.messages import CancelRequest, ChangeEmailRequest, RequestStatus, ResendRequest
-from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
-from web import limits, reconcile
+from services import reconcile, requests
+from services.changes import Change
+from services.limits import OverLimit
+from vocabulary.statuses import OPEN_REQUEST_STATES
+from web import limits
 from web.accounts.access import account_for, membership_for
-from web.connect import lifecycle
 from web.connect import views as connect_views
 from web.connect.forms import ChangeEmailForm
 from web.requests import timeline
@@ -77,26 +76,9 @@ def _page(connection_request: ConnectionRequest, is_admin: bool, email_form: Cha
     )
 
 
-def _update(connection_request: ConnectionRequest, name: str, arg, done: str, undo=None):
-    """Run an update (it answers once the row is written) and say what happened, in words the
-    bookkeeper can act on; `undo` runs when the workflow refused it."""
-    try:
-        status = lifecycle.update(connection_request, name, arg, RequestStatus)
-    except WorkflowUpdateFailedError as err:
-        if undo:
-            undo()
-        flash(f"Not done: {err.cause.message if err.cause else err}", "error")
-    except RPCError:
-        # Its workflow is gone (ops terminated it in Temporal): the row catches up now.
-        reconcile.check(connection_request)
-        flash("Not done: this request is already closed.", "error")
-    except TimeoutError:
-        flash("That is taking longer than usual; check the timeline in a minute.", "info")
-    else:
-        if name == "withdraw" and status.status == RequestState.CONNECTED:
-            flash("Not withdrawn: the seller connected a moment before.", "info")
-        else:
-            flash(done, "success")
+def _said(connection_request: ConnectionRequest, change: Change):
+    """The request's page again, with what became of the bookkeeper's change."""
+    flash(change.message, change.level)
     return redirect(
         url_for(
             ".show",
@@ -106,38 +88,24 @@ def _update(connection_request: ConnectionRequest, name: str, arg, done: str, un
     )
 
 
+def _over_limit(connection_request, over: OverLimit, form: ChangeEmailForm | None = None):
+    """The request's page, with what was not sent and when it can be: status 429."""
+    flash(Markup("Not sent: ") + limits.said(over), "error")
+    form = form or ChangeEmailForm(data={"client_email": connection_request.client_email})
+    page = _page(connection_request, True, form)
+    return page, 429, {"Retry-After": str(over.retry_after)}
+
+
 @bp.post("/accounts/<int:account_id>/requests/<public_id>/resend")
 @login_required
 def resend(account_id: int, public_id: str):
     """Email a fresh link now; the old one stops working at once."""
     connection_request = get_own_request(account_id, public_id, admin=True)
     try:
-        undo = _spend_resend(connection_request)
-    except limits.OverLimit as over:
+        change = requests.resend(connection_request.id, current_user.id)
+    except OverLimit as over:
         return _over_limit(connection_request, over)
-    return _update(
-        connection_request,
-        "resend",
-        ResendRequest(current_user.name),
-        f"A fresh link is on its way to {connection_request.client_email}. Earlier links no"
-        " longer work.",
-        undo,
-    )
-
-
-def _spend_resend(connection_request: ConnectionRequest):
-    """A resend or change of address: RESEND_COOLDOWN, the sender's and the account's
-    LIMIT_SEND and the account's CONNECT_DAILY_CAP (see limits.spend_resend)."""
-    account = connection_request.account
-    return limits.spend_resend(connection_request, lambda: limits.spend_seller_email(account))
-
-
-def _over_limit(connection_request, over: limits.OverLimit, form: ChangeEmailForm | None = None):
-    """The request's page, with what was not sent and when it can be: status 429."""
-    flash(Markup("Not sent: ") + over.text, "error")
-    form = form or ChangeEmailForm(data={"client_email": connection_request.client_email})
-    page = _page(connection_request, True, form)
-    return page, 429, {"Retry-After": str(over.retry_after)}
+    return _said(connection_request, change)
 
 
 @bp.post("/accounts/<int:account_id>/requests/<public_id>/email")
@@ -148,27 +116,13 @@ def change_email(account_id: int, public_id: str):
     form = ChangeEmailForm()
     if not form.validate_on_submit():
         return _page(connection_request, True, form), 400
-    new_email = form.client_email.data
     try:
-        undo = _spend_resend(connection_request)
-    except limits.OverLimit as over:
-        return _over_limit(connection_request, over, form)
-    if new_email.lower() == connection_request.client_email.lower():
-        return _update(
-            connection_request,
-            "resend",
-            ResendRequest(current_user.name),
-            f"That is already the address; a fresh link is on its way to {new_email}. Earlier"
-            " links no longer work.",
-            undo,
+        change = requests.change_email(
+            connection_request.id, current_user.id, form.client_email.data
         )
-    return _update(
-        connection_request,
-        "change_email",
-        ChangeEmailRequest(new_email, current_user.name),
-        f"The request now goes to {new_email}; links sent to the old address no longer work.",
-        undo,
-    )
+    except OverLimit as over:
+        return _over_limit(connection_request, over, form)
+    return _said(connection_request, change)
 
 
 @bp.route("/accounts/<int:account_id>/requests/<public_id>/cancel", methods=["GET", "POST"])
@@ -187,12 +141,7 @@ def cancel(account_id: int, public_id: str):
             account=connection_request.account,
             marketplace=marketplaces.get(connection_request.marketplace),
         )
-    return _update(
-        connection_request,
-        "withdraw",
-        CancelRequest(current_user.name),
-        "Request withdrawn. The link in the email no longer works.",
-    )
+    return _said(connection_request, requests.withdraw(connection_request.id, current_user.id))
 
 
 @bp.get("/accounts/<int:account_id>/requests/<public_id>/renew")
@@ -207,7 +156,7 @@ def renew(account_id: int, public_id: str):
         "client_email": old.client_email,
         "note": old.note,
     }
-    existing = lifecycle.open_request_for(account.id, old.marketplace)
+    existing = requests.open_request_for(account.id, old.marketplace)
     if existing is not None:
         return render_template("connect/already_open.html", account=account, existing=existing)
     connect_views.store_draft(account.id, data)

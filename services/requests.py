@@ -1,44 +1,41 @@
-"""The web app's side of a request's workflow: start it, signal it, update it, ask it."""
+"""Connection requests: start one, resend it, send it to another address, withdraw it, and the
+seller's asks from an old link. Plain functions of ids and values; the rules (limits, one open
+request per marketplace) live here once, for the views, the API and tests."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
 from flask import current_app
-from temporalio.client import WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core import marketplaces
-from core.clock import utcnow
-from core.extensions import db
-from core.logs import note_workflow
+from core.accounts import ClientAccount
+from core.extensions import db, temporal
 from core.requests import ConnectionLink, ConnectionRequest
+from core.users import User
+from services import gateway, limits
+from services.changes import Change, apply
+from services.gateway import AlreadyOpen
 from vocabulary import search_attributes
-from vocabulary.messages import ConnectionRequestInput, RequestStatus, ResendRequest
+from vocabulary.messages import (
+    CancelRequest,
+    ChangeEmailRequest,
+    ConnectionRequestInput,
+    ResendRequest,
+    SellerProgress,
+)
 from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
-from web import limits
-from web.extensions import temporal
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
-TIMEOUT = 10.0  # seconds to wait for Temporal on a bookkeeper's click
-SIGNAL_TIMEOUT = 3.0  # the seller's page must not wait long for a best-effort signal
+__all__ = ["AlreadyOpen", "Unavailable"]
 
 
-class AlreadyOpen(Exception):
-    """Temporal refused a second open request for the same account and marketplace."""
-
-
-def _handle(client, target) -> WorkflowHandle:
-    """The run behind a request or invitation (anything with workflow_id and workflow_run_id)."""
-    return client.get_workflow_handle(target.workflow_id, run_id=target.workflow_run_id)
+class Unavailable(Exception):
+    """Temporal could not start the request's workflow; nothing was written or sent."""
 
 
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
@@ -61,9 +58,8 @@ def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestIn
     )
 
 
-def start(connection_request: ConnectionRequest) -> None:
+def _start_workflow(connection_request: ConnectionRequest) -> None:
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
-    input = workflow_input(connection_request)
     marketplace = marketplaces.get(connection_request.marketplace)
     domain = search_attributes.email_domain(connection_request.client_email)
     attributes = TypedSearchAttributes(
@@ -75,14 +71,12 @@ def start(connection_request: ConnectionRequest) -> None:
         ]
     )
     who = connection_request.requested_by
-    note_workflow(connection_request.workflow_id)
     # The Temporal UI renders these as Markdown: the names are user text.
     account = escape(connection_request.account.name)
-
-    start_run(
+    gateway.start(
         connection_request,
         ConnectionRequestWorkflow.run,
-        input,
+        workflow_input(connection_request),
         attributes,
         summary=f"Connect {account} to Amazon {marketplace.country}",
         details=(
@@ -94,59 +88,104 @@ def start(connection_request: ConnectionRequest) -> None:
     )
 
 
-def start_run(target, run, input, attributes, summary: str, details: str) -> None:
-    """Start the run of a request or invitation under its business-key workflow id, and remember
-    it on `target`; AlreadyOpen if that id has a run in progress."""
-    task_queue = current_app.config["TEMPORAL_TASK_QUEUE"]
-    # Shown at once; the workflow's first email writes the exact moment a breath later.
-    target.expires_at = utcnow() + timedelta(seconds=input.expires_after_seconds)
-
-    async def start_workflow(client) -> str:
-        handle = await client.start_workflow(
-            run,
-            input,
-            id=target.workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=attributes,
-            static_summary=summary,
-            static_details=details,
-        )
-        return handle.result_run_id
-
+def start(account_id: int, user_id: int, kind: str, fields: dict) -> ConnectionRequest:
+    """Write the request and start its workflow, or write nothing: AlreadyOpen when Temporal
+    runs a request for this marketplace already, limits.OverLimit when an invitation would pass
+    the sender's or the account's limits, Unavailable when Temporal cannot be reached."""
+    account = db.session.get(ClientAccount, account_id)
+    if kind == ConnectionRequest.INVITE:
+        limits.spend_seller_email(account, user_id)
+    connection_request = ConnectionRequest(
+        account=account,
+        requested_by=db.session.get(User, user_id),
+        kind=kind,
+        status=(
+            RequestState.SENT if kind == ConnectionRequest.INVITE else RequestState.CONSENT_STARTED
+        ),
+        **fields,
+    )
+    db.session.add(connection_request)
+    db.session.flush()
     try:
-        target.workflow_run_id = temporal.run(start_workflow, TIMEOUT)
-    except WorkflowAlreadyStartedError as err:
-        raise AlreadyOpen(target.workflow_id) from err
+        _start_workflow(connection_request)
+    except AlreadyOpen:
+        db.session.rollback()
+        raise
+    except Exception as err:
+        db.session.rollback()
+        current_app.logger.exception("could not start the workflow for a connection request")
+        raise Unavailable from err
+    db.session.commit()
+    return connection_request
 
 
-def signal(target, name: str, arg: Any, best_effort=False) -> None:
-    """Send a signal to the workflow run of a request or invitation."""
-    note_workflow(target.workflow_id)
+def _spend_resend(connection_request: ConnectionRequest, user_id: int):
+    """A resend or change of address: RESEND_COOLDOWN, the sender's and the account's
+    LIMIT_SEND and the account's CONNECT_DAILY_CAP. Raises limits.OverLimit."""
+    account = connection_request.account
+    return limits.spend_resend(
+        connection_request, lambda: limits.spend_seller_email(account, user_id)
+    )
 
-    async def send(client) -> None:
-        await _handle(client, target).signal(name, arg)
 
-    try:
-        temporal.run(send, SIGNAL_TIMEOUT if best_effort else TIMEOUT)
-    except Exception:
-        if not best_effort:
-            raise
-        # The seller's page must work even if Temporal hiccups; the timeline misses one line.
-        current_app.logger.warning(
-            "signal %s to %s not delivered", name, target.workflow_id, exc_info=True
+def resend(request_id: int, user_id: int) -> Change:
+    """Email a fresh link now; earlier links stop working. Raises limits.OverLimit."""
+    connection_request = db.session.get(ConnectionRequest, request_id)
+    user = db.session.get(User, user_id)
+    undo = _spend_resend(connection_request, user_id)
+    return apply(
+        connection_request,
+        ConnectionRequestWorkflow.resend,
+        ResendRequest(user.name),
+        f"A fresh link is on its way to {connection_request.client_email}. Earlier links no"
+        " longer work.",
+        undo,
+    )
+
+
+def change_email(request_id: int, user_id: int, new_email: str) -> Change:
+    """Send the request to another address (the same one again is a plain resend); the old
+    address's link dies. Raises limits.OverLimit."""
+    connection_request = db.session.get(ConnectionRequest, request_id)
+    user = db.session.get(User, user_id)
+    undo = _spend_resend(connection_request, user_id)
+    if new_email.lower() == connection_request.client_email.lower():
+        return apply(
+            connection_request,
+            ConnectionRequestWorkflow.resend,
+            ResendRequest(user.name),
+            f"That is already the address; a fresh link is on its way to {new_email}. Earlier"
+            " links no longer work.",
+            undo,
         )
+    return apply(
+        connection_request,
+        ConnectionRequestWorkflow.change_email,
+        ChangeEmailRequest(new_email, user.name),
+        f"The request now goes to {new_email}; links sent to the old address no longer work.",
+        undo,
+    )
 
 
-def update(target, name: str, arg: Any, result_type: type) -> Any:
-    """Run an update on the workflow run of a request or invitation and return its result."""
-    note_workflow(target.workflow_id)
+def withdraw(request_id: int, user_id: int) -> Change:
+    """Withdraw an open request: the seller's link says it was withdrawn."""
+    connection_request = db.session.get(ConnectionRequest, request_id)
+    user = db.session.get(User, user_id)
+    change = apply(
+        connection_request,
+        ConnectionRequestWorkflow.withdraw,
+        CancelRequest(user.name),
+        "Request withdrawn. The link in the email no longer works.",
+    )
+    if change.done and change.answer.status == RequestState.CONNECTED:
+        return Change(False, "Not withdrawn: the seller connected a moment before.", "info")
+    return change
 
-    async def run(client):
-        return await _handle(client, target).execute_update(name, arg, result_type=result_type)
 
-    return temporal.run(run, TIMEOUT)
+def seller_progress(connection_request: ConnectionRequest, step, actor: str) -> None:
+    """The seller's step (ConnectionRequestWorkflow.seller_opened or .consent_started), best
+    effort: the seller's page never waits on Temporal trouble."""
+    gateway.signal(connection_request, step, SellerProgress(actor), best_effort=True)
 
 
 @dataclass
@@ -158,7 +197,7 @@ def ask_for_new_link(connection_request: ConnectionRequest) -> AskResult:
     """Tell the bookkeeper the seller wants a new link, at most once a day per request."""
     config = current_app.config
 
-    async def start_workflow(client) -> None:
+    async def start_workflow(client: Client) -> None:
         await client.start_workflow(
             NewLinkAskedWorkflow.run,
             NewLinkAskedInput(connection_request.id),
@@ -171,7 +210,7 @@ def ask_for_new_link(connection_request: ConnectionRequest) -> AskResult:
         )
 
     try:
-        temporal.run(start_workflow, TIMEOUT)
+        temporal.run(start_workflow, gateway.TIMEOUT)
     except WorkflowAlreadyStartedError:
         return AskResult(notified=False)
     return AskResult(notified=True)
@@ -224,7 +263,7 @@ def send_latest_link(link: ConnectionLink) -> bool:
         return False
     asked = ResendRequest(f"{target.client_name} (asked for the latest link)")
     try:
-        update(target, "resend", asked, RequestStatus)
+        gateway.update(target, ConnectionRequestWorkflow.resend, asked)
     except Exception:
         # Closed or busy with Amazon's answer meanwhile, or Temporal did not answer in time.
         current_app.logger.warning("latest link for request %s not sent", target.id, exc_info=True)
