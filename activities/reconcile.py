@@ -8,9 +8,9 @@ from temporalio.client import Client
 
 from core.extensions import db
 from core.invitations import UserInvitation, close_open_invitation
+from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
 from core.requests import ConnectionRequest
-from services.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from vocabulary.messages import ClosedByOperations, Orphan, Reconciled, ReconcileInput
 from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState, RequestState
 
