@@ -12,7 +12,7 @@ from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, W
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.clock import utcnow
-from core.extensions import temporal
+from core.extensions import db, temporal
 from core.logs import note_workflow
 
 TIMEOUT = 10.0  # seconds to wait for Temporal on a bookkeeper's click
@@ -23,6 +23,28 @@ Result = TypeVar("Result")
 
 class AlreadyOpen(Exception):
     """Temporal refused a second run under a business key that has one in progress."""
+
+
+class Unavailable(Exception):
+    """Temporal could not start the workflow; nothing was written or sent."""
+
+
+def save_and_start(row, start_workflow: Callable[[Any], None]) -> None:
+    """Write `row` and start its workflow, or write nothing: AlreadyOpen when its business key
+    has a run in progress, Unavailable when Temporal cannot be reached. The workflow waits for the
+    row (confirm_*_saved), which is committed only once the start succeeded."""
+    db.session.add(row)
+    db.session.flush()
+    try:
+        start_workflow(row)
+    except AlreadyOpen:
+        db.session.rollback()
+        raise
+    except Exception as err:
+        db.session.rollback()
+        current_app.logger.exception("could not start the workflow of %s", type(row).__name__)
+        raise Unavailable from err
+    db.session.commit()
 
 
 def handle(client: Client, row) -> WorkflowHandle:

@@ -12,17 +12,13 @@ from core.invitations import UserInvitation, workflow_id_for
 from core.users import User
 from services import gateway, limits
 from services.changes import Change, apply
-from services.gateway import AlreadyOpen
+from services.gateway import AlreadyOpen, Unavailable
 from vocabulary import search_attributes
 from vocabulary.messages import AcceptInvitation, CancelRequest, ResendRequest, UserInvitationInput
 from workflows.markdown import escape
 from workflows.user_invitation import UserInvitationWorkflow
 
 __all__ = ["AlreadyOpen", "Unavailable"]
-
-
-class Unavailable(Exception):
-    """Temporal could not start the invitation's workflow; nothing was written or sent."""
 
 
 def _start_workflow(invitation: UserInvitation) -> None:
@@ -71,18 +67,7 @@ def invite(account_id: int, user_id: int, email: str, role: str) -> UserInvitati
         invited_by=db.session.get(User, user_id),
         workflow_id=workflow_id_for(current_app.config["SECRET_KEY"], account.id, email),
     )
-    db.session.add(invitation)
-    db.session.flush()
-    try:
-        _start_workflow(invitation)
-    except AlreadyOpen:
-        db.session.rollback()
-        raise
-    except Exception as err:
-        db.session.rollback()
-        current_app.logger.exception("could not start an invitation workflow")
-        raise Unavailable from err
-    db.session.commit()
+    gateway.save_and_start(invitation, _start_workflow)
     return invitation
 
 

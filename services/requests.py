@@ -17,7 +17,7 @@ from core.requests import ConnectionLink, ConnectionRequest
 from core.users import User
 from services import gateway, limits
 from services.changes import Change, apply
-from services.gateway import AlreadyOpen
+from services.gateway import AlreadyOpen, Unavailable
 from vocabulary import search_attributes
 from vocabulary.messages import (
     CancelRequest,
@@ -32,10 +32,6 @@ from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
 __all__ = ["AlreadyOpen", "Unavailable"]
-
-
-class Unavailable(Exception):
-    """Temporal could not start the request's workflow; nothing was written or sent."""
 
 
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
@@ -104,18 +100,7 @@ def start(account_id: int, user_id: int, kind: str, fields: dict) -> ConnectionR
         ),
         **fields,
     )
-    db.session.add(connection_request)
-    db.session.flush()
-    try:
-        _start_workflow(connection_request)
-    except AlreadyOpen:
-        db.session.rollback()
-        raise
-    except Exception as err:
-        db.session.rollback()
-        current_app.logger.exception("could not start the workflow for a connection request")
-        raise Unavailable from err
-    db.session.commit()
+    gateway.save_and_start(connection_request, _start_workflow)
     return connection_request
 
 

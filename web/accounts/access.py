@@ -23,3 +23,13 @@ def account_for(account_id: int, admin: bool = False) -> ClientAccount:
     if admin and not membership.is_admin:
         abort(403, "Only the account's admins can do that.")
     return membership.account
+
+
+def row_of(model, row_id: int, account_id: int, admin: bool = False):
+    """A row of `model` (by id) that belongs to the account, for its members (admins, when
+    asked); 404 for any other id, as for anyone outside the account."""
+    account = account_for(account_id, admin=admin)
+    row = db.session.get(model, row_id)
+    if row is None or row.account_id != account.id:
+        abort(404)
+    return row

@@ -5,7 +5,6 @@ import json
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     has_request_context,
     redirect,
@@ -25,7 +24,7 @@ from services import accounts
 from services.limits import OverLimit
 from vocabulary.statuses import OPEN_REQUEST_STATES
 from web import limits
-from web.accounts.access import account_for, membership_for
+from web.accounts.access import membership_for, row_of
 from web.accounts.forms import AccountForm
 
 bp = Blueprint("accounts", __name__)
@@ -141,15 +140,6 @@ def status(account_id: int):
     return {**state, "version": _digest(state)}
 
 
-def _connection(account_id: int, connection_id: int) -> AmazonConnection:
-    """One of the account's connections, for its admins; 404 otherwise."""
-    account = account_for(account_id, admin=True)
-    connection = db.session.get(AmazonConnection, connection_id)
-    if connection is None or connection.account_id != account.id:
-        abort(404)
-    return connection
-
-
 @bp.route(
     "/accounts/<int:account_id>/connections/<int:connection_id>/disconnect",
     methods=["GET", "POST"],
@@ -158,7 +148,7 @@ def _connection(account_id: int, connection_id: int) -> AmazonConnection:
 def disconnect(account_id: int, connection_id: int):
     """Forget a stored Amazon connection (and its token); the seller can revoke at Amazon too.
     GET asks first (what stops, who is not told, and a way back), without JavaScript."""
-    connection = _connection(account_id, connection_id)
+    connection = row_of(AmazonConnection, connection_id, account_id, admin=True)
     account = connection.account
     if request.method == "GET":
         return render_template(

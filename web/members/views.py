@@ -13,7 +13,7 @@ from services.changes import Change
 from services.limits import OverLimit
 from vocabulary.statuses import InvitationState
 from web import limits
-from web.accounts.access import account_for, membership_for
+from web.accounts.access import account_for, membership_for, row_of
 from web.members.forms import InviteForm, RoleForm
 
 bp = Blueprint("members", __name__)
@@ -72,14 +72,6 @@ def invite(account_id: int):
     return redirect(url_for(".index", account_id=account.id))
 
 
-def _member(account_id: int, membership_id: int) -> Membership:
-    account = account_for(account_id, admin=True)
-    membership = db.session.get(Membership, membership_id)
-    if membership is None or membership.account_id != account.id:
-        abort(404)
-    return membership
-
-
 def _admins_left(account_id: int) -> int:
     # Lock the account's memberships so two admins demoting each other cannot both succeed.
     rows = db.session.scalars(
@@ -92,7 +84,7 @@ def _admins_left(account_id: int) -> int:
 @login_required
 def change_role(account_id: int, membership_id: int):
     """Make a user an admin or a member; an account always keeps an admin."""
-    membership = _member(account_id, membership_id)
+    membership = row_of(Membership, membership_id, account_id, admin=True)
     form = RoleForm()
     if not form.validate_on_submit():
         flash("Choose admin or member.", "error")
@@ -114,7 +106,7 @@ def change_role(account_id: int, membership_id: int):
 @login_required
 def remove(account_id: int, membership_id: int):
     """Remove a user: they lose access at once (every page checks membership)."""
-    membership = _member(account_id, membership_id)
+    membership = row_of(Membership, membership_id, account_id, admin=True)
     name = membership.user.name
     db.session.delete(membership)
     if _admins_left(account_id) == 0:
@@ -194,13 +186,18 @@ def invitation_for_link(token: str) -> tuple[UserInvitation | None, str]:
     return invitation, ""
 
 
+def _closed(invitation: UserInvitation | None, problem: str):
+    """Why an invitation link no longer leads anywhere: 404 unknown, 410 closed or replaced."""
+    status = 404 if problem == "unknown" else 410
+    return render_template("members/closed.html", invitation=invitation, reason=problem), status
+
+
 @bp.get("/invitations/<token>")
 def landing(token: str):
     """The emailed link: who invites you where; changes nothing (scanner-safe)."""
     invitation, problem = invitation_for_link(token)
     if problem:
-        status = 404 if problem == "unknown" else 410
-        return render_template("members/closed.html", invitation=invitation, reason=problem), status
+        return _closed(invitation, problem)
     wrong_login = (
         current_user.is_authenticated and current_user.email.lower() != invitation.email.lower()
     )
@@ -214,8 +211,7 @@ def accept(token: str):
     """Accept: only a login with the invited address may (sign up or log in first)."""
     invitation, problem = invitation_for_link(token)
     if problem:
-        status = 404 if problem == "unknown" else 410
-        return render_template("members/closed.html", invitation=invitation, reason=problem), status
+        return _closed(invitation, problem)
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=url_for(".landing", token=token)))
     if current_user.email.lower() != invitation.email.lower():
