@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from activities.accounts import AccountEmailActivities
 from activities.amazon import AmazonActivities
 from activities.connections import ConnectionActivities
+from activities.deps import Deps
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from activities.reconcile import ReconcileActivities
@@ -44,13 +45,15 @@ log = logging.getLogger("worker")
 
 
 def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Worker:
-    """The one Worker of this project, for the app's task queue."""
-    emails = EmailActivities(app)
-    amazon = AmazonActivities(app)
-    connections = ConnectionActivities(app)
-    invitations = InvitationActivities(app)
-    accounts = AccountEmailActivities(app)
-    reconcile = ReconcileActivities(app, client)
+    """The one Worker of this project, for the app's task queue; its activities are given their
+    database, mailer, Amazon client and settings here, once."""
+    deps = Deps.of(app)
+    emails = EmailActivities(deps)
+    amazon = AmazonActivities(deps)
+    connections = ConnectionActivities(deps)
+    invitations = InvitationActivities(deps)
+    accounts = AccountEmailActivities(deps)
+    reconcile = ReconcileActivities(deps, client)
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],

@@ -2,58 +2,45 @@
 
 from datetime import timedelta
 
-from flask import Flask
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.identity import email_identity
-from activities.mail import deliver
-from core import account_emails as emails
+from activities.deps import Deps
+from activities.links import issue_link
+from activities.mail import composer, deliver
+from core.account_emails import ACCOUNT_EMAILS
 from core.clock import utcnow
-from core.crypto import digest, link_token
-from core.extensions import db
 from core.users import LoginToken, User
 from vocabulary.messages import AccountEmailInput, EmailsSent
 
 TOKEN_LIFETIME = {LoginToken.VERIFY: timedelta(days=2), LoginToken.RESET: timedelta(hours=1)}
+LINK_PATH = {LoginToken.VERIFY: "verify", LoginToken.RESET: "reset"}
 
 
 class AccountEmailActivities:
     """Sends the emails that prove a person owns their address."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-
-    def _link(self, user: User, purpose: str) -> str:
-        token = link_token(self.app.config["SECRET_KEY"], f"login-{purpose}", *email_identity())
-        if not db.session.scalar(db.select(LoginToken.id).filter_by(token_hash=digest(token))):
-            db.session.add(  # a retry of this send finds its token already there
-                LoginToken(
-                    user_id=user.id,
-                    purpose=purpose,
-                    token_hash=digest(token),
-                    expires_at=utcnow() + TOKEN_LIFETIME[purpose],
-                )
-            )
-        db.session.commit()  # the link must work before the email can arrive
-        path = "verify" if purpose == LoginToken.VERIFY else "reset"
-        return f"{self.app.config['APP_BASE_URL']}/{path}/{token}"
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     @activity.defn
     def send_account_email(self, input: AccountEmailInput) -> EmailsSent:
         """Send it, or nothing when the address has no login (the caller cannot tell)."""
-        with self.app.app_context():
-            user = db.session.get(User, input.user_id) if input.user_id else None
+        with self.deps.session() as session:
+            user = session.get(User, input.user_id) if input.user_id else None
             if user is None:
                 return EmailsSent([])
+            purpose, compose = composer(ACCOUNT_EMAILS, input.purpose, "purpose")
+            token = issue_link(
+                session,
+                self.deps.settings.secret_key,
+                f"login-{purpose}",
+                LoginToken,
+                {"user_id": user.id},
+                purpose=purpose,
+                expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+            )
+            session.commit()  # the link must work before the email can arrive
+            link = f"{self.deps.settings.app_base_url}/{LINK_PATH[purpose]}/{token}"
             key = f"account.{user.id}.{input.purpose}.{activity.info().workflow_run_id}"
-            if input.purpose == "verify":
-                email = emails.finish_signup(user, self._link(user, LoginToken.VERIFY))
-            elif input.purpose == "already_registered":
-                email = emails.already_registered(user, self._link(user, LoginToken.RESET))
-            elif input.purpose == "reset":
-                email = emails.reset_password(user, self._link(user, LoginToken.RESET))
-            else:
-                raise ApplicationError(f"unknown purpose {input.purpose}", non_retryable=True)
-            deliver(email, key)
+            deliver(self.deps.mailer, compose(user, link), key)
             return EmailsSent([user.email])

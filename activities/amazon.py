@@ -2,20 +2,20 @@
 
 from datetime import timedelta
 
-from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.deps import Deps
 from activities.rows import load
-from core import amazon, marketplaces
+from core import marketplaces
+from core.amazon import AmazonRefused, Participation
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
-from core.extensions import db
 from core.requests import Authorization
 from vocabulary.messages import AuthorizationRef, ExchangeResult, MarketplaceCheck
 
 
-def _refused(err: amazon.AmazonRefused) -> ApplicationError:
+def _refused(err: AmazonRefused) -> ApplicationError:
     # Only the error code travels: Amazon's descriptions may quote what was sent.
     return ApplicationError(
         f"Amazon refused: {err.error}", type="AmazonRefused", non_retryable=True
@@ -25,21 +25,20 @@ def _refused(err: amazon.AmazonRefused) -> ApplicationError:
 class AmazonActivities:
     """Server-to-server calls to Login with Amazon and the Sellers API."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     @activity.defn
     def exchange_authorization_code(self, input: AuthorizationRef) -> ExchangeResult:
         """Trade the single-use code for tokens; keep them encrypted and forget the code."""
-        config = self.app.config
-        keys = config["TOKEN_ENCRYPTION_KEY"]
-        with self.app.app_context():
-            authorization = load(Authorization, input.authorization_id)
+        keys = self.deps.settings.token_encryption_key
+        with self.deps.session() as session:
+            authorization = load(session, Authorization, input.authorization_id)
             if authorization.link_replaced:
                 # The bookkeeper sent the request again (or to someone else) meanwhile: the
                 # consent began from a dead link, so its code is never used.
                 authorization.wipe_secrets()
-                db.session.commit()
+                session.commit()
                 raise ApplicationError(
                     "the link this consent began from was replaced",
                     type="LinkReplaced",
@@ -52,10 +51,10 @@ class AmazonActivities:
                     )
                 code = decrypt(keys, authorization.code_encrypted)
                 try:
-                    tokens = amazon.exchange_code(config, code)
-                except amazon.AmazonRefused as err:
+                    tokens = self.deps.amazon.exchange_code(code)
+                except AmazonRefused as err:
                     authorization.code_encrypted = None
-                    db.session.commit()
+                    session.commit()
                     raise _refused(err) from None
                 authorization.code_encrypted = None
                 authorization.access_token_encrypted = encrypt(keys, tokens.access_token)
@@ -63,17 +62,16 @@ class AmazonActivities:
                     seconds=tokens.expires_in - 60
                 )
                 authorization.refresh_token_encrypted = encrypt(keys, tokens.refresh_token)
-                db.session.commit()
+                session.commit()
                 activity.logger.info("authorization %s exchanged for tokens", authorization.id)
             return ExchangeResult(authorization.selling_partner_id)
 
     @activity.defn
     def check_marketplace(self, input: AuthorizationRef) -> MarketplaceCheck:
         """Does the seller who consented sell in the requested marketplace?"""
-        config = self.app.config
-        keys = config["TOKEN_ENCRYPTION_KEY"]
-        with self.app.app_context():
-            authorization = load(Authorization, input.authorization_id)
+        keys = self.deps.settings.token_encryption_key
+        with self.deps.session() as session:
+            authorization = load(session, Authorization, input.authorization_id)
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no tokens to check with", non_retryable=True)
             marketplace = marketplaces.get(authorization.request.marketplace)
@@ -82,22 +80,22 @@ class AmazonActivities:
                 access_token = decrypt(keys, authorization.access_token_encrypted)
             else:
                 try:
-                    tokens = amazon.refresh_access_token(
-                        config, decrypt(keys, authorization.refresh_token_encrypted)
+                    tokens = self.deps.amazon.refresh_access_token(
+                        decrypt(keys, authorization.refresh_token_encrypted)
                     )
-                except amazon.AmazonRefused as err:
+                except AmazonRefused as err:
                     raise _refused(err) from None
                 access_token = tokens.access_token
                 authorization.access_token_encrypted = encrypt(keys, access_token)
                 authorization.access_token_expires_at = utcnow() + timedelta(
                     seconds=tokens.expires_in - 60
                 )
-                db.session.commit()
+                session.commit()
             try:
-                participations = amazon.marketplace_participations(
-                    config, marketplace, access_token
+                participations = self.deps.amazon.marketplace_participations(
+                    marketplace, access_token
                 )
-            except amazon.AmazonRefused as err:
+            except AmazonRefused as err:
                 raise _refused(err) from None
             for participation in participations:
                 if (
@@ -106,12 +104,12 @@ class AmazonActivities:
                 ):
                     return MarketplaceCheck(True, participation.store_name)
             _remember_account_used(authorization, participations)
-            db.session.commit()
+            session.commit()
             return MarketplaceCheck(False, "")
 
 
 def _remember_account_used(
-    authorization: Authorization, participations: list[amazon.Participation]
+    authorization: Authorization, participations: list[Participation]
 ) -> None:
     """Keep what the seller's page and the bookkeeper's email say about the wrong account: its
     store name and where it sells. Amazon's text, shown to people: capped here, escaped there."""

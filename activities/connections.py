@@ -1,14 +1,15 @@
 """Database activities: store or remove a connection, record outcomes, close requests."""
 
-from flask import Flask
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.deps import Deps
 from core.accounts import AmazonConnection
 from core.clock import utcnow
-from core.extensions import db
 from core.request_rows import close_open_request, move_open_request, supersede_links
-from core.requests import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
+from core.requests import Authorization, ConnectionLink, ConnectionRequest
+from core.timeline import add_event
 from vocabulary.messages import (
     AuthorizationRef,
     ChangeEmailInput,
@@ -27,14 +28,14 @@ from vocabulary.statuses import Outcome, RequestState
 class ConnectionActivities:
     """Writes the outcome of a connection request to the application database."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     @activity.defn
     def confirm_request_saved(self, input: RequestRef) -> Done:
         """The web app commits the request just after starting its workflow: wait for it."""
-        with self.app.app_context():
-            if db.session.get(ConnectionRequest, input.request_id) is None:
+        with self.deps.session() as session:
+            if session.get(ConnectionRequest, input.request_id) is None:
                 raise ApplicationError("the request is not saved yet", type="NotYetSaved")
             return Done()
 
@@ -44,13 +45,13 @@ class ConnectionActivities:
 
         Idempotent: a retry finds the connection this request already stored.
         """
-        with self.app.app_context():
-            authorization = db.session.get(Authorization, input.authorization_id)
+        with self.deps.session() as session:
+            authorization = session.get(Authorization, input.authorization_id)
             if authorization is None:
                 raise ApplicationError("no such authorization", non_retryable=True)
             request = authorization.request
-            existing = db.session.scalars(
-                db.select(AmazonConnection).filter_by(request_id=request.id)
+            existing = session.scalars(
+                select(AmazonConnection).filter_by(request_id=request.id)
             ).first()
             if existing is not None:
                 return StoredConnection(existing.id)
@@ -58,12 +59,12 @@ class ConnectionActivities:
                 raise ApplicationError("no refresh token to store", non_retryable=True)
             # Atomic with the close of a withdrawal or of ops: exactly one of them wins.
             if not move_open_request(request.id, RequestState.CONNECTED):
-                db.session.rollback()
+                session.rollback()
                 raise ApplicationError(
                     "the request was closed first", type="RequestClosed", non_retryable=True
                 )
-            connection = db.session.scalars(
-                db.select(AmazonConnection).filter_by(
+            connection = session.scalars(
+                select(AmazonConnection).filter_by(
                     account_id=request.account_id, marketplace=request.marketplace
                 )
             ).first()
@@ -71,7 +72,7 @@ class ConnectionActivities:
                 connection = AmazonConnection(
                     account_id=request.account_id, marketplace=request.marketplace
                 )
-                db.session.add(connection)
+                session.add(connection)
             connection.selling_partner_id = authorization.selling_partner_id
             connection.refresh_token_encrypted = authorization.refresh_token_encrypted
             connection.request_id = request.id
@@ -80,87 +81,76 @@ class ConnectionActivities:
             authorization.outcome = Outcome.CONNECTED
             authorization.outcome_message = "Connected."
             request.status_detail = f"Seller {authorization.selling_partner_id}"
-            db.session.add(
-                RequestEvent(
-                    request_id=request.id,
-                    actor=request.client_name,
-                    kind="connected",
-                    detail=f"Connected seller {authorization.selling_partner_id}"
-                    f" in Amazon {request.marketplace}",
-                )
+            add_event(
+                request.id,
+                "connected",
+                request.client_name,
+                f"Connected seller {authorization.selling_partner_id}"
+                f" in Amazon {request.marketplace}",
             )
-            db.session.commit()
+            session.commit()
             return StoredConnection(connection.id)
 
     @activity.defn
     def record_outcome(self, input: OutcomeInput) -> Done:
         """Remember why an authorization did not connect, and wipe what it carried."""
-        with self.app.app_context():
-            authorization = db.session.get(Authorization, input.authorization_id)
+        with self.deps.session() as session:
+            authorization = session.get(Authorization, input.authorization_id)
             if authorization is not None:
                 authorization.wipe_secrets()
                 authorization.outcome = input.outcome
                 authorization.outcome_message = input.message
-                db.session.add(
-                    RequestEvent(
-                        request_id=authorization.request_id,
-                        actor="Amazon",
-                        kind="amazon_error",
-                        detail=f"{input.outcome.replace('_', ' ').capitalize()}: {input.message}",
-                    )
+                add_event(
+                    authorization.request_id,
+                    "amazon_error",
+                    "Amazon",
+                    f"{input.outcome.replace('_', ' ').capitalize()}: {input.message}",
                 )
-                db.session.commit()
+                session.commit()
             return Done()
 
     @activity.defn
     def remove_connection(self, input: RequestRef) -> Done:
         """Compensation: delete the connection (and its token) this request stored."""
-        with self.app.app_context():
-            connection = db.session.scalars(
-                db.select(AmazonConnection).filter_by(request_id=input.request_id)
+        with self.deps.session() as session:
+            connection = session.scalars(
+                select(AmazonConnection).filter_by(request_id=input.request_id)
             ).first()
             if connection is not None:
-                db.session.delete(connection)
-                db.session.commit()
+                session.delete(connection)
+                session.commit()
             return Done()
 
     @activity.defn
     def close_request(self, input: CloseRequestInput) -> Closed:
         """Set a final status, if still open, and make the emailed links useless; returns the
         status the row ended in (a connection stored a moment earlier wins)."""
-        with self.app.app_context():
-            request = db.session.get(ConnectionRequest, input.request_id)
+        with self.deps.session() as session:
+            request = session.get(ConnectionRequest, input.request_id)
             if request is None:
                 return Closed(input.status)
             close_open_request(request, input.status, input.detail, input.actor)
-            db.session.commit()
+            session.commit()
             return Closed(request.status)
 
     @activity.defn
     def record_event(self, input: EventInput) -> Done:
         """Add a line to the timeline and set the status it leaves the request in."""
-        with self.app.app_context():
-            request = db.session.get(ConnectionRequest, input.request_id)
+        with self.deps.session() as session:
+            request = session.get(ConnectionRequest, input.request_id)
             if request is not None:
-                db.session.add(
-                    RequestEvent(
-                        request_id=request.id,
-                        actor=input.actor,
-                        kind=input.kind,
-                        detail=input.detail,
-                    )
-                )
+                add_event(request.id, input.kind, input.actor, input.detail)
                 if input.status:
                     move_open_request(request.id, input.status)
-                db.session.commit()
+                session.commit()
             return Done()
 
     @activity.defn
     def change_client_email(self, input: ChangeEmailInput) -> EmailChange:
         """Point the request at a new address; links sent to the old one stop working. The
         same address (in any case) is no change."""
-        with self.app.app_context():
-            request = db.session.get(ConnectionRequest, input.request_id)
+        with self.deps.session() as session:
+            request = session.get(ConnectionRequest, input.request_id)
             if request is None:
                 raise ApplicationError("no such request", non_retryable=True)
             changed = request.client_email.lower() != input.new_email.lower()
@@ -168,13 +158,11 @@ class ConnectionActivities:
                 old = request.client_email
                 request.client_email = input.new_email
                 supersede_links(ConnectionLink, request_id=request.id)
-                db.session.add(
-                    RequestEvent(
-                        request_id=request.id,
-                        actor=input.actor,
-                        kind="email_changed",
-                        detail=f"Email changed from {old} to {input.new_email}",
-                    )
+                add_event(
+                    request.id,
+                    "email_changed",
+                    input.actor,
+                    f"Email changed from {old} to {input.new_email}",
                 )
-                db.session.commit()
+                session.commit()
             return EmailChange(changed)

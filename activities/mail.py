@@ -1,17 +1,32 @@
-"""Handing one email to the SMTP server, with the failures sorted for Temporal's retries."""
+"""Handing one email to the SMTP server, with the failures sorted for Temporal's retries, and
+choosing its composer from a registry."""
 
 import smtplib
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
 
 from temporalio.exceptions import ApplicationError
 
+from activities.deps import Mailer
 from core.emails import Email
-from core.extensions import mail
+
+K = TypeVar("K", bound=StrEnum)
+T = TypeVar("T")
 
 
-def deliver(email: Email, message_id: str) -> None:
+def composer(registry: Mapping[K, T], name: K, what: str) -> T:
+    """The registry's entry for `name`; an unknown one is a bug in the caller: not retried."""
+    entry = registry.get(name)
+    if entry is None:
+        raise ApplicationError(f"unknown {what} {name}", non_retryable=True)
+    return entry
+
+
+def deliver(mailer: Mailer, email: Email, message_id: str) -> None:
     """Send; a permanent refusal (5xx) is not worth retrying, anything else is."""
     try:
-        mail.send(email.message(message_id))
+        mailer.send(email.message(message_id))
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as err:
         raise ApplicationError(
             f"the mail server refused {email.to}", type="EmailRejected", non_retryable=True

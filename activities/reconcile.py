@@ -2,11 +2,11 @@
 
 import asyncio
 
-from flask import Flask
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client
 
-from core.extensions import db
+from activities.deps import Deps
 from core.invitations import UserInvitation, close_open_invitation
 from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
@@ -16,17 +16,17 @@ from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState
 
 
 class ReconcileActivities:
-    """Needs the database (through the app) and the worker's Temporal client."""
+    """Needs the database and the worker's Temporal client."""
 
-    def __init__(self, app: Flask, client: Client) -> None:
-        self.app = app
+    def __init__(self, deps: Deps, client: Client) -> None:
+        self.deps = deps
         self.client = client
 
     @activity.defn
     def close_by_operations(self, orphan: Orphan) -> ClosedByOperations:
         """Close the row if it is still open on the run that ended (atomic: once)."""
-        with self.app.app_context():
-            row = db.session.get(MODELS[orphan.kind], orphan.row_id)
+        with self.deps.session() as session:
+            row = session.get(MODELS[orphan.kind], orphan.row_id)
             if row is None or (row.workflow_run_id or "") != orphan.run_id:
                 return ClosedByOperations(False)
             if orphan.kind == REQUEST:
@@ -36,23 +36,21 @@ class ReconcileActivities:
                 )
             else:
                 changed = close_open_invitation(row, InvitationState.CLOSED)
-            db.session.commit()
+            session.commit()
             return ClosedByOperations(changed)
 
     def _open_targets(self) -> list[Target]:
-        with self.app.app_context():
-            requests = db.session.scalars(
-                db.select(ConnectionRequest).filter(
-                    ConnectionRequest.status.in_(OPEN_REQUEST_STATES)
-                )
+        with self.deps.session() as session:
+            requests = session.scalars(
+                select(ConnectionRequest).filter(ConnectionRequest.status.in_(OPEN_REQUEST_STATES))
             ).all()
-            invitations = db.session.scalars(
-                db.select(UserInvitation).filter_by(status=InvitationState.PENDING)
+            invitations = session.scalars(
+                select(UserInvitation).filter_by(status=InvitationState.PENDING)
             ).all()
             return [Target.of(row) for row in (*requests, *invitations)]
 
     def _adopt(self, target: Target, run_id: str) -> bool:
-        with self.app.app_context():
+        with self.deps.session():
             return adopt(target, run_id)
 
     @activity.defn

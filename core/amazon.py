@@ -131,3 +131,30 @@ def marketplace_participations(
         )
         for item in response.json().get("payload", [])
     ]
+
+
+class AmazonClient:
+    """The calls the worker makes to Amazon, bound to the settings they need once; the activities
+    take one, so a test can hand them a stand-in with the same three methods."""
+
+    SETTINGS = (
+        "APP_BASE_URL",
+        "LWA_CLIENT_ID",
+        "LWA_CLIENT_SECRET",
+        "LWA_TOKEN_URL",
+        "SPAPI_ENDPOINT",
+    )
+
+    def __init__(self, config) -> None:
+        self._config = {name: config[name] for name in self.SETTINGS}
+
+    def exchange_code(self, code: str) -> Tokens:
+        return exchange_code(self._config, code)
+
+    def refresh_access_token(self, refresh_token: str) -> Tokens:
+        return refresh_access_token(self._config, refresh_token)
+
+    def marketplace_participations(
+        self, marketplace: Marketplace, access_token: str
+    ) -> list[Participation]:
+        return marketplace_participations(self._config, marketplace, access_token)

@@ -1,12 +1,15 @@
 """The emails of a user invitation."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
 
 from core.emails import Email, on_behalf_of, person, render
+from core.extensions import db
 from core.invitations import UserInvitation
 from core.users import User
+from vocabulary.notices import InvitationNotice
 from vocabulary.statuses import InvitationState
 
 
@@ -62,7 +65,8 @@ def invitation_email(
     return Email(invitation.email, subject, text, html, **on_behalf_of(inviter))
 
 
-def inviter_joined(invitation: UserInvitation, user: User) -> Email:
+def inviter_joined(invitation: UserInvitation) -> Email:
+    user = db.session.get(User, invitation.accepted_by_id)
     text, html = render("user_joined", **_context(invitation, user=user))
     subject = f"{user.name} joined {invitation.account.name}"
     return Email(invitation.invited_by.email, subject, text, html)
@@ -84,3 +88,12 @@ def inviter_closed_by_operations(invitation: UserInvitation) -> Email:
         f" {'withdrawn' if withdrawn else 'closed'} by operations"
     )
     return Email(invitation.invited_by.email, subject, text, html)
+
+
+# Which composer writes each notice: a new notice is a template pair, a composer and a line here.
+NOTICES: dict[InvitationNotice, Callable[[UserInvitation], Email]] = {
+    InvitationNotice.JOINED: inviter_joined,
+    InvitationNotice.EXPIRED: inviter_expired,
+    InvitationNotice.WITHDRAWN_BY_OPERATIONS: inviter_closed_by_operations,
+    InvitationNotice.CLOSED_BY_OPERATIONS: inviter_closed_by_operations,
+}

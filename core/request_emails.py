@@ -1,14 +1,17 @@
 """The emails of a connection request, composed in one place for the preview and for sending."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
 
 from core import marketplaces
+from core.accounts import Membership
 from core.emails import Email, on_behalf_of, person, render
+from core.extensions import db
 from core.requests import Authorization, ConnectionRequest
-from core.users import User
-from vocabulary.statuses import RequestState
+from vocabulary.notices import RequestNotice
+from vocabulary.statuses import Outcome, RequestState
 
 # Shown in the bookkeeper's preview where the seller's private link will go.
 PREVIEW_LINK = "https://…/connect/(a private link made when you press Send)"
@@ -92,14 +95,28 @@ def bookkeeper_reminded(
     return Email(request.requested_by.email, subject, text, html)
 
 
-def bookkeeper_connected(request: ConnectionRequest, selling_partner_id: str) -> Email:
-    context = _context(request, selling_partner_id=selling_partner_id)
+# ---- notices: each composed from the request and the app's address alone; None: nobody to tell
+
+
+def _seller_id(request: ConnectionRequest) -> str:
+    authorization = db.session.scalars(
+        db.select(Authorization).filter_by(request_id=request.id, outcome=Outcome.CONNECTED)
+    ).first()
+    return authorization.selling_partner_id if authorization else ""
+
+
+def _renew_link(request: ConnectionRequest, base_url: str) -> str:
+    return f"{base_url}/accounts/{request.account_id}/requests/{request.public_id}/renew"
+
+
+def bookkeeper_connected(request: ConnectionRequest, base_url: str) -> Email:
+    context = _context(request, selling_partner_id=_seller_id(request))
     text, html = render("connected_bookkeeper", **context)
     subject = f"{request.account.name} is connected to Amazon {request.marketplace} and ready"
     return Email(request.requested_by.email, subject, text, html)
 
 
-def seller_connected(request: ConnectionRequest) -> Email:
+def seller_connected(request: ConnectionRequest, base_url: str) -> Email:
     who = person(request.requested_by.name, request.requested_by.firm_name)
     why = _why_seller(request, f"you connected {request.account.name}'s Amazon account for {who}")
     text, html = render("connected_seller", **_context(request, why=why))
@@ -108,29 +125,31 @@ def seller_connected(request: ConnectionRequest) -> Email:
     return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 
-def bookkeeper_failed(request: ConnectionRequest) -> Email:
+def bookkeeper_failed(request: ConnectionRequest, base_url: str) -> Email:
     text, html = render("failed_bookkeeper", **_context(request))
     subject = f"Connecting {request.account.name} to Amazon {request.marketplace} failed"
     return Email(request.requested_by.email, subject, text, html)
 
 
-def bookkeeper_expired(request: ConnectionRequest, renew_link: str) -> Email:
-    text, html = render("expired_bookkeeper", **_context(request, renew_link=renew_link))
+def bookkeeper_expired(request: ConnectionRequest, base_url: str) -> Email:
+    context = _context(request, renew_link=_renew_link(request, base_url))
+    text, html = render("expired_bookkeeper", **context)
     subject = f"{request.client_name} did not connect {request.account.name} in time: send again?"
     return Email(request.requested_by.email, subject, text, html)
 
 
-def bookkeeper_new_link_asked(request: ConnectionRequest, renew_link: str) -> Email:
-    text, html = render("new_link_asked_bookkeeper", **_context(request, renew_link=renew_link))
+def bookkeeper_new_link_asked(request: ConnectionRequest, base_url: str) -> Email:
+    context = _context(request, renew_link=_renew_link(request, base_url))
+    text, html = render("new_link_asked_bookkeeper", **context)
     subject = f"{request.client_name} asks for a new link to connect {request.account.name}"
     return Email(request.requested_by.email, subject, text, html)
 
 
-def bookkeeper_closed_by_operations(request: ConnectionRequest, renew_link: str) -> Email:
+def bookkeeper_closed_by_operations(request: ConnectionRequest, base_url: str) -> Email:
     """Ops withdrew the request in Temporal, or ended its workflow there."""
     withdrawn = request.status == RequestState.CANCELLED
     how = "withdrew" if withdrawn else "closed"
-    context = _context(request, how=how, renew_link=renew_link)
+    context = _context(request, how=how, renew_link=_renew_link(request, base_url))
     text, html = render("closed_by_operations_bookkeeper", **context)
     subject = (
         f"Request to {request.client_name} to connect {request.account.name} was"
@@ -139,35 +158,60 @@ def bookkeeper_closed_by_operations(request: ConnectionRequest, renew_link: str)
     return Email(request.requested_by.email, subject, text, html)
 
 
-def inviter_member_connected(
-    request: ConnectionRequest, inviter: User, selling_partner_id: str
-) -> Email:
+def inviter_member_connected(request: ConnectionRequest, base_url: str) -> Email | None:
     """To the admin who invited the member who just connected Amazon themselves."""
+    membership = db.session.scalar(
+        db.select(Membership).filter_by(
+            account_id=request.account_id, user_id=request.requested_by_id
+        )
+    )
+    if membership is None or membership.invited_by is None:
+        return None  # nobody invited them: nobody to tell
+    inviter = membership.invited_by
     member = request.requested_by
     why = (
         f"You got this email because you invited {member.name} to {request.account.name}"
         f" at {current_app.config['APP_NAME']}. To reach {member.name}, write to {member.email}."
     )
-    context = _context(request, inviter=inviter, selling_partner_id=selling_partner_id, why=why)
+    context = _context(request, inviter=inviter, selling_partner_id=_seller_id(request), why=why)
     text, html = render("member_connected_inviter", **context)
     subject = f"{request.requested_by.name} connected {request.account.name} to Amazon"
     return Email(inviter.email, subject, text, html)
 
 
-def bookkeeper_wrong_account(
-    request: ConnectionRequest, authorization: Authorization, new_request_link: str
-) -> Email:
+def bookkeeper_wrong_account(request: ConnectionRequest, base_url: str) -> Email | None:
     """The seller signed in at Amazon with an account that does not sell in the marketplace."""
+    authorization = db.session.scalars(
+        db.select(Authorization)
+        .filter_by(request_id=request.id, outcome=Outcome.WRONG_ACCOUNT)
+        .order_by(Authorization.id)
+    ).first()
+    if authorization is None:
+        return None  # nothing to tell (the row was removed)
     marketplace = marketplaces.get(request.marketplace)
     sells_in = [marketplaces.get(c) for c in authorization.sells_in_countries]
     context = _context(
         request,
         authorization=authorization,
         sells_in=sells_in,
-        new_request_link=new_request_link,
+        new_request_link=f"{base_url}/accounts/{request.account_id}/connect/request",
     )
     text, html = render("wrong_account_bookkeeper", **context)
     subject = (
         f"{request.client_name} signed in with an account that does not sell in {marketplace.place}"
     )
     return Email(request.requested_by.email, subject, text, html)
+
+
+# Which composer writes each notice: a new notice is a template pair, a composer and a line here.
+NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] = {
+    RequestNotice.CONNECTED_BOOKKEEPER: bookkeeper_connected,
+    RequestNotice.CONNECTED_INVITER: inviter_member_connected,
+    RequestNotice.CONNECTED_SELLER: seller_connected,
+    RequestNotice.FAILED_BOOKKEEPER: bookkeeper_failed,
+    RequestNotice.EXPIRED_BOOKKEEPER: bookkeeper_expired,
+    RequestNotice.NEW_LINK_ASKED: bookkeeper_new_link_asked,
+    RequestNotice.WITHDRAWN_BY_OPERATIONS: bookkeeper_closed_by_operations,
+    RequestNotice.CLOSED_BY_OPERATIONS: bookkeeper_closed_by_operations,
+    RequestNotice.WRONG_ACCOUNT_BOOKKEEPER: bookkeeper_wrong_account,
+}

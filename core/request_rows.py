@@ -2,16 +2,18 @@
 
 from core.clock import utcnow
 from core.extensions import db
-from core.requests import Authorization, ConnectionLink, ConnectionRequest, RequestEvent
+from core.requests import Authorization, ConnectionLink, ConnectionRequest
+from core.timeline import add_event
 from vocabulary.statuses import OPEN_REQUEST_STATES, Outcome, RequestState
 
 
-def supersede_links(model: type, **filters) -> None:
+def supersede_links(model: type, keep: str = "", **filters) -> None:
     """Every live emailed link of a request or invitation stops working now (`model` is
-    ConnectionLink or InvitationLink, `filters` name its owner)."""
+    ConnectionLink or InvitationLink, `filters` name its owner), but the one whose token hash is
+    `keep`: a retried send keeps the link it made on its first try."""
     db.session.execute(
         db.update(model)
-        .where(model.superseded_at.is_(None))
+        .where(model.superseded_at.is_(None), model.token_hash != keep)
         .filter_by(**filters)
         .values(superseded_at=utcnow())
     )
@@ -38,7 +40,7 @@ def close_open_request(request: ConnectionRequest, status: str, detail: str, act
     if not move_open_request(request.id, status, status_detail=detail):
         db.session.refresh(request)
         return False
-    db.session.add(RequestEvent(request_id=request.id, actor=actor, kind=status, detail=detail))
+    add_event(request.id, status, actor, detail)
     supersede_links(ConnectionLink, request_id=request.id)
     for authorization in db.session.scalars(
         db.select(Authorization).filter_by(request_id=request.id, outcome=Outcome.PENDING)

@@ -4,6 +4,8 @@ activities: dataclasses that hold ids and values, never secrets."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vocabulary.notices import AccountEmail, InvitationNotice, RequestNotice
+
 # ---- the connection request workflow ------------------------------------------------------
 
 
@@ -142,12 +144,10 @@ class InvitationInput:
 
 @dataclass
 class NoticeInput:
-    """One notice to one party: connected_bookkeeper, connected_seller, connected_inviter,
-    failed_bookkeeper, expired_bookkeeper, new_link_asked, withdrawn_by_operations,
-    closed_by_operations, wrong_account_bookkeeper."""
+    """One notice to one party."""
 
     request_id: int
-    notice: str
+    notice: RequestNotice
 
 
 @dataclass
@@ -259,18 +259,17 @@ class CloseInvitationInput:
 
 @dataclass
 class InvitationNoticeInput:
-    """A notice to the admin who invited: joined, expired, withdrawn_by_operations,
-    closed_by_operations."""
+    """A notice to the admin who invited."""
 
     invitation_id: int
-    notice: str
+    notice: InvitationNotice
 
 
 @dataclass
 class AccountEmailInput:
-    """purpose: verify (finish signing up), already_registered, reset; user_id None: no login."""
+    """user_id None: no login (nothing is sent)."""
 
-    purpose: str
+    purpose: AccountEmail
     user_id: int | None
 
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ResendRequest,
         SellerProgress,
     )
+    from vocabulary.notices import RequestNotice
     from vocabulary.policies import (
         AMAZON_RETRY,
         CONFIRMATION_DEADLINE,
@@ -343,7 +344,7 @@ class ConnectionRequestWorkflow:
         self._told_of_wrong_account = True
         try:
             await self._notify(
-                "wrong_account_bookkeeper",
+                RequestNotice.WRONG_ACCOUNT_BOOKKEEPER,
                 "Tell the bookkeeper the seller signed in with an account that does not sell there",
                 deadline=WRONG_ACCOUNT_NOTICE_DEADLINE,
             )
@@ -351,7 +352,7 @@ class ConnectionRequestWorkflow:
             workflow.logger.warning("the wrong-account notice could not be sent")
 
     async def _notify(
-        self, notice: str, summary: str, deadline: timedelta = CONFIRMATION_DEADLINE
+        self, notice: RequestNotice, summary: str, deadline: timedelta = CONFIRMATION_DEADLINE
     ) -> None:
         assert self._input is not None
         await self._email(
@@ -397,12 +398,17 @@ class ConnectionRequestWorkflow:
         assert self._input is not None
         request = RequestRef(self._input.request_id)
         try:
-            await self._notify("connected_bookkeeper", "Email the bookkeeper: connected and ready")
+            await self._notify(
+                RequestNotice.CONNECTED_BOOKKEEPER, "Email the bookkeeper: connected and ready"
+            )
             if self._input.send_invite:
-                await self._notify("connected_seller", "Email the seller: thank you, connected")
+                await self._notify(
+                    RequestNotice.CONNECTED_SELLER, "Email the seller: thank you, connected"
+                )
             else:
                 await self._notify(
-                    "connected_inviter", "Email the admin who invited this member: connected"
+                    RequestNotice.CONNECTED_INVITER,
+                    "Email the admin who invited this member: connected",
                 )
         except ActivityError:
             await workflow.execute_activity_method(
@@ -423,7 +429,9 @@ class ConnectionRequestWorkflow:
                 summary="Mark the request failed",
             )
             self._set_status(RequestState.FAILED)
-            await self._notify("failed_bookkeeper", "Tell the bookkeeper the connection failed")
+            await self._notify(
+                RequestNotice.FAILED_BOOKKEEPER, "Tell the bookkeeper the connection failed"
+            )
             return ConnectionRequestResult(RequestState.FAILED)
         return ConnectionRequestResult(RequestState.CONNECTED)
 
@@ -432,7 +440,9 @@ class ConnectionRequestWorkflow:
         self._closed = True
         await self._close_row(status, detail, actor)
         if status == RequestState.EXPIRED and self._input.send_invite:
-            await self._notify("expired_bookkeeper", "Tell the bookkeeper the link expired")
+            await self._notify(
+                RequestNotice.EXPIRED_BOOKKEEPER, "Tell the bookkeeper the link expired"
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConnectionRequestResult(status)
 
@@ -473,7 +483,8 @@ class ConnectionRequestWorkflow:
             self._outcomes[pending.authorization_id] = await self._record(ref, Outcome.CLOSED)
         if self._input.send_invite:
             await self._notify(
-                "withdrawn_by_operations", "Tell the bookkeeper ops withdrew the request"
+                RequestNotice.WITHDRAWN_BY_OPERATIONS,
+                "Tell the bookkeeper ops withdrew the request",
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         raise asyncio.CancelledError()

@@ -9,6 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
     from vocabulary.messages import EventInput, NoticeInput
+    from vocabulary.notices import RequestNotice
     from vocabulary.policies import EMAIL_RETRY, SHORT
 
 
@@ -34,7 +35,7 @@ class NewLinkAskedWorkflow:
     async def run(self, input: NewLinkAskedInput) -> NewLinkAskedResult:
         await workflow.execute_activity_method(
             EmailActivities.send_notice,
-            NoticeInput(input.request_id, "new_link_asked"),
+            NoticeInput(input.request_id, RequestNotice.NEW_LINK_ASKED),
             start_to_close_timeout=SHORT,
             schedule_to_close_timeout=timedelta(days=1),
             retry_policy=EMAIL_RETRY,

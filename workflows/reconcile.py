@@ -16,9 +16,8 @@ with workflow.unsafe.imports_passed_through():
         Reconciled,
         ReconcileInput,
     )
+    from vocabulary.notices import InvitationNotice, RequestNotice
     from vocabulary.policies import EMAIL_RETRY, SHORT
-
-NOTICE = "closed_by_operations"
 
 
 @workflow.defn
@@ -37,10 +36,11 @@ class ClosedByOperationsWorkflow:
         )
         if closed.changed:
             if orphan.kind == "request":
-                method, notice = EmailActivities.send_notice, NoticeInput(orphan.row_id, NOTICE)
+                method = EmailActivities.send_notice
+                notice = NoticeInput(orphan.row_id, RequestNotice.CLOSED_BY_OPERATIONS)
             else:
                 method = InvitationActivities.notify_inviter
-                notice = InvitationNoticeInput(orphan.row_id, NOTICE)
+                notice = InvitationNoticeInput(orphan.row_id, InvitationNotice.CLOSED_BY_OPERATIONS)
             await workflow.execute_activity_method(
                 method,
                 notice,

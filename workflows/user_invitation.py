@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         UserInvitationInput,
         UserInvitationResult,
     )
+    from vocabulary.notices import InvitationNotice
     from vocabulary.policies import EMAIL_RETRY, SAVED_DEADLINE, SAVED_RETRY, SHORT
     from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
     from workflows.markdown import escape
@@ -65,7 +66,8 @@ class UserInvitationWorkflow:
             await self._close_row(InvitationState.CANCELLED, OPERATIONS)
             if self._status == InvitationState.CANCELLED:
                 await self._notify(
-                    "withdrawn_by_operations", "Tell the inviting admin ops withdrew it"
+                    InvitationNotice.WITHDRAWN_BY_OPERATIONS,
+                    "Tell the inviting admin ops withdrew it",
                 )
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
@@ -128,7 +130,7 @@ class UserInvitationWorkflow:
         self._accepted = InvitationAccepted(member.account_id)
         self._set_status(InvitationState.ACCEPTED)
         self._settled = True
-        await self._notify("joined", "Tell the inviting admin the user joined")
+        await self._notify(InvitationNotice.JOINED, "Tell the inviting admin the user joined")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UserInvitationResult(InvitationState.ACCEPTED)
 
@@ -180,7 +182,7 @@ class UserInvitationWorkflow:
             )
         return "\n\n".join(lines)
 
-    async def _notify(self, notice: str, summary: str) -> None:
+    async def _notify(self, notice: InvitationNotice, summary: str) -> None:
         assert self._input is not None
         await workflow.execute_activity_method(
             InvitationActivities.notify_inviter,
@@ -194,7 +196,9 @@ class UserInvitationWorkflow:
     async def _close(self, status: str, actor: str) -> UserInvitationResult:
         await self._close_row(status, actor)
         if status == InvitationState.EXPIRED:
-            await self._notify("expired", "Tell the inviting admin the invitation expired")
+            await self._notify(
+                InvitationNotice.EXPIRED, "Tell the inviting admin the invitation expired"
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UserInvitationResult(status)
 
