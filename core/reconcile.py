@@ -20,7 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.extensions import db
 from core.invitations import UserInvitation
-from core.requests import ConnectionRequest, RequestEvent
+from core.requests import ConnectionRequest
+from core.timeline import add_event
 from vocabulary.messages import InvitationStatus, Orphan, RequestStatus
 from vocabulary.statuses import OPERATIONS
 
@@ -94,13 +95,8 @@ def adopt(target: Target, run_id: str) -> bool:
         return False
     row.workflow_run_id = run_id
     if target.kind == REQUEST:
-        db.session.add(
-            RequestEvent(
-                request_id=row.id,
-                actor=OPERATIONS,
-                kind="reset",
-                detail="Reset in Temporal; the request carries on from there.",
-            )
+        add_event(
+            row.id, "reset", OPERATIONS, "Reset in Temporal; the request carries on from there."
         )
     db.session.commit()
     return True
