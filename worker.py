@@ -35,11 +35,8 @@ from activities.reconcile import ReconcileActivities
 from core.app import create_core_app
 from core.logs import configure_logging
 from vocabulary.messages import ReconcileInput
-from workflows.account_email import AccountEmailWorkflow
-from workflows.connection_request import ConnectionRequestWorkflow
-from workflows.new_link import NewLinkAskedWorkflow
-from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
-from workflows.user_invitation import UserInvitationWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("worker")
 
@@ -57,14 +54,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
-        workflows=[
-            ConnectionRequestWorkflow,
-            NewLinkAskedWorkflow,
-            UserInvitationWorkflow,
-            AccountEmailWorkflow,
-            ClosedByOperationsWorkflow,
-            ReconcileWorkflow,
-        ],
+        workflows=WORKFLOWS,
         activities=[
             emails.send_invitation,
             emails.send_notice,

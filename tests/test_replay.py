@@ -6,20 +6,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.account_email import AccountEmailWorkflow
-from workflows.connection_request import ConnectionRequestWorkflow
-from workflows.new_link import NewLinkAskedWorkflow
-from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
-from workflows.user_invitation import UserInvitationWorkflow
-
-WORKFLOWS = [
-    ConnectionRequestWorkflow,
-    NewLinkAskedWorkflow,
-    UserInvitationWorkflow,
-    AccountEmailWorkflow,
-    ClosedByOperationsWorkflow,
-    ReconcileWorkflow,
-]
+from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 

@@ -1,0 +1,16 @@
+"""Every workflow this project runs: the worker registers them, the replay test replays them."""
+
+from workflows.account_email import AccountEmailWorkflow
+from workflows.connection_request import ConnectionRequestWorkflow
+from workflows.new_link import NewLinkAskedWorkflow
+from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
+from workflows.user_invitation import UserInvitationWorkflow
+
+WORKFLOWS = [
+    ConnectionRequestWorkflow,
+    NewLinkAskedWorkflow,
+    UserInvitationWorkflow,
+    AccountEmailWorkflow,
+    ClosedByOperationsWorkflow,
+    ReconcileWorkflow,
+]
