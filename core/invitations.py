@@ -9,7 +9,7 @@ from core.accounts import ClientAccount
 from core.clock import utcnow
 from core.crypto import keyed_digest
 from core.extensions import db
-from core.requests import new_public_id
+from core.requests import EmailedLink, new_public_id
 from core.users import User
 from vocabulary.statuses import InvitationState
 
@@ -68,16 +68,12 @@ def workflow_id_for(secret_key: str, account_id: int, email: str) -> str:
     return f"user-invitation-{account_id}-{mac[:32]}"
 
 
-class InvitationLink(db.Model):
-    """One emailed 'Accept invitation' link; only the SHA-256 of its token is kept."""
+class InvitationLink(EmailedLink, db.Model):
+    """One emailed 'Accept invitation' link."""
 
     __tablename__ = "invitation_links"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("user_invitations.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    superseded_at: Mapped[datetime | None]
 
     invitation: Mapped[UserInvitation] = relationship()
 

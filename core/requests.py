@@ -17,7 +17,27 @@ def new_public_id() -> str:
     return uuid.uuid4().hex
 
 
-class ConnectionRequest(db.Model):
+class AskedOf:
+    """Who is asked to connect which marketplace: a request's fields, as the form takes them."""
+
+    marketplace: Mapped[str] = mapped_column(String(2))
+    client_name: Mapped[str] = mapped_column(String(120))
+    client_email: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class EmailedLink:
+    """An emailed link: only the SHA-256 of its token is kept. `superseded_at` is set when a
+    newer link (a resend, a new address) or the end of what it was for replaces it: it stops
+    working at once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None]
+
+
+class ConnectionRequest(AskedOf, db.Model):
     """One attempt to connect an account's marketplace; one Temporal workflow run each."""
 
     __tablename__ = "connection_requests"
@@ -33,10 +53,6 @@ class ConnectionRequest(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"), index=True)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
-    marketplace: Mapped[str] = mapped_column(String(2))
-    client_name: Mapped[str] = mapped_column(String(120))
-    client_email: Mapped[str] = mapped_column(String(254))
-    note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=RequestState.SENT, index=True)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     reminders_sent: Mapped[int] = mapped_column(default=0)
@@ -68,19 +84,14 @@ def workflow_id_for(account_id: int, marketplace: str) -> str:
     return f"connection-request-{account_id}-{marketplace}"
 
 
-class ConnectionLink(db.Model):
-    """One emailed 'Continue to connect' link; only the SHA-256 of its token is kept."""
+class ConnectionLink(EmailedLink, db.Model):
+    """One emailed 'Continue to connect' link. Once superseded, a consent begun from it dies
+    too."""
 
     __tablename__ = "connection_links"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     sent_to: Mapped[str] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Set when a resend, a change of address or the request's end replaces it: it stops working
-    # at once, and so does any consent begun from it.
-    superseded_at: Mapped[datetime | None]
     # The first time the landing page was shown in a browser: "opened" is signalled once per link.
     opened_at: Mapped[datetime | None]
 
@@ -168,7 +179,7 @@ class Authorization(db.Model):
         self.refresh_token_encrypted = None
 
 
-class RequestDraft(db.Model):
+class RequestDraft(AskedOf, db.Model):
     """A request filled in and being previewed (post/redirect/get): the form's POST keeps it, the
     preview and its frame show it, Send turns it into a ConnectionRequest once. Kept here, not in
     the session cookie, so a 1,000-character note in any script fits. Nothing secret."""
@@ -182,10 +193,6 @@ class RequestDraft(db.Model):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"))
-    marketplace: Mapped[str] = mapped_column(String(2))
-    client_name: Mapped[str] = mapped_column(String(120))
-    client_email: Mapped[str] = mapped_column(String(254))
-    note: Mapped[str] = mapped_column(Text, default="")
     # Set by Send: Back then shows what was sent, and a second Send points to the request.
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connection_requests.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

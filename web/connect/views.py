@@ -21,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 
 from core import marketplaces
 from core import request_emails as emails
-from core.accounts import AmazonConnection
+from core.accounts import AmazonConnection, ClientAccount
 from core.clock import utcnow
 from core.extensions import db
 from core.requests import ConnectionRequest, RequestDraft
@@ -208,6 +208,12 @@ def _draft_for(account_id: int) -> RequestDraft | None:
     )
 
 
+def _previewed(account_id: int) -> tuple[ClientAccount, RequestDraft | None]:
+    """The account (for its admins only) and this browser's draft for it, if any."""
+    account = account_for(account_id, admin=True)
+    return account, _draft_for(account.id)
+
+
 def store_draft(account_id: int, data: dict) -> RequestDraft:
     """Keep the request to preview (RequestDraft.FIELDS) for this browser; drafts of the same
     user older than RequestDraft.KEPT_FOR_DAYS go."""
@@ -291,8 +297,7 @@ def request_access(account_id: int):
 @login_required
 def preview(account_id: int):
     """The email the seller will get, as it will be sent, with Edit and Send."""
-    account = account_for(account_id, admin=True)
-    draft = _draft_for(account.id)
+    account, draft = _previewed(account_id)
     if draft is None:
         flash("Fill in the request to see its email.", "info")
         return redirect(url_for(".request_access", account_id=account.id))
@@ -304,8 +309,7 @@ def preview(account_id: int):
 @login_required
 def preview_email(account_id: int):
     """The seller's HTML email alone, for the preview's sandboxed frame."""
-    account = account_for(account_id, admin=True)
-    draft = _draft_for(account.id)
+    account, draft = _previewed(account_id)
     if draft is None:
         abort(404)
     response = make_response(_seller_email(account, draft).html)
