@@ -64,6 +64,15 @@ def sender_address() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+def invitation_subject(subject: str, reminder: str | None = None, new_link: bool = False) -> str:
+    """An invitation's subject as an inbox should thread it: 'Reminder: …' for a reminder
+    ('Reminder (3 days left): …' when `reminder` says how long), 'New link: …' for a resend, so
+    the live one is never buried under dead ones."""
+    if reminder is not None:
+        return f"Reminder ({reminder}): {subject}" if reminder else f"Reminder: {subject}"
+    return f"New link: {subject}" if new_link else subject
+
+
 def person(name: str, firm: str | None) -> str:
     """'Bea Keeper (Ledger & Co)', or 'Bea Keeper' when the firm is empty or is the name."""
     firm = (firm or "").strip()

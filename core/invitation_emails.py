@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from core.emails import Email, on_behalf_of, person, render
+from core.emails import Email, invitation_subject, on_behalf_of, person, render
 from core.extensions import db
 from core.invitations import UserInvitation
 from core.users import User
@@ -57,11 +57,11 @@ def invitation_email(
         why=why,
     )
     text, html = render("invite_user", **context)
-    subject = f"{who} invites you to {invitation.account.name}"
-    if reminder_number:
-        subject = f"Reminder: {subject}"
-    elif new_link:
-        subject = f"New link: {subject}"
+    subject = invitation_subject(
+        f"{who} invites you to {invitation.account.name}",
+        "" if reminder_number else None,
+        new_link,
+    )
     return Email(invitation.email, subject, text, html, **on_behalf_of(inviter))
 
 

@@ -7,7 +7,7 @@ from flask import current_app
 
 from core import marketplaces
 from core.accounts import Membership
-from core.emails import Email, on_behalf_of, person, render
+from core.emails import Email, invitation_subject, on_behalf_of, person, render
 from core.extensions import db
 from core.requests import Authorization, ConnectionRequest
 from vocabulary.notices import RequestNotice
@@ -71,12 +71,12 @@ def seller_invitation(
         why=why,
     )
     text, html = render("invite_seller", **context)
-    subject = f"{who} asks you to connect {request.account.name}'s Amazon account"
-    if reminder_number:
-        left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
-        subject = f"Reminder ({left}): {subject}"
-    elif new_link:
-        subject = f"New link: {subject}"
+    left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
+    subject = invitation_subject(
+        f"{who} asks you to connect {request.account.name}'s Amazon account",
+        left if reminder_number else None,
+        new_link,
+    )
     return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 
