@@ -1,7 +1,7 @@
 """Full onboardings per second, against no-op activities; two workers; evicted sellers' callbacks.
 
 Starts, on loopback and stopped again at exit, everything as `make run` runs it, reusing
-bench.connect_latency's harness (harness.parts): the Temporal dev server (the Procfile's flags),
+the harness (harness.parts, as connect_latency): the Temporal dev server (the Procfile's flags),
 `flask --app web db upgrade`, the Amazon stand-in (`python -m sandbox`), the worker
 (`python worker.py`) and the web app, each a process configured by environment variables; the
 SMTP sink (`tests.support.Mailbox`) stays in this process. Then, in one run:

@@ -1,7 +1,7 @@
 """How many open connection requests one worker holds, and what waking an evicted one costs.
 
 Starts, on loopback and stopped again at exit, the Temporal dev server with the Procfile's flags
-(SQLite file, WAL) and ONE worker (`python worker.py`), reusing bench.connect_latency's process
+(SQLite file, WAL) and ONE worker (`python worker.py`), with the harness's process
 management. No web app and no Amazon stand-in: the bench inserts minimal rows (one user, and per
 request a client account, a membership and a connection request) into the app database with plain
 SQL after `flask --app web db upgrade`, then starts one `ConnectionRequestWorkflow` per row with

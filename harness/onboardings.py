@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from harness.drivers import AMAZON_LOGIN, MARKETPLACE, CallbackResult, prepare_sellers, timed_return
 from harness.parts import Parts
-from harness.workload import insert_rows
+from harness.workload import insert_rows, request_input
 from tests.amazon_seller import consent
 from web import amazon, marketplaces
 from web.config import load_config
@@ -50,11 +50,9 @@ class Job:
 
 def onboarding_input(request_id: int) -> ConnectionRequestInput:
     """What the web app copies in for an invitation with the default settings."""
-    return ConnectionRequestInput(
-        request_id=request_id,
+    return request_input(
+        request_id,
         send_invite=True,
-        account_name=f"Client {request_id}",
-        marketplace=MARKETPLACE,
         requested_by="Bench Keeper",
         expires_after_seconds=14 * DAY,
         reminder_offsets_seconds=[2 * DAY, 5 * DAY, 9 * DAY],

@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -88,16 +89,19 @@ def has_event(con: sqlite3.Connection, request_id: int, kind: str) -> bool:
 # --- Temporal ----------------------------------------------------------------------------------
 
 
-def request_input(request_id: int) -> ConnectionRequestInput:
-    return ConnectionRequestInput(
-        request_id=request_id,
-        send_invite=False,
-        account_name=f"Client {request_id}",
-        marketplace=MARKETPLACE,
-        requested_by="bench@example.com",
-        expires_after_seconds=EXPIRES_AFTER,
-        reminder_offsets_seconds=[],
-    )
+def request_input(request_id: int, **settings: Any) -> ConnectionRequestInput:
+    """The workflow input for request row `request_id`: by default no invitation, a 30-day
+    expiry and no reminders (nothing happens by itself during a run); `settings` change that."""
+    values: dict[str, Any] = {
+        "request_id": request_id,
+        "send_invite": False,
+        "account_name": f"Client {request_id}",
+        "marketplace": MARKETPLACE,
+        "requested_by": "bench@example.com",
+        "expires_after_seconds": EXPIRES_AFTER,
+        "reminder_offsets_seconds": [],
+    }
+    return ConnectionRequestInput(**{**values, **settings})
 
 
 async def start_all(
