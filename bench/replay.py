@@ -32,7 +32,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from bench.connect_latency import percentile
+from harness.stats import percentile
 from tests.test_replay import WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[1]

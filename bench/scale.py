@@ -1,7 +1,7 @@
 """How many open connection requests one worker holds, and what waking an evicted one costs.
 
 Starts, on loopback and stopped again at exit, the Temporal dev server with the Procfile's flags
-(SQLite file, WAL) and ONE worker (`python worker.py`), reusing bench.connect_latency's process
+(SQLite file, WAL) and ONE worker (`python worker.py`), with the harness's process
 management. No web app and no Amazon stand-in: the bench inserts minimal rows (one user, and per
 request a client account, a membership and a connection request) into the app database with plain
 SQL after `flask --app web db upgrade`, then starts one `ConnectionRequestWorkflow` per row with
@@ -39,162 +39,32 @@ import logging
 import os
 import platform
 import sqlite3
-import subprocess
-import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
 
-from bench.connect_latency import (
-    LOOPBACK,
-    MARKETPLACE,
-    TEMPORAL,
-    WORKER,
-    Child,
-    CpuUse,
-    Summary,
-    app_settings,
-    connect_when_ready,
-    free_port,
-    positive,
-    spawn,
-    start_temporal,
-    stop_by_itself,
-    venv_binary,
-    wait_until,
-    worker_polls,
-)
 from core.requests import workflow_id_for
-from tests.support import BackgroundLoop
-from vocabulary.messages import ConnectionRequestInput, SellerProgress
+from harness.cpu import CpuUse, rss_mb
+from harness.drivers import MARKETPLACE
+from harness.parts import TEMPORAL, WORKER, bench_settings, start_server
+from harness.processes import LOOPBACK, Child, db_upgrade, spawn, wait_ready, worker_polls
+from harness.run import configure_logging, positive, stop_by_itself
+from harness.stats import Summary
+from harness.workload import SETTLE_TIMEOUT, has_event, insert_rows, settle, start_all
+from tests.support import BackgroundLoop, free_port
+from vocabulary.messages import SellerProgress
 from workflows.connection_request import ConnectionRequestWorkflow
 
-ROOT = Path(__file__).resolve().parents[1]
-EXPIRES_AFTER = 30 * 86400  # seconds: nothing expires during the run
 DEFAULT_CACHE = 1000  # WORKER_MAX_CACHED_WORKFLOWS default (and temporalio's) when --cache is unset
-SETTLE_TIMEOUT = 1200.0  # seconds to wait for every workflow to reach its wait for the seller
-SETTLED_CORES = 0.05  # the worker counts as idle below this over SETTLE_WINDOW
-SETTLE_WINDOW = 3.0
 SIGNAL_TIMEOUT = 30.0  # seconds for one signal's event row to appear
 POLL = 0.005  # seconds between polls of the app database for that row
 
 log = logging.getLogger("bench.scale")
 
 
-# --- /proc -------------------------------------------------------------------------------------
-
-
-def rss_mb(pid: int) -> float:
-    """VmRSS of a process in MB (10^6 bytes), from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return float("nan")
-
-
-# --- the app database --------------------------------------------------------------------------
-
-
-def insert_rows(
-    db_path: Path,
-    n: int,
-    kind: str = "direct",
-    status: str = "consent_started",
-    email: str = "bench@example.com",
-) -> list[int]:
-    """One user (`email`, unique per database); per request an account, an admin membership and
-    an open request of `kind` in `status`. Returns the request ids in insertion order (the order
-    the workflows are started in)."""
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as con, con:
-        user = con.execute(
-            "INSERT INTO users (name, email, firm_name, password_hash, email_verified_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            ("Bench Keeper", email, "Bench & Co", "!", now, now),
-        ).lastrowid
-        first = (con.execute("SELECT COALESCE(MAX(id), 0) FROM client_accounts").fetchone())[0]
-        account_ids = list(range(first + 1, first + n + 1))
-        con.executemany(
-            "INSERT INTO client_accounts (id, name, created_at) VALUES (?, ?, ?)",
-            [(a, f"Client {a}", now) for a in account_ids],
-        )
-        con.executemany(
-            "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
-            [(a, user, "admin", now) for a in account_ids],
-        )
-        con.executemany(
-            "INSERT INTO connection_requests (id, public_id, account_id, requested_by_id, kind,"
-            " marketplace, client_name, client_email, note, status, status_detail,"
-            " reminders_sent, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', 0, ?, ?)",
-            [
-                (a, uuid.uuid4().hex, a, user, kind, MARKETPLACE, f"Client {a}")
-                + (f"c{a}@example.com", status, now, now)
-                for a in account_ids
-            ],
-        )
-    return account_ids  # request id == account id here
-
-
-def count_events(db_path: Path, kind: str) -> int:
-    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as con:
-        return con.execute(
-            "SELECT COUNT(*) FROM request_events WHERE kind = ?", (kind,)
-        ).fetchone()[0]
-
-
-def has_event(con: sqlite3.Connection, request_id: int, kind: str) -> bool:
-    row = con.execute(
-        "SELECT 1 FROM request_events WHERE request_id = ? AND kind = ? LIMIT 1", (request_id, kind)
-    ).fetchone()
-    return row is not None
-
-
 # --- Temporal ----------------------------------------------------------------------------------
-
-
-def request_input(request_id: int) -> ConnectionRequestInput:
-    return ConnectionRequestInput(
-        request_id=request_id,
-        send_invite=False,
-        account_name=f"Client {request_id}",
-        marketplace=MARKETPLACE,
-        requested_by="bench@example.com",
-        expires_after_seconds=EXPIRES_AFTER,
-        reminder_offsets_seconds=[],
-    )
-
-
-async def start_all(
-    client: Client, task_queue: str, ids: list[int], concurrency: int
-) -> list[float]:
-    """Start one workflow per request id, `concurrency` calls in flight; returns each call's
-    seconds. Started in id order (each call waits for a slot in order)."""
-    slots = asyncio.Semaphore(concurrency)
-    seconds: list[float] = []
-
-    async def one(request_id: int) -> None:
-        async with slots:
-            began = time.perf_counter()
-            await client.start_workflow(
-                ConnectionRequestWorkflow.run,
-                request_input(request_id),
-                id=workflow_id_for(request_id, MARKETPLACE),
-                task_queue=task_queue,
-            )
-            seconds.append(time.perf_counter() - began)
-
-    tasks = []
-    for request_id in ids:
-        await slots.acquire()  # keep the start order close to the id order
-        slots.release()
-        tasks.append(asyncio.create_task(one(request_id)))
-        await asyncio.sleep(0)
-    await asyncio.gather(*tasks)
-    return seconds
 
 
 async def timed_query(client: Client, request_id: int) -> float:
@@ -224,67 +94,21 @@ async def timed_signal(client: Client, db_path: Path, request_id: int) -> float:
 def start_parts(
     stack: contextlib.ExitStack, args: argparse.Namespace
 ) -> tuple[Path, BackgroundLoop, Client, str, Child, Child]:
-    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-bench-")))
-    log.info("work directory %s", workdir)
+    workdir, children, loop, client = start_server(stack, "scale-bench-", args.temporal_config)
     task_queue = f"scale-{uuid.uuid4().hex[:8]}"
-    temporal_child, target = start_temporal(stack, workdir, args.temporal_config)
-    children = [temporal_child]
-
-    def show_output(exc_type, exc, traceback) -> bool:
-        if exc_type is not None and not issubclass(exc_type, (SystemExit, KeyboardInterrupt)):
-            for child in children:
-                log.error("the end of %s's output:\n%s", child.name, child.tail(40))
-        return False
-
-    stack.push(show_output)
-    loop, client = connect_when_ready(stack, target, children)
+    target = client.service_client.config.target_host
 
     # Nothing listens on these: no email is sent and Amazon is never called in this bench.
     unused = f"http://{LOOPBACK}:{free_port()}"
-    settings = app_settings(workdir, unused, unused, target, free_port(), task_queue)
+    settings = bench_settings(workdir, unused, unused, target, free_port(), task_queue)
     env = {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
     if args.cache is not None:  # worker.py reads it since c3a8e60
         env["WORKER_MAX_CACHED_WORKFLOWS"] = str(args.cache)
-    migrated = subprocess.run(
-        [venv_binary("flask"), "--app", "web", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if migrated.returncode:
-        raise RuntimeError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
+    db_upgrade(env, workdir / "migrate.log")
     worker = spawn(stack, workdir, WORKER, [sys.executable, "worker.py"], env)
     children.append(worker)
-    wait_until("the worker", worker_polls(loop, client, task_queue), children)
-    return workdir, loop, client, task_queue, worker, temporal_child
-
-
-def settle(db_path: Path, n: int, worker: Child, temporal_child: Child) -> float:
-    """Wait until all n workflows recorded 'direct_started' and the worker's CPU is idle;
-    returns the seconds that took."""
-    began = time.monotonic()
-    pids = {WORKER: worker.pid, TEMPORAL: temporal_child.pid}
-    while True:
-        worker.check()
-        temporal_child.check()
-        done = count_events(db_path, "direct_started")
-        cpu = CpuUse()
-        with cpu.measure(pids):
-            time.sleep(SETTLE_WINDOW)
-        log.info(
-            "%d of %d waiting for the seller; worker %.2f cores, Temporal %.2f cores",
-            done,
-            n,
-            cpu.cores(WORKER),
-            cpu.cores(TEMPORAL),
-        )
-        if done >= n and cpu.cores(WORKER) < SETTLED_CORES:
-            return time.monotonic() - began
-        if time.monotonic() - began > SETTLE_TIMEOUT:
-            raise RuntimeError(f"only {done} of {n} workflows settled in {SETTLE_TIMEOUT:.0f} s")
+    wait_ready("the worker", worker_polls(loop, client, task_queue), children)
+    return workdir, loop, client, task_queue, worker, children[0]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -451,10 +275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
-    )
-    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    configure_logging()
     with stop_by_itself(args.time_limit):
         figures = run(args)
     report(figures)

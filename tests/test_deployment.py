@@ -18,17 +18,9 @@ import pytest
 import redis
 import requests
 
-from tests.processes import (
-    BIN,
-    LOOPBACK,
-    Process,
-    Product,
-    _http_ok,
-    connected,
-    csrf_token,
-    expect,
-    title_of,
-)
+from harness.drivers import connected, csrf_token, expect, title_of
+from harness.processes import BIN, LOOPBACK, Process, http_ok
+from harness.product import Product
 from tests.support import free_port, link_in, unique_email
 
 LOGINS_PER_MINUTE = 5
@@ -79,7 +71,7 @@ def second_web(product):
         [*argv, "web:create_app()"],
         product.app_env(),
         product.workdir / "web-gunicorn.log",
-        _http_ok(f"{url}/login"),
+        http_ok(f"{url}/login"),
     )
     process.start()
     yield url

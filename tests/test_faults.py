@@ -1,4 +1,4 @@
-"""Faults against the real processes (tests/processes.py): parts killed, stopped and restarted
+"""Faults against the real processes (harness/product.py): parts killed, stopped and restarted
 with signals, the mail server down, Amazon failing, the database locked, a slow link to Temporal.
 
 Every part is its own OS process configured by environment variables, as under `make run`;
@@ -12,7 +12,9 @@ import time
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
-from tests.processes import Product, connected, describe_page, wait_until
+from harness.drivers import connected, describe_page
+from harness.processes import wait_until
+from harness.product import Product
 from vocabulary.messages import ConnectionRequestResult, RequestStatus
 
 CONNECTED_BOOKKEEPER = "is connected to Amazon US and ready"
