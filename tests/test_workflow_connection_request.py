@@ -202,6 +202,10 @@ def test_reminders_go_out_at_their_offsets_then_the_link_expires_and_the_bookkee
         handle = await case.start()
         await case.invited()
         sent_at = (await case.status(handle)).expires_at - 3 * DAY
+        # A seller who only looked at the page is reminded like one who did not.
+        await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
+        await case.stand_ins.wait_for("record_event")
+        assert (await case.status(handle)).status == OPENED
 
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         status = await case.status(handle)
@@ -224,12 +228,13 @@ def test_reminders_go_out_at_their_offsets_then_the_link_expires_and_the_bookkee
         assert names == [
             "confirm_request_saved",
             "send_invitation",
+            "record_event",
             "send_invitation",
             "send_invitation",
             "close_request",
             "send_notice",
         ]
-        for got, want in zip(times[2:5], [DAY, 2 * DAY, 3 * DAY], strict=True):
+        for got, want in zip(times[3:6], [DAY, 2 * DAY, 3 * DAY], strict=True):
             assert abs(got - want) < timedelta(seconds=5), (got, want)
         assert case.stand_ins.of("close_request") == [
             close(case.request_id, EXPIRED, "The link expired unused.", "system")
@@ -290,8 +295,8 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
         assert (await case.attributes(handle))[0] == CONSENT_STARTED
         paused_from = status.consent_started_at - sent_at
 
-        await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        assert await case.env.fast_forward(handle, 3 * DAY + timedelta(minutes=1))
+        await case.stand_ins.wait_for("send_invitation", 3)
         reminders = [c for c in case.stand_ins.calls if c.name == "send_invitation"][1:]
         assert [c.input.reminder_number for c in reminders] == [1, 2]
         got = [c.scheduled_at - sent_at for c in reminders]
@@ -299,21 +304,9 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
             assert abs(at - want) < timedelta(seconds=5), (at, want)
         assert len(case.stand_ins.of("record_event")) == 2  # opened once, despite two signals
         # A seller part-way through keeps that status when reminded.
-        assert [n for n in notices(case.stand_ins)] == ["expired_bookkeeper"]
-
-    play(scenario)
-
-
-def test_reminded_status_after_the_seller_opened(play):
-    async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited()
-        await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
-        await case.stand_ins.wait_for("record_event")
-        await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
-        await case.stand_ins.wait_for("send_invitation", 2)
         status = await case.status(handle)
-        assert (status.status, status.reminders_sent) == (REMINDED, 1)
+        assert (status.status, status.reminders_sent) == (CONSENT_STARTED, 2)
+        assert abs(status.last_reminder_at - (sent_at + 3 * DAY)) < timedelta(seconds=5)
 
     play(scenario)
 
@@ -342,20 +335,15 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
         assert (resent.reason, resent.actor, resent.supersede_links) == ("resent", BOOKKEEPER, True)
         assert (await case.attributes(handle))[0] == SENT
 
-        # Reminder 1 is again a day after the new link, the deadline 3 days after it.
-        await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        # Reminder 1 is again a day after the new link.
+        assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
+        await case.stand_ins.wait_for("send_invitation", 4)
         reasons = [(i.reason, i.reminder_number) for i in case.stand_ins.of("send_invitation")]
-        assert reasons == [
-            ("sent", 0),
-            ("reminder", 1),
-            ("resent", 0),
-            ("reminder", 1),
-            ("reminder", 2),
-        ]
+        assert reasons == [("sent", 0), ("reminder", 1), ("resent", 0), ("reminder", 1)]
         resent_at = status.expires_at - 3 * DAY
         last = [c for c in case.stand_ins.calls if c.name == "send_invitation"][-1]
-        assert abs(last.scheduled_at - (resent_at + 2 * DAY)) < timedelta(seconds=5)
+        assert abs(last.scheduled_at - (resent_at + DAY)) < timedelta(seconds=5)
+        assert (await case.status(handle)).reminders_sent == 1
 
     play(scenario)
 
@@ -366,24 +354,20 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
     " before _restart_clock), so the email and the row's expires_at (set from"
     " InvitationInput.expires_at) say the link expires days before the workflow expires it",
 )
-@pytest.mark.parametrize("how", ["resend", "change_email"])
-def test_a_fresh_link_is_emailed_with_the_new_deadline(play, how):
+def test_a_fresh_link_is_emailed_with_the_new_deadline(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
         await case.invited()
         await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         await case.stand_ins.wait_for("send_invitation", 2)
-        if how == "resend":
-            update, arg = ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER)
-        else:
-            update, arg = (
-                ConnectionRequestWorkflow.change_email,
-                ChangeEmailRequest("new@shop.test", BOOKKEEPER),
-            )
-        status = await handle.execute_update(update, arg)
-        fresh_link = case.stand_ins.of("send_invitation")[-1]
-        assert fresh_link.supersede_links
-        assert fresh_link.expires_at == status.expires_at
+        for update, arg in (
+            (ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER)),
+            (ConnectionRequestWorkflow.change_email, ChangeEmailRequest("n@shop.test", "b")),
+        ):
+            status = await handle.execute_update(update, arg)
+            fresh_link = case.stand_ins.of("send_invitation")[-1]
+            assert fresh_link.supersede_links
+            assert fresh_link.expires_at == status.expires_at
 
     play(scenario)
 
@@ -576,6 +560,46 @@ def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
         assert "record_outcome" not in case.stand_ins.names()
         assert (await case.attributes(handle))[0] == CONNECTED
         held.release()
+
+    play(scenario)
+
+
+@pytest.mark.parametrize(
+    ("check", "final"),
+    [(MarketplaceCheck(True, "Acme"), CONNECTED), (MarketplaceCheck(False, "Other"), CANCELLED)],
+)
+def test_withdraw_while_amazons_answer_is_handled_answers_once_it_is_done(play, check, final):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(check)
+        case.stand_ins.script("check_marketplace", held)
+        handle = await case.start()
+        await case.invited()
+        submitted = await handle.start_update(
+            ConnectionRequestWorkflow.submit_authorization,
+            AuthorizationSubmitted(23),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        await held.started.wait()
+        withdrawing = await handle.start_update(
+            ConnectionRequestWorkflow.withdraw,
+            CancelRequest(BOOKKEEPER),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        held.release()
+        # A connection under way wins; a refused one leaves the withdrawal to close it.
+        assert (await withdrawing.result()).status == final
+        assert (await handle.result()).status == final
+        assert (await submitted.result()).outcome == (
+            CONNECTED if final == CONNECTED else WRONG_ACCOUNT
+        )
+        closes = case.stand_ins.of("close_request")
+        if final == CONNECTED:
+            assert closes == []
+            assert notices(case.stand_ins) == ["connected_bookkeeper", "connected_seller"]
+        else:
+            assert closes == [close(case.request_id, CANCELLED, "Withdrawn.", BOOKKEEPER)]
+            assert "store_connection" not in case.stand_ins.names()
+            assert notices(case.stand_ins) == ["wrong_account_bookkeeper"]
 
     play(scenario)
 
