@@ -1,12 +1,14 @@
 """UserInvitationWorkflow alone: the real workflow on a time-skipping dev server, every activity a
 same-named stand-in (tests/workflow_stand_ins.py)."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from temporalio.client import (
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -18,6 +20,7 @@ from activities.types import (
     AcceptInput,
     Closed,
     CloseInvitationInput,
+    EmailsSent,
     InvitationNoticeInput,
     MemberAdded,
     UserInvitationEmailInput,
@@ -76,8 +79,17 @@ class Case:
         description = await handle.describe()
         return description.typed_search_attributes.get(search_attributes.ONBOARDING_STATUS)
 
-    async def sent(self, count: int = 1) -> list[UserInvitationEmailInput]:
-        return await self.stand_ins.wait_for("send_user_invitation", count)
+    async def sent(self, handle: WorkflowHandle, count: int = 1) -> list[UserInvitationEmailInput]:
+        """Wait until `count` emails went out and the workflow waits again (it has published
+        its status): an ops cancel must not race an email still in flight."""
+        sends = await self.stand_ins.wait_for("send_user_invitation", count)
+        for _ in range(250):
+            description = await handle.describe()
+            pending = description.typed_search_attributes.get(search_attributes.ONBOARDING_STATUS)
+            if pending == PENDING and not description.raw_description.pending_activities:
+                return sends
+            await asyncio.sleep(0.02)
+        raise AssertionError("the workflow did not settle after sending")
 
 
 _invitation_ids = iter(range(5000, 10**6))
@@ -114,7 +126,7 @@ def notices(stand_ins: StandIns) -> list[str]:
 def test_invitation_is_sent_and_the_query_and_search_attribute_say_pending(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        [sent] = await case.sent()
+        [sent] = await case.sent(handle)
         status = await case.status(handle)
         assert sent == UserInvitationEmailInput(
             invitation_id=case.invitation_id,
@@ -136,7 +148,7 @@ def test_invitation_is_sent_and_the_query_and_search_attribute_say_pending(play)
 def test_reminders_at_their_offsets_then_expiry_tells_the_inviting_admin(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         sent_at = (await case.status(handle)).expires_at - 3 * DAY
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         status = await case.status(handle)
@@ -170,7 +182,7 @@ def test_accepting_adds_the_member_and_tells_the_inviting_admin(play):
         held = case.stand_ins.hold(MemberAdded(7, 70))
         case.stand_ins.script("add_member", held)
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         accepting = await handle.start_update(
             UserInvitationWorkflow.accept,
             AcceptInvitation(11),
@@ -210,7 +222,7 @@ def test_accepting_adds_the_member_and_tells_the_inviting_admin(play):
 def test_withdraw_update_closes_it_and_answers_with_its_status(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         status = await handle.execute_update(UserInvitationWorkflow.withdraw, CancelRequest(ADMIN))
         assert status.status == CANCELLED
         assert (await handle.result()).status == CANCELLED
@@ -228,7 +240,7 @@ def test_cancel_signal_closes_it_and_then_accepting_is_refused(play):
         held = case.stand_ins.hold(Closed(CANCELLED))
         case.stand_ins.script("close_invitation", held)
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await handle.signal(UserInvitationWorkflow.cancel, CancelRequest(ADMIN))
         await held.started.wait()
         with pytest.raises(WorkflowUpdateFailedError) as caught:
@@ -247,9 +259,9 @@ def test_cancel_signal_closes_it_and_then_accepting_is_refused(play):
 def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
-        await case.sent(2)
+        await case.sent(handle, 2)
         before = await case.status(handle)
         status = await handle.execute_update(UserInvitationWorkflow.resend, ResendRequest(ADMIN))
         assert (status.status, status.reminders_sent) == (PENDING, 0)
@@ -282,9 +294,9 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
 def test_a_resent_invitation_is_emailed_with_the_new_deadline(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
-        await case.sent(2)
+        await case.sent(handle, 2)
         status = await handle.execute_update(UserInvitationWorkflow.resend, ResendRequest(ADMIN))
         assert case.stand_ins.of("send_user_invitation")[-1].expires_at == status.expires_at
 
@@ -294,7 +306,7 @@ def test_a_resent_invitation_is_emailed_with_the_new_deadline(play):
 def test_ops_cancellation_closes_it_as_withdrawn_by_operations_and_tells_the_admin(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
@@ -315,7 +327,7 @@ def test_ops_cancellation_after_the_row_was_accepted_tells_nobody(play):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("close_invitation", Closed(ACCEPTED))
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
@@ -330,7 +342,7 @@ def test_ops_cancellation_while_accepting_leaves_the_row_alone(play):
         held = case.stand_ins.hold(MemberAdded(7, 70))
         case.stand_ins.script("add_member", held)
         handle = await case.start()
-        await case.sent()
+        await case.sent(handle)
         await handle.start_update(
             UserInvitationWorkflow.accept,
             AcceptInvitation(11),
@@ -358,5 +370,37 @@ def test_an_invitation_never_saved_is_abandoned_without_email(play):
         assert (await handle.result()).status == ABANDONED
         assert case.stand_ins.names() == ["confirm_invitation_saved"]
         assert await case.onboarding_status(handle) is None
+
+    play(scenario)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: ops' cancel while an activity of the story runs (here the invitation email)"
+    " comes out of run() as an ActivityError, not asyncio.CancelledError, so the run ends"
+    " Canceled without closing the row or telling the admin (reconciliation closes it later,"
+    " as 'closed by operations')",
+)
+def test_ops_cancellation_while_the_invitation_is_being_sent_still_withdraws(play):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(EmailsSent(["u@x.test"]))
+        case.stand_ins.script("send_user_invitation", held)
+        handle = await case.start()
+        await held.started.wait()
+        await handle.cancel()
+        # The email stays in flight until the workflow has reacted (Temporal's TRY_CANCEL does
+        # not wait for it); released at the same moment the SDK would see a plain completion.
+        for _ in range(200):
+            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            if not running or "close_invitation" in case.stand_ins.names():
+                break
+            await asyncio.sleep(0.02)
+        held.release()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, CANCELLED, OPERATIONS)
+        ]
+        assert notices(case.stand_ins) == ["withdrawn_by_operations"]
 
     play(scenario)
