@@ -4,6 +4,7 @@ answers, drives the workflow with signals, updates and fast-forwards, and checks
 called, in what order, with what; the result; the status query; the search attributes."""
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,6 @@ from activities.types import (
 )
 from tests.workflow_stand_ins import (
     DAY,
-    Held,
     StandIns,
     failing_for,
     fresh,
@@ -458,30 +458,31 @@ def test_cancel_signal_closes_the_request(play):
 
 def test_resend_and_authorizations_are_refused_once_withdrawn(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold()
+        # Hold the close so the workflow is still running, with the withdrawal under way.
+        held = case.stand_ins.hold(Closed(CANCELLED))
+        case.stand_ins.script("close_request", held)
         handle = await case.start()
         await case.invited(handle)
-        # Hold the close so the workflow is still running, with the withdrawal under way.
-        case.stand_ins.script("close_request", lambda i: _closed_after(held, i))
         await handle.signal(ConnectionRequestWorkflow.cancel, CancelRequest(BOOKKEEPER))
         await held.started.wait()
-        for update, arg in (
-            (ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER)),
-            (ConnectionRequestWorkflow.submit_authorization, AuthorizationSubmitted(5)),
-            (ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER)),
+        for update, arg, refusal in (
+            (ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER), "no longer waiting"),
+            (
+                ConnectionRequestWorkflow.change_email,
+                ChangeEmailRequest("n@shop.test", BOOKKEEPER),
+                "no longer waiting",
+            ),
+            (ConnectionRequestWorkflow.submit_authorization, AuthorizationSubmitted(5), "closed"),
+            (ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER), "already closed"),
         ):
-            with pytest.raises(WorkflowUpdateFailedError):
+            with pytest.raises(WorkflowUpdateFailedError) as caught:
                 await handle.execute_update(update, arg)
+            assert refusal in str(caught.value.cause)
         held.release()
         assert (await handle.result()).status == CANCELLED
         assert "exchange_authorization_code" not in case.stand_ins.names()
 
     play(scenario)
-
-
-async def _closed_after(held: Held, close_input: CloseRequestInput):
-    await held(close_input)
-    return Closed(close_input.status)
 
 
 def test_ops_cancellation_closes_as_withdrawn_by_operations_and_tells_the_bookkeeper(play):
@@ -910,14 +911,15 @@ def test_email_failing_sets_stuck_reason_after_some_tries_and_clears_it_once_sen
     play(scenario)
 
 
-async def _now(value):
-    return value
+async def _value(value):
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _until(read, want, timeout: float = 10):
+    """Wait until read() (sync or async) gives `want`."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while (got := await read()) != want:
+    while (got := await _value(read())) != want:
         assert loop.time() < end, got
         await asyncio.sleep(0.05)
 
@@ -983,7 +985,7 @@ def test_ops_cancellation_while_an_email_is_being_sent_still_withdraws(play):
 
         # The email stays in flight until the workflow has reacted (Temporal's TRY_CANCEL does
         # not wait for it); released at the same moment the SDK would see a plain completion.
-        await _until(lambda: _now(settled()), True)
+        await _until(settled, True)
         held.release()
         assert case.stand_ins.names().count("send_invitation") == 1
         assert case.stand_ins.of("close_request") == [

@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributeKey
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.testing._timeskipping import TimeSkippingConfig
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
 import temporal_dev
@@ -266,9 +264,3 @@ def fresh(prefix: str) -> str:
 def worker(client: Client, workflow: type, activities: list[Callable], task_queue: str) -> Worker:
     """A worker for one test: the real workflow class and the stand-ins, on the test's queue."""
     return Worker(client, task_queue=task_queue, workflows=[workflow], activities=activities)
-
-
-async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
-    """A search attribute as ops see it in Temporal (None when unset)."""
-    description = await handle.describe()
-    return description.typed_search_attributes.get(key)
