@@ -1,0 +1,406 @@
+"""UserInvitationWorkflow alone: the real workflow on a time-skipping dev server, every activity a
+same-named stand-in (tests/workflow_stand_ins.py)."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.exceptions import CancelledError
+
+from activities.types import (
+    AcceptInput,
+    Closed,
+    CloseInvitationInput,
+    EmailsSent,
+    InvitationNoticeInput,
+    MemberAdded,
+    UserInvitationEmailInput,
+)
+from tests.workflow_stand_ins import DAY, StandIns, failing_for, fresh, worker
+from workflows.connection_request import search_attributes
+from workflows.user_invitation import (
+    ABANDONED,
+    ACCEPTED,
+    CANCELLED,
+    EXPIRED,
+    OPERATIONS,
+    PENDING,
+    SAVED_DEADLINE,
+    AcceptInvitation,
+    CancelRequest,
+    InvitationAccepted,
+    ResendRequest,
+    UserInvitationInput,
+    UserInvitationWorkflow,
+)
+
+pytest_plugins = ["tests.workflow_stand_ins"]
+
+ADMIN = "admin@books.test"
+
+
+@dataclass
+class Case:
+    env: object
+    stand_ins: StandIns
+    task_queue: str
+    invitation_id: int
+
+    async def start(self, **overrides) -> WorkflowHandle:
+        fields = dict(
+            invitation_id=self.invitation_id,
+            account_name="Acme Books",
+            email_domain="firm.test",
+            invited_by=ADMIN,
+            expires_after_seconds=int((3 * DAY).total_seconds()),
+            reminder_offsets_seconds=[int(DAY.total_seconds()), int((2 * DAY).total_seconds())],
+        )
+        fields.update(overrides)
+        return await self.env.client.start_workflow(
+            UserInvitationWorkflow.run,
+            UserInvitationInput(**fields),
+            id=fresh("user-invitation"),
+            task_queue=self.task_queue,
+        )
+
+    async def status(self, handle: WorkflowHandle):
+        return await handle.query(UserInvitationWorkflow.status)
+
+    async def onboarding_status(self, handle: WorkflowHandle) -> str | None:
+        description = await handle.describe()
+        return description.typed_search_attributes.get(search_attributes.ONBOARDING_STATUS)
+
+    async def sent(self, handle: WorkflowHandle, count: int = 1) -> list[UserInvitationEmailInput]:
+        """Wait until `count` emails went out and the workflow waits again (it has published
+        its status): an ops cancel must not race an email still in flight."""
+        sends = await self.stand_ins.wait_for("send_user_invitation", count)
+        for _ in range(250):
+            description = await handle.describe()
+            pending = description.typed_search_attributes.get(search_attributes.ONBOARDING_STATUS)
+            if pending == PENDING and not description.raw_description.pending_activities:
+                return sends
+            await asyncio.sleep(0.02)
+        raise AssertionError("the workflow did not settle after sending")
+
+
+_invitation_ids = iter(range(5000, 10**6))
+
+
+@pytest.fixture
+def play(loop, workflow_env):
+    """play(scenario): run `async scenario(case)` with a worker of the real workflow and the
+    stand-ins on the test's own task queue."""
+
+    def run(scenario: Callable[[Case], Awaitable[None]]) -> None:
+        stand_ins = StandIns()
+        case = Case(workflow_env, stand_ins, fresh("ui-queue"), next(_invitation_ids))
+
+        async def main() -> None:
+            activities = stand_ins.user_invitation()
+            async with worker(
+                workflow_env.client, UserInvitationWorkflow, activities, case.task_queue
+            ):
+                try:
+                    await scenario(case)
+                finally:
+                    stand_ins.release_all()
+
+        loop.run(main(), timeout=90)
+
+    return run
+
+
+def notices(stand_ins: StandIns) -> list[str]:
+    return [n.notice for n in stand_ins.of("notify_inviter")]
+
+
+def test_invitation_is_sent_and_the_query_and_search_attribute_say_pending(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        [sent] = await case.sent(handle)
+        status = await case.status(handle)
+        assert sent == UserInvitationEmailInput(
+            invitation_id=case.invitation_id,
+            reason="sent",
+            expires_at=status.expires_at,
+            supersede_links=False,
+            reminder_number=0,
+            reminders_total=2,
+        )
+        assert (status.status, status.reminders_sent, status.reminders_total) == (PENDING, 0, 2)
+        assert status.invitation_id == case.invitation_id
+        assert case.stand_ins.of("confirm_invitation_saved") == [AcceptInput(case.invitation_id, 0)]
+        assert case.stand_ins.names() == ["confirm_invitation_saved", "send_user_invitation"]
+        assert await case.onboarding_status(handle) == PENDING
+
+    play(scenario)
+
+
+def test_reminders_at_their_offsets_then_expiry_tells_the_inviting_admin(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        await case.sent(handle)
+        sent_at = (await case.status(handle)).expires_at - 3 * DAY
+        assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
+        status = await case.status(handle)
+        assert (status.status, status.reminders_sent) == (PENDING, 1)
+
+        await case.env.fast_forward(handle, None)
+        assert (await handle.result()).status == EXPIRED
+        sends = [c for c in case.stand_ins.calls if c.name == "send_user_invitation"]
+        assert [(c.input.reason, c.input.reminder_number) for c in sends] == [
+            ("sent", 0),
+            ("reminder", 1),
+            ("reminder", 2),
+        ]
+        for call, want in zip(sends[1:], [DAY, 2 * DAY], strict=True):
+            assert abs(call.scheduled_at - sent_at - want) < timedelta(seconds=5)
+        assert case.stand_ins.names()[-2:] == ["close_invitation", "notify_inviter"]
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, EXPIRED, "system")
+        ]
+        assert case.stand_ins.of("notify_inviter") == [
+            InvitationNoticeInput(case.invitation_id, "expired")
+        ]
+        assert (await case.status(handle)).status == EXPIRED
+        assert await case.onboarding_status(handle) == EXPIRED
+
+    play(scenario)
+
+
+def test_accepting_adds_the_member_and_tells_the_inviting_admin(play):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(MemberAdded(7, 70))
+        case.stand_ins.script("add_member", held)
+        handle = await case.start()
+        await case.sent(handle)
+        accepting = await handle.start_update(
+            UserInvitationWorkflow.accept,
+            AcceptInvitation(11),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        await held.started.wait()
+        # While it is being accepted: the same user again waits for the same answer; anybody
+        # else, a resend or a withdrawal is refused; a cancel signal is ignored.
+        again = await handle.start_update(
+            UserInvitationWorkflow.accept,
+            AcceptInvitation(11),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        for update, arg in (
+            (UserInvitationWorkflow.accept, AcceptInvitation(12)),
+            (UserInvitationWorkflow.resend, ResendRequest(ADMIN)),
+            (UserInvitationWorkflow.withdraw, CancelRequest(ADMIN)),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as caught:
+                await handle.execute_update(update, arg)
+            assert "already being accepted" in str(caught.value.cause)
+        await handle.signal(UserInvitationWorkflow.cancel, CancelRequest(ADMIN))
+        held.release()
+
+        assert await accepting.result() == InvitationAccepted(7)
+        assert await again.result() == InvitationAccepted(7)
+        assert (await handle.result()).status == ACCEPTED
+        assert case.stand_ins.of("add_member") == [AcceptInput(case.invitation_id, 11)]
+        assert notices(case.stand_ins) == ["joined"]
+        assert "close_invitation" not in case.stand_ins.names()
+        assert (await case.status(handle)).status == ACCEPTED
+        assert await case.onboarding_status(handle) == ACCEPTED
+
+    play(scenario)
+
+
+def test_withdraw_update_closes_it_and_answers_with_its_status(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        await case.sent(handle)
+        status = await handle.execute_update(UserInvitationWorkflow.withdraw, CancelRequest(ADMIN))
+        assert status.status == CANCELLED
+        assert (await handle.result()).status == CANCELLED
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, CANCELLED, ADMIN)
+        ]
+        assert notices(case.stand_ins) == []
+        assert await case.onboarding_status(handle) == CANCELLED
+
+    play(scenario)
+
+
+def test_cancel_signal_closes_it_and_then_accepting_is_refused(play):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(Closed(CANCELLED))
+        case.stand_ins.script("close_invitation", held)
+        handle = await case.start()
+        await case.sent(handle)
+        await handle.signal(UserInvitationWorkflow.cancel, CancelRequest(ADMIN))
+        await held.started.wait()
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await handle.execute_update(UserInvitationWorkflow.accept, AcceptInvitation(11))
+        assert "withdrawn" in str(caught.value.cause)
+        held.release()
+        assert (await handle.result()).status == CANCELLED
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, CANCELLED, ADMIN)
+        ]
+        assert "add_member" not in case.stand_ins.names()
+
+    play(scenario)
+
+
+def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        await case.sent(handle)
+        await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
+        await case.sent(handle, 2)
+        before = await case.status(handle)
+        status = await handle.execute_update(UserInvitationWorkflow.resend, ResendRequest(ADMIN))
+        assert (status.status, status.reminders_sent) == (PENDING, 0)
+        assert status.expires_at > before.expires_at + DAY
+        resent = case.stand_ins.of("send_user_invitation")[-1]
+        assert (resent.reason, resent.supersede_links) == ("resent", True)
+
+        await case.env.fast_forward(handle, None)
+        assert (await handle.result()).status == EXPIRED
+        sends = [c for c in case.stand_ins.calls if c.name == "send_user_invitation"]
+        assert [(c.input.reason, c.input.reminder_number) for c in sends] == [
+            ("sent", 0),
+            ("reminder", 1),
+            ("resent", 0),
+            ("reminder", 1),
+            ("reminder", 2),
+        ]
+        resent_at = status.expires_at - 3 * DAY
+        assert abs(sends[-1].scheduled_at - (resent_at + 2 * DAY)) < timedelta(seconds=5)
+        assert notices(case.stand_ins) == ["expired"]
+
+    play(scenario)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: resend emails the fresh link with the OLD deadline (_send runs before"
+    " _sent_at moves), so the email says it expires days before the workflow expires it",
+)
+def test_a_resent_invitation_is_emailed_with_the_new_deadline(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        await case.sent(handle)
+        await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
+        await case.sent(handle, 2)
+        status = await handle.execute_update(UserInvitationWorkflow.resend, ResendRequest(ADMIN))
+        assert case.stand_ins.of("send_user_invitation")[-1].expires_at == status.expires_at
+
+    play(scenario)
+
+
+def test_ops_cancellation_closes_it_as_withdrawn_by_operations_and_tells_the_admin(play):
+    async def scenario(case: Case) -> None:
+        handle = await case.start()
+        await case.sent(handle)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        assert isinstance(caught.value.cause, CancelledError)
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, CANCELLED, OPERATIONS)
+        ]
+        assert case.stand_ins.of("notify_inviter") == [
+            InvitationNoticeInput(case.invitation_id, "withdrawn_by_operations")
+        ]
+        assert (await case.status(handle)).status == CANCELLED
+        assert await case.onboarding_status(handle) == CANCELLED
+
+    play(scenario)
+
+
+def test_ops_cancellation_after_the_row_was_accepted_tells_nobody(play):
+    async def scenario(case: Case) -> None:
+        case.stand_ins.script("close_invitation", Closed(ACCEPTED))
+        handle = await case.start()
+        await case.sent(handle)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert notices(case.stand_ins) == []
+        assert (await case.status(handle)).status == ACCEPTED
+
+    play(scenario)
+
+
+def test_ops_cancellation_while_accepting_leaves_the_row_alone(play):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(MemberAdded(7, 70))
+        case.stand_ins.script("add_member", held)
+        handle = await case.start()
+        await case.sent(handle)
+        await handle.start_update(
+            UserInvitationWorkflow.accept,
+            AcceptInvitation(11),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        await held.started.wait()
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        assert isinstance(caught.value.cause, CancelledError)
+        assert "close_invitation" not in case.stand_ins.names()
+        assert notices(case.stand_ins) == []
+
+    play(scenario)
+
+
+def test_an_invitation_never_saved_is_abandoned_without_email(play):
+    async def scenario(case: Case) -> None:
+        case.stand_ins.script(
+            "confirm_invitation_saved",
+            failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved"),
+        )
+        handle = await case.start()
+        # The server gives up at once: the next try would fall after SAVED_DEADLINE.
+        assert (await handle.result()).status == ABANDONED
+        assert case.stand_ins.names() == ["confirm_invitation_saved"]
+        assert await case.onboarding_status(handle) is None
+
+    play(scenario)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: ops' cancel while an activity of the story runs (here the invitation email)"
+    " comes out of run() as an ActivityError, not asyncio.CancelledError, so the run ends"
+    " Canceled without closing the row or telling the admin (reconciliation closes it later,"
+    " as 'closed by operations')",
+)
+def test_ops_cancellation_while_the_invitation_is_being_sent_still_withdraws(play):
+    async def scenario(case: Case) -> None:
+        held = case.stand_ins.hold(EmailsSent(["u@x.test"]))
+        case.stand_ins.script("send_user_invitation", held)
+        handle = await case.start()
+        await held.started.wait()
+        await handle.cancel()
+        # The email stays in flight until the workflow has reacted (Temporal's TRY_CANCEL does
+        # not wait for it); released at the same moment the SDK would see a plain completion.
+        for _ in range(200):
+            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            if not running or "close_invitation" in case.stand_ins.names():
+                break
+            await asyncio.sleep(0.02)
+        held.release()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert case.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(case.invitation_id, CANCELLED, OPERATIONS)
+        ]
+        assert notices(case.stand_ins) == ["withdrawn_by_operations"]
+
+    play(scenario)
