@@ -18,11 +18,25 @@ from temporalio.client import (
 )
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities.types import (
+from tests.workflow_stand_ins import (
+    DAY,
+    StandIns,
+    failing_for,
+    fresh,
+    refused,
+    worker,
+)
+from vocabulary import search_attributes
+from vocabulary.messages import (
+    AuthorizationOutcome,
     AuthorizationRef,
+    AuthorizationSubmitted,
+    CancelRequest,
     ChangeEmailInput,
+    ChangeEmailRequest,
     Closed,
     CloseRequestInput,
+    ConnectionRequestInput,
     EmailChange,
     EmailsSent,
     EventInput,
@@ -32,47 +46,17 @@ from activities.types import (
     NoticeInput,
     OutcomeInput,
     RequestRef,
-)
-from tests.workflow_stand_ins import (
-    DAY,
-    StandIns,
-    failing_for,
-    fresh,
-    refused,
-    worker,
-)
-from workflows.connection_request import (
-    ABANDONED,
-    AMAZON_UNAVAILABLE,
-    CANCELLED,
-    CODE_EXPIRED,
-    CONFIRMATION_DEADLINE,
-    CONNECTED,
-    CONSENT_STARTED,
-    EXCHANGE_DEADLINE,
-    EXPIRED,
-    FAILED,
-    FLAG_AFTER_ATTEMPTS,
-    LINK_REPLACED,
-    MESSAGES,
-    OPENED,
-    OPERATIONS,
-    PROGRESS,
-    REMINDED,
-    SAVED_DEADLINE,
-    SENT,
-    WITHDRAWN,
-    WRONG_ACCOUNT,
-    AuthorizationOutcome,
-    AuthorizationSubmitted,
-    CancelRequest,
-    ChangeEmailRequest,
-    ConnectionRequestInput,
-    ConnectionRequestWorkflow,
     ResendRequest,
     SellerProgress,
-    search_attributes,
 )
+from vocabulary.policies import (
+    CONFIRMATION_DEADLINE,
+    EXCHANGE_DEADLINE,
+    FLAG_AFTER_ATTEMPTS,
+    SAVED_DEADLINE,
+)
+from vocabulary.statuses import ABANDONED, OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
+from workflows.connection_request import PROGRESS, ConnectionRequestWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
 
@@ -132,7 +116,7 @@ class Case:
         """Wait until the invitation went out and the workflow waits for the seller (it has
         published its status): an ops cancel must not race the email still in flight."""
         invitations = await self.stand_ins.wait_for("send_invitation")
-        await _until(lambda: self.onboarding_status(handle), SENT)
+        await _until(lambda: self.onboarding_status(handle), RequestState.SENT)
         return invitations
 
     async def onboarding_status(self, handle: WorkflowHandle) -> str | None:
@@ -193,11 +177,15 @@ def test_invitation_is_sent_and_the_status_query_and_search_attributes_say_so(pl
             reminder_number=0,
             reminders_total=2,
         )
-        assert (status.status, status.reminders_sent, status.reminders_total) == (SENT, 0, 2)
+        assert (status.status, status.reminders_sent, status.reminders_total) == (
+            RequestState.SENT,
+            0,
+            2,
+        )
         assert (status.last_reminder_at, status.consent_started_at) == (None, None)
         assert status.open and status.request_id == case.request_id
         assert abs(case.stand_ins.calls[0].scheduled_at - sent_at) < timedelta(seconds=5)
-        assert await case.attributes(handle) == (SENT, "shop.test", None)
+        assert await case.attributes(handle) == (RequestState.SENT, "shop.test", None)
         assert case.stand_ins.names() == ["confirm_request_saved", "send_invitation"]
         assert case.stand_ins.of("confirm_request_saved") == [RequestRef(case.request_id)]
 
@@ -212,16 +200,16 @@ def test_reminders_go_out_at_their_offsets_then_the_link_expires_and_the_bookkee
         # A seller who only looked at the page is reminded like one who did not.
         await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
         await case.stand_ins.wait_for("record_event")
-        assert (await case.status(handle)).status == OPENED
+        assert (await case.status(handle)).status == RequestState.OPENED
 
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         status = await case.status(handle)
-        assert (status.status, status.reminders_sent) == (REMINDED, 1)
+        assert (status.status, status.reminders_sent) == (RequestState.REMINDED, 1)
         assert abs(status.last_reminder_at - (sent_at + DAY)) < timedelta(seconds=5)
-        assert (await case.attributes(handle))[0] == REMINDED
+        assert (await case.attributes(handle))[0] == RequestState.REMINDED
 
         await case.env.fast_forward(handle, None)  # to the end: reminder 2, then expiry
-        assert (await handle.result()).status == EXPIRED
+        assert (await handle.result()).status == RequestState.EXPIRED
 
         invitations = case.stand_ins.of("send_invitation")
         assert [(i.reason, i.reminder_number) for i in invitations] == [
@@ -244,14 +232,18 @@ def test_reminders_go_out_at_their_offsets_then_the_link_expires_and_the_bookkee
         for got, want in zip(times[3:6], [DAY, 2 * DAY, 3 * DAY], strict=True):
             assert abs(got - want) < timedelta(seconds=5), (got, want)
         assert case.stand_ins.of("close_request") == [
-            close(case.request_id, EXPIRED, "The link expired unused.", "system")
+            close(case.request_id, RequestState.EXPIRED, "The link expired unused.", "system")
         ]
         assert case.stand_ins.of("send_notice") == [
             NoticeInput(case.request_id, "expired_bookkeeper")
         ]
         status = await case.status(handle)
-        assert (status.status, status.reminders_sent, status.open) == (EXPIRED, 2, False)
-        assert await case.attributes(handle) == (EXPIRED, "shop.test", None)
+        assert (status.status, status.reminders_sent, status.open) == (
+            RequestState.EXPIRED,
+            2,
+            False,
+        )
+        assert await case.attributes(handle) == (RequestState.EXPIRED, "shop.test", None)
 
     play(scenario)
 
@@ -264,7 +256,7 @@ def test_no_reminder_falls_on_or_after_the_deadline(play):
         )
         await case.invited(handle)
         await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        assert (await handle.result()).status == RequestState.EXPIRED
         assert [i.reason for i in case.stand_ins.of("send_invitation")] == ["sent"]
         assert notices(case.stand_ins) == ["expired_bookkeeper"]
 
@@ -286,20 +278,30 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
         await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
         await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
         [opened] = await case.stand_ins.wait_for("record_event")
-        assert opened == EventInput(case.request_id, OPENED, SELLER, PROGRESS[OPENED], OPENED)
+        assert opened == EventInput(
+            case.request_id,
+            RequestState.OPENED,
+            SELLER,
+            PROGRESS[RequestState.OPENED],
+            RequestState.OPENED,
+        )
         status = await case.status(handle)
-        assert status.status == OPENED
-        assert (await case.attributes(handle))[0] == OPENED
+        assert status.status == RequestState.OPENED
+        assert (await case.attributes(handle))[0] == RequestState.OPENED
 
         await handle.signal(ConnectionRequestWorkflow.consent_started, SellerProgress(SELLER))
         events = await case.stand_ins.wait_for("record_event", 2)
         assert events[1] == EventInput(
-            case.request_id, CONSENT_STARTED, SELLER, PROGRESS[CONSENT_STARTED], CONSENT_STARTED
+            case.request_id,
+            RequestState.CONSENT_STARTED,
+            SELLER,
+            PROGRESS[RequestState.CONSENT_STARTED],
+            RequestState.CONSENT_STARTED,
         )
         status = await case.status(handle)
-        assert status.status == CONSENT_STARTED
+        assert status.status == RequestState.CONSENT_STARTED
         assert status.consent_started_at is not None
-        assert (await case.attributes(handle))[0] == CONSENT_STARTED
+        assert (await case.attributes(handle))[0] == RequestState.CONSENT_STARTED
         paused_from = status.consent_started_at - sent_at
 
         assert await case.env.fast_forward(handle, 3 * DAY + timedelta(minutes=1))
@@ -312,7 +314,7 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
         assert len(case.stand_ins.of("record_event")) == 2  # opened once, despite two signals
         # A seller part-way through keeps that status when reminded.
         status = await case.status(handle)
-        assert (status.status, status.reminders_sent) == (CONSENT_STARTED, 2)
+        assert (status.status, status.reminders_sent) == (RequestState.CONSENT_STARTED, 2)
         assert abs(status.last_reminder_at - (sent_at + 3 * DAY)) < timedelta(seconds=5)
 
     play(scenario)
@@ -336,11 +338,15 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
         status = await handle.execute_update(
             ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER)
         )
-        assert (status.status, status.reminders_sent, status.consent_started_at) == (SENT, 0, None)
+        assert (status.status, status.reminders_sent, status.consent_started_at) == (
+            RequestState.SENT,
+            0,
+            None,
+        )
         assert status.expires_at > before.expires_at + DAY  # the clock started again
         resent = case.stand_ins.of("send_invitation")[-1]
         assert (resent.reason, resent.actor, resent.supersede_links) == ("resent", BOOKKEEPER, True)
-        assert (await case.attributes(handle))[0] == SENT
+        assert (await case.attributes(handle))[0] == RequestState.SENT
 
         # Reminder 1 is again a day after the new link.
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
@@ -390,13 +396,13 @@ def test_change_of_email_sends_to_the_new_address_and_updates_the_domain(play):
             ConnectionRequestWorkflow.change_email,
             ChangeEmailRequest("Owner@NewShop.TEST", BOOKKEEPER),
         )
-        assert (status.status, status.reminders_sent) == (SENT, 0)
+        assert (status.status, status.reminders_sent) == (RequestState.SENT, 0)
         assert case.stand_ins.of("change_client_email") == [
             ChangeEmailInput(case.request_id, "Owner@NewShop.TEST", BOOKKEEPER)
         ]
         sent = case.stand_ins.of("send_invitation")[-1]
         assert (sent.reason, sent.supersede_links) == ("email_changed", True)
-        assert await case.attributes(handle) == (SENT, "newshop.test", None)
+        assert await case.attributes(handle) == (RequestState.SENT, "newshop.test", None)
         assert case.stand_ins.names()[-2:] == ["change_client_email", "send_invitation"]
 
         # The same address again is a plain resend.
@@ -430,13 +436,13 @@ def test_withdraw_update_closes_the_request_and_answers_with_its_status(play):
         status = await handle.execute_update(
             ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER)
         )
-        assert (status.status, status.open) == (CANCELLED, False)
-        assert (await handle.result()).status == CANCELLED
+        assert (status.status, status.open) == (RequestState.CANCELLED, False)
+        assert (await handle.result()).status == RequestState.CANCELLED
         assert case.stand_ins.of("close_request") == [
-            close(case.request_id, CANCELLED, "Withdrawn.", BOOKKEEPER)
+            close(case.request_id, RequestState.CANCELLED, "Withdrawn.", BOOKKEEPER)
         ]
         assert case.stand_ins.names()[-1] == "close_request"  # no notice: the bookkeeper did it
-        assert (await case.attributes(handle))[0] == CANCELLED
+        assert (await case.attributes(handle))[0] == RequestState.CANCELLED
 
     play(scenario)
 
@@ -446,9 +452,9 @@ def test_cancel_signal_closes_the_request(play):
         handle = await case.start()
         await case.invited(handle)
         await handle.signal(ConnectionRequestWorkflow.cancel, CancelRequest(BOOKKEEPER))
-        assert (await handle.result()).status == CANCELLED
+        assert (await handle.result()).status == RequestState.CANCELLED
         assert case.stand_ins.of("close_request") == [
-            close(case.request_id, CANCELLED, "Withdrawn.", BOOKKEEPER)
+            close(case.request_id, RequestState.CANCELLED, "Withdrawn.", BOOKKEEPER)
         ]
         assert notices(case.stand_ins) == []
         assert (await case.status(handle)).open is False
@@ -459,7 +465,7 @@ def test_cancel_signal_closes_the_request(play):
 def test_resend_and_authorizations_are_refused_once_withdrawn(play):
     async def scenario(case: Case) -> None:
         # Hold the close so the workflow is still running, with the withdrawal under way.
-        held = case.stand_ins.hold(Closed(CANCELLED))
+        held = case.stand_ins.hold(Closed(RequestState.CANCELLED))
         case.stand_ins.script("close_request", held)
         handle = await case.start()
         await case.invited(handle)
@@ -479,7 +485,7 @@ def test_resend_and_authorizations_are_refused_once_withdrawn(play):
                 await handle.execute_update(update, arg)
             assert refusal in str(caught.value.cause)
         held.release()
-        assert (await handle.result()).status == CANCELLED
+        assert (await handle.result()).status == RequestState.CANCELLED
         assert "exchange_authorization_code" not in case.stand_ins.names()
 
     play(scenario)
@@ -496,13 +502,13 @@ def test_ops_cancellation_closes_as_withdrawn_by_operations_and_tells_the_bookke
         assert case.stand_ins.of("close_request") == [
             close(
                 case.request_id,
-                CANCELLED,
+                RequestState.CANCELLED,
                 "Withdrawn by operations (cancelled in Temporal).",
                 OPERATIONS,
             )
         ]
         assert notices(case.stand_ins) == ["withdrawn_by_operations"]
-        assert (await case.attributes(handle))[0] == CANCELLED
+        assert (await case.attributes(handle))[0] == RequestState.CANCELLED
 
     play(scenario)
 
@@ -527,11 +533,11 @@ def test_ops_cancellation_while_amazons_answer_is_handled_answers_it_as_withdraw
         await held.started.wait()
         await handle.cancel()
         outcome = await update.result()
-        assert outcome == AuthorizationOutcome(WITHDRAWN, MESSAGES[WITHDRAWN])
+        assert outcome == AuthorizationOutcome(Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(21, WITHDRAWN, MESSAGES[WITHDRAWN])
+            OutcomeInput(21, Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
         ]
         assert "store_connection" not in case.stand_ins.names()
         assert notices(case.stand_ins) == ["withdrawn_by_operations"]
@@ -552,7 +558,7 @@ def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
         held = case.stand_ins.hold()
         case.stand_ins.script("store_connection", held)
         # The row says connected: the store won the race with ops' close.
-        case.stand_ins.script("close_request", Closed(CONNECTED))
+        case.stand_ins.script("close_request", Closed(RequestState.CONNECTED))
         handle = await case.start()
         await case.invited(handle)
         update = await handle.start_update(
@@ -562,11 +568,11 @@ def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
         )
         await held.started.wait()
         await handle.cancel()
-        assert (await update.result()).outcome == CONNECTED
-        assert (await handle.result()).status == CONNECTED
+        assert (await update.result()).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
         assert notices(case.stand_ins) == ["connected_bookkeeper", "connected_seller"]
         assert "record_outcome" not in case.stand_ins.names()
-        assert (await case.attributes(handle))[0] == CONNECTED
+        assert (await case.attributes(handle))[0] == RequestState.CONNECTED
         held.release()
 
     play(scenario)
@@ -574,7 +580,10 @@ def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
 
 @pytest.mark.parametrize(
     ("check", "final"),
-    [(MarketplaceCheck(True, "Acme"), CONNECTED), (MarketplaceCheck(False, "Other"), CANCELLED)],
+    [
+        (MarketplaceCheck(True, "Acme"), RequestState.CONNECTED),
+        (MarketplaceCheck(False, "Other"), RequestState.CANCELLED),
+    ],
 )
 def test_withdraw_while_amazons_answer_is_handled_answers_once_it_is_done(play, check, final):
     async def scenario(case: Case) -> None:
@@ -598,14 +607,16 @@ def test_withdraw_while_amazons_answer_is_handled_answers_once_it_is_done(play, 
         assert (await withdrawing.result()).status == final
         assert (await handle.result()).status == final
         assert (await submitted.result()).outcome == (
-            CONNECTED if final == CONNECTED else WRONG_ACCOUNT
+            RequestState.CONNECTED if final == RequestState.CONNECTED else Outcome.WRONG_ACCOUNT
         )
         closes = case.stand_ins.of("close_request")
-        if final == CONNECTED:
+        if final == RequestState.CONNECTED:
             assert closes == []
             assert notices(case.stand_ins) == ["connected_bookkeeper", "connected_seller"]
         else:
-            assert closes == [close(case.request_id, CANCELLED, "Withdrawn.", BOOKKEEPER)]
+            assert closes == [
+                close(case.request_id, RequestState.CANCELLED, "Withdrawn.", BOOKKEEPER)
+            ]
             assert "store_connection" not in case.stand_ins.names()
             assert notices(case.stand_ins) == ["wrong_account_bookkeeper"]
 
@@ -622,8 +633,10 @@ def test_connected_stores_the_connection_and_tells_bookkeeper_and_seller(play):
         await handle.signal(ConnectionRequestWorkflow.consent_started, SellerProgress(SELLER))
         await case.stand_ins.wait_for("record_event")
         outcome = await case.submit(handle, 31)
-        assert outcome == AuthorizationOutcome(CONNECTED, MESSAGES[CONNECTED])
-        assert (await handle.result()).status == CONNECTED
+        assert outcome == AuthorizationOutcome(
+            RequestState.CONNECTED, OUTCOME_MESSAGES[RequestState.CONNECTED]
+        )
+        assert (await handle.result()).status == RequestState.CONNECTED
         ref = AuthorizationRef(31)
         assert case.stand_ins.names()[3:] == [
             "exchange_authorization_code",
@@ -640,8 +653,8 @@ def test_connected_stores_the_connection_and_tells_bookkeeper_and_seller(play):
             NoticeInput(case.request_id, "connected_seller"),
         ]
         status = await case.status(handle)
-        assert (status.status, status.open) == (CONNECTED, False)
-        assert await case.attributes(handle) == (CONNECTED, "shop.test", None)
+        assert (status.status, status.open) == (RequestState.CONNECTED, False)
+        assert await case.attributes(handle) == (RequestState.CONNECTED, "shop.test", None)
 
     play(scenario)
 
@@ -655,19 +668,21 @@ def test_direct_connection_by_a_member_tells_the_inviter_not_a_seller(play):
             "direct_started",
             "member@books.test",
             PROGRESS["direct_started"],
-            CONSENT_STARTED,
+            RequestState.CONSENT_STARTED,
         )
         status = await case.status(handle)
-        assert status.status == CONSENT_STARTED and status.consent_started_at is not None
+        assert (
+            status.status == RequestState.CONSENT_STARTED and status.consent_started_at is not None
+        )
         # A direct connection has no invitation to resend.
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await handle.execute_update(ConnectionRequestWorkflow.resend, ResendRequest("m"))
         assert "no invitation" in str(caught.value.cause)
         # A wrong account is not emailed to anybody: the member sees the page.
         case.stand_ins.script("check_marketplace", MarketplaceCheck(False, "Other"))
-        assert (await case.submit(handle, 41)).outcome == WRONG_ACCOUNT
-        assert (await case.submit(handle, 42)).outcome == CONNECTED
-        assert (await handle.result()).status == CONNECTED
+        assert (await case.submit(handle, 41)).outcome == Outcome.WRONG_ACCOUNT
+        assert (await case.submit(handle, 42)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
         assert "send_invitation" not in case.stand_ins.names()
         assert notices(case.stand_ins) == ["connected_bookkeeper", "connected_inviter"]
 
@@ -679,7 +694,7 @@ def test_direct_connection_expires_without_a_notice(play):
         handle = await case.start(send_invite=False, reminder_offsets_seconds=[])
         await case.stand_ins.wait_for("record_event")
         await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        assert (await handle.result()).status == RequestState.EXPIRED
         assert notices(case.stand_ins) == []
         assert case.stand_ins.names()[-1] == "close_request"
 
@@ -689,9 +704,9 @@ def test_direct_connection_expires_without_a_notice(play):
 @pytest.mark.parametrize(
     ("failure", "outcome"),
     [
-        (refused("AmazonRefused", "invalid_grant"), CODE_EXPIRED),
-        (refused("LinkReplaced"), LINK_REPLACED),
-        (refused("SomethingElse"), AMAZON_UNAVAILABLE),
+        (refused("AmazonRefused", "invalid_grant"), Outcome.CODE_EXPIRED),
+        (refused("LinkReplaced"), Outcome.LINK_REPLACED),
+        (refused("SomethingElse"), Outcome.AMAZON_UNAVAILABLE),
     ],
 )
 def test_amazon_refusals_leave_the_request_open_for_another_try(play, failure, outcome):
@@ -699,15 +714,19 @@ def test_amazon_refusals_leave_the_request_open_for_another_try(play, failure, o
         case.stand_ins.script("exchange_authorization_code", failure)
         handle = await case.start()
         await case.invited(handle)
-        assert await case.submit(handle, 51) == AuthorizationOutcome(outcome, MESSAGES[outcome])
-        assert case.stand_ins.of("record_outcome") == [OutcomeInput(51, outcome, MESSAGES[outcome])]
+        assert await case.submit(handle, 51) == AuthorizationOutcome(
+            outcome, OUTCOME_MESSAGES[outcome]
+        )
+        assert case.stand_ins.of("record_outcome") == [
+            OutcomeInput(51, outcome, OUTCOME_MESSAGES[outcome])
+        ]
         assert "check_marketplace" not in case.stand_ins.names()
         status = await case.status(handle)
-        assert status.open and status.status == SENT
+        assert status.open and status.status == RequestState.SENT
         assert notices(case.stand_ins) == []
         # The seller tries again, and this time it works.
-        assert (await case.submit(handle, 52)).outcome == CONNECTED
-        assert (await handle.result()).status == CONNECTED
+        assert (await case.submit(handle, 52)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
 
     play(scenario)
 
@@ -726,10 +745,12 @@ def test_amazon_not_answering_until_the_exchange_deadline_is_amazon_unavailable(
         )
         await case.stand_ins.wait_for("exchange_authorization_code")
         await case.env.fast_forward(handle, EXCHANGE_DEADLINE + timedelta(minutes=2))
-        assert (await update.result()).outcome == AMAZON_UNAVAILABLE
+        assert (await update.result()).outcome == Outcome.AMAZON_UNAVAILABLE
         assert len(case.stand_ins.of("exchange_authorization_code")) == 1
         assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(53, AMAZON_UNAVAILABLE, MESSAGES[AMAZON_UNAVAILABLE])
+            OutcomeInput(
+                53, Outcome.AMAZON_UNAVAILABLE, OUTCOME_MESSAGES[Outcome.AMAZON_UNAVAILABLE]
+            )
         ]
         assert (await case.status(handle)).open
 
@@ -742,22 +763,24 @@ def test_wrong_account_twice_tells_the_bookkeeper_once(play):
         case.stand_ins.script("check_marketplace", wrong, wrong)
         handle = await case.start()
         await case.invited(handle)
-        expected = AuthorizationOutcome(WRONG_ACCOUNT, MESSAGES[WRONG_ACCOUNT])
+        expected = AuthorizationOutcome(
+            Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]
+        )
         assert await case.submit(handle, 61) == expected
         # A replayed callback gets the same answer, and nothing is done twice.
         assert await case.submit(handle, 61) == expected
         assert await case.submit(handle, 62) == expected
         assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(61, WRONG_ACCOUNT, MESSAGES[WRONG_ACCOUNT]),
-            OutcomeInput(62, WRONG_ACCOUNT, MESSAGES[WRONG_ACCOUNT]),
+            OutcomeInput(61, Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]),
+            OutcomeInput(62, Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]),
         ]
         assert case.stand_ins.of("send_notice") == [
             NoticeInput(case.request_id, "wrong_account_bookkeeper")
         ]
         assert "store_connection" not in case.stand_ins.names()
         assert (await case.status(handle)).open
-        assert (await case.submit(handle, 63)).outcome == CONNECTED
-        assert (await handle.result()).status == CONNECTED
+        assert (await case.submit(handle, 63)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
         assert notices(case.stand_ins) == [
             "wrong_account_bookkeeper",
             "connected_bookkeeper",
@@ -773,9 +796,9 @@ def test_wrong_account_notice_that_cannot_be_sent_does_not_stop_the_request(play
         case.stand_ins.script("send_notice", refused("EmailRejected"))
         handle = await case.start()
         await case.invited(handle)
-        assert (await case.submit(handle, 64)).outcome == WRONG_ACCOUNT
-        assert (await case.submit(handle, 65)).outcome == CONNECTED
-        assert (await handle.result()).status == CONNECTED
+        assert (await case.submit(handle, 64)).outcome == Outcome.WRONG_ACCOUNT
+        assert (await case.submit(handle, 65)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
         assert notices(case.stand_ins) == [
             "wrong_account_bookkeeper",
             "connected_bookkeeper",
@@ -791,9 +814,9 @@ def test_request_closed_meanwhile_stores_nothing_and_answers_withdrawn(play):
         handle = await case.start()
         await case.invited(handle)
         outcome = await case.submit(handle, 71)
-        assert outcome == AuthorizationOutcome(WITHDRAWN, MESSAGES[WITHDRAWN])
+        assert outcome == AuthorizationOutcome(Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
         assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(71, WITHDRAWN, MESSAGES[WITHDRAWN])
+            OutcomeInput(71, Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
         ]
         assert notices(case.stand_ins) == []
         assert "remove_connection" not in case.stand_ins.names()
@@ -820,7 +843,7 @@ def test_a_second_authorization_while_one_is_handled_is_refused(play):
             await handle.execute_update(ConnectionRequestWorkflow.resend, ResendRequest("b"))
         held.answer = ExchangeResult("A1")
         held.release()
-        assert (await first.result()).outcome == CONNECTED
+        assert (await first.result()).outcome == RequestState.CONNECTED
         assert case.stand_ins.of("exchange_authorization_code") == [AuthorizationRef(81)]
 
     play(scenario)
@@ -834,8 +857,8 @@ def test_confirmation_refused_for_good_undoes_the_connection(play):
         case.stand_ins.script("send_notice", None, refused("EmailRejected"))
         handle = await case.start()
         await case.invited(handle)
-        assert (await case.submit(handle, 91)).outcome == CONNECTED
-        assert (await handle.result()).status == FAILED
+        assert (await case.submit(handle, 91)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.FAILED
         assert case.stand_ins.names()[-5:] == [
             "send_notice",
             "send_notice",
@@ -845,15 +868,20 @@ def test_confirmation_refused_for_good_undoes_the_connection(play):
         ]
         assert case.stand_ins.of("remove_connection") == [RequestRef(case.request_id)]
         assert case.stand_ins.of("close_request") == [
-            close(case.request_id, FAILED, "The confirmation emails could not be sent.", "system")
+            close(
+                case.request_id,
+                RequestState.FAILED,
+                "The confirmation emails could not be sent.",
+                "system",
+            )
         ]
         assert notices(case.stand_ins) == [
             "connected_bookkeeper",
             "connected_seller",
             "failed_bookkeeper",
         ]
-        assert (await case.status(handle)).status == FAILED
-        assert (await case.attributes(handle))[0] == FAILED
+        assert (await case.status(handle)).status == RequestState.FAILED
+        assert (await case.attributes(handle))[0] == RequestState.FAILED
 
     play(scenario)
 
@@ -874,13 +902,13 @@ def test_confirmation_failing_past_its_deadline_undoes_the_connection(play):
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         await case.env.fast_forward(handle, None)
-        assert (await update.result()).outcome == CONNECTED
-        assert (await handle.result()).status == FAILED
+        assert (await update.result()).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.FAILED
         assert notices(case.stand_ins) == ["connected_bookkeeper"] * (FLAG_AFTER_ATTEMPTS + 1) + [
             "failed_bookkeeper"
         ]
         assert case.stand_ins.of("remove_connection") == [RequestRef(case.request_id)]
-        assert await case.attributes(handle) == (FAILED, "shop.test", None)
+        assert await case.attributes(handle) == (RequestState.FAILED, "shop.test", None)
 
     play(scenario)
 
@@ -902,11 +930,11 @@ def test_email_failing_sets_stuck_reason_after_some_tries_and_clears_it_once_sen
         assert await case.env.fast_forward(handle, timedelta(seconds=40))
         await case.stand_ins.wait_for("send_invitation", FLAG_AFTER_ATTEMPTS + 1)
         assert seen_while_trying == [(None, None, "email_failing")]
-        await _until(lambda: case.attributes(handle), (SENT, "shop.test", None))
+        await _until(lambda: case.attributes(handle), (RequestState.SENT, "shop.test", None))
         attempts = [c.attempt for c in case.stand_ins.calls if c.name == "send_invitation"]
         assert attempts == [*range(1, FLAG_AFTER_ATTEMPTS + 1), 1]
         assert len({repr(i) for i in case.stand_ins.of("send_invitation")}) == 1  # same email
-        assert (await case.status(handle)).status == SENT
+        assert (await case.status(handle)).status == RequestState.SENT
 
     play(scenario)
 
@@ -960,7 +988,7 @@ def test_a_request_saved_after_a_few_tries_goes_ahead(play):
         handle = await case.start()
         await case.invited(handle)
         assert len(case.stand_ins.of("confirm_request_saved")) == 3
-        assert (await case.status(handle)).status == SENT
+        assert (await case.status(handle)).status == RequestState.SENT
 
     play(scenario)
 
@@ -991,7 +1019,7 @@ def test_ops_cancellation_while_an_email_is_being_sent_still_withdraws(play):
         assert case.stand_ins.of("close_request") == [
             close(
                 case.request_id,
-                CANCELLED,
+                RequestState.CANCELLED,
                 "Withdrawn by operations (cancelled in Temporal).",
                 OPERATIONS,
             )
@@ -1012,12 +1040,12 @@ def test_a_change_of_email_accepted_before_a_connection_sends_nothing_after_it(p
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         await held.started.wait()
-        assert (await case.submit(handle, 24)).outcome == CONNECTED
+        assert (await case.submit(handle, 24)).outcome == RequestState.CONNECTED
         held.release()
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await changing.result()
         assert "no longer waiting" in str(caught.value.cause)
-        assert (await handle.result()).status == CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
         assert [i.reason for i in case.stand_ins.of("send_invitation")] == ["sent"]
 
     play(scenario)

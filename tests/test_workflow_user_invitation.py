@@ -16,32 +16,25 @@ from temporalio.client import (
 )
 from temporalio.exceptions import CancelledError
 
-from activities.types import (
+from tests.workflow_stand_ins import DAY, StandIns, failing_for, fresh, worker
+from vocabulary import search_attributes
+from vocabulary.messages import (
     AcceptInput,
+    AcceptInvitation,
+    CancelRequest,
     Closed,
     CloseInvitationInput,
     EmailsSent,
+    InvitationAccepted,
     InvitationNoticeInput,
     MemberAdded,
-    UserInvitationEmailInput,
-)
-from tests.workflow_stand_ins import DAY, StandIns, failing_for, fresh, worker
-from workflows.connection_request import search_attributes
-from workflows.user_invitation import (
-    ABANDONED,
-    ACCEPTED,
-    CANCELLED,
-    EXPIRED,
-    OPERATIONS,
-    PENDING,
-    SAVED_DEADLINE,
-    AcceptInvitation,
-    CancelRequest,
-    InvitationAccepted,
     ResendRequest,
+    UserInvitationEmailInput,
     UserInvitationInput,
-    UserInvitationWorkflow,
 )
+from vocabulary.policies import SAVED_DEADLINE
+from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
+from workflows.user_invitation import UserInvitationWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
 
@@ -86,7 +79,10 @@ class Case:
         for _ in range(250):
             description = await handle.describe()
             pending = description.typed_search_attributes.get(search_attributes.ONBOARDING_STATUS)
-            if pending == PENDING and not description.raw_description.pending_activities:
+            if (
+                pending == InvitationState.PENDING
+                and not description.raw_description.pending_activities
+            ):
                 return sends
             await asyncio.sleep(0.02)
         raise AssertionError("the workflow did not settle after sending")
@@ -136,11 +132,15 @@ def test_invitation_is_sent_and_the_query_and_search_attribute_say_pending(play)
             reminder_number=0,
             reminders_total=2,
         )
-        assert (status.status, status.reminders_sent, status.reminders_total) == (PENDING, 0, 2)
+        assert (status.status, status.reminders_sent, status.reminders_total) == (
+            InvitationState.PENDING,
+            0,
+            2,
+        )
         assert status.invitation_id == case.invitation_id
         assert case.stand_ins.of("confirm_invitation_saved") == [AcceptInput(case.invitation_id, 0)]
         assert case.stand_ins.names() == ["confirm_invitation_saved", "send_user_invitation"]
-        assert await case.onboarding_status(handle) == PENDING
+        assert await case.onboarding_status(handle) == InvitationState.PENDING
 
     play(scenario)
 
@@ -152,10 +152,10 @@ def test_reminders_at_their_offsets_then_expiry_tells_the_inviting_admin(play):
         sent_at = (await case.status(handle)).expires_at - 3 * DAY
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         status = await case.status(handle)
-        assert (status.status, status.reminders_sent) == (PENDING, 1)
+        assert (status.status, status.reminders_sent) == (InvitationState.PENDING, 1)
 
         await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        assert (await handle.result()).status == InvitationState.EXPIRED
         sends = [c for c in case.stand_ins.calls if c.name == "send_user_invitation"]
         assert [(c.input.reason, c.input.reminder_number) for c in sends] == [
             ("sent", 0),
@@ -166,13 +166,13 @@ def test_reminders_at_their_offsets_then_expiry_tells_the_inviting_admin(play):
             assert abs(call.scheduled_at - sent_at - want) < timedelta(seconds=5)
         assert case.stand_ins.names()[-2:] == ["close_invitation", "notify_inviter"]
         assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, EXPIRED, "system")
+            CloseInvitationInput(case.invitation_id, InvitationState.EXPIRED, "system")
         ]
         assert case.stand_ins.of("notify_inviter") == [
             InvitationNoticeInput(case.invitation_id, "expired")
         ]
-        assert (await case.status(handle)).status == EXPIRED
-        assert await case.onboarding_status(handle) == EXPIRED
+        assert (await case.status(handle)).status == InvitationState.EXPIRED
+        assert await case.onboarding_status(handle) == InvitationState.EXPIRED
 
     play(scenario)
 
@@ -209,12 +209,12 @@ def test_accepting_adds_the_member_and_tells_the_inviting_admin(play):
 
         assert await accepting.result() == InvitationAccepted(7)
         assert await again.result() == InvitationAccepted(7)
-        assert (await handle.result()).status == ACCEPTED
+        assert (await handle.result()).status == InvitationState.ACCEPTED
         assert case.stand_ins.of("add_member") == [AcceptInput(case.invitation_id, 11)]
         assert notices(case.stand_ins) == ["joined"]
         assert "close_invitation" not in case.stand_ins.names()
-        assert (await case.status(handle)).status == ACCEPTED
-        assert await case.onboarding_status(handle) == ACCEPTED
+        assert (await case.status(handle)).status == InvitationState.ACCEPTED
+        assert await case.onboarding_status(handle) == InvitationState.ACCEPTED
 
     play(scenario)
 
@@ -224,20 +224,20 @@ def test_withdraw_update_closes_it_and_answers_with_its_status(play):
         handle = await case.start()
         await case.sent(handle)
         status = await handle.execute_update(UserInvitationWorkflow.withdraw, CancelRequest(ADMIN))
-        assert status.status == CANCELLED
-        assert (await handle.result()).status == CANCELLED
+        assert status.status == InvitationState.CANCELLED
+        assert (await handle.result()).status == InvitationState.CANCELLED
         assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, CANCELLED, ADMIN)
+            CloseInvitationInput(case.invitation_id, InvitationState.CANCELLED, ADMIN)
         ]
         assert notices(case.stand_ins) == []
-        assert await case.onboarding_status(handle) == CANCELLED
+        assert await case.onboarding_status(handle) == InvitationState.CANCELLED
 
     play(scenario)
 
 
 def test_cancel_signal_closes_it_and_then_accepting_is_refused(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold(Closed(CANCELLED))
+        held = case.stand_ins.hold(Closed(InvitationState.CANCELLED))
         case.stand_ins.script("close_invitation", held)
         handle = await case.start()
         await case.sent(handle)
@@ -247,9 +247,9 @@ def test_cancel_signal_closes_it_and_then_accepting_is_refused(play):
             await handle.execute_update(UserInvitationWorkflow.accept, AcceptInvitation(11))
         assert "withdrawn" in str(caught.value.cause)
         held.release()
-        assert (await handle.result()).status == CANCELLED
+        assert (await handle.result()).status == InvitationState.CANCELLED
         assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, CANCELLED, ADMIN)
+            CloseInvitationInput(case.invitation_id, InvitationState.CANCELLED, ADMIN)
         ]
         assert "add_member" not in case.stand_ins.names()
 
@@ -264,13 +264,13 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
         await case.sent(handle, 2)
         before = await case.status(handle)
         status = await handle.execute_update(UserInvitationWorkflow.resend, ResendRequest(ADMIN))
-        assert (status.status, status.reminders_sent) == (PENDING, 0)
+        assert (status.status, status.reminders_sent) == (InvitationState.PENDING, 0)
         assert status.expires_at > before.expires_at + DAY
         resent = case.stand_ins.of("send_user_invitation")[-1]
         assert (resent.reason, resent.supersede_links) == ("resent", True)
 
         await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == EXPIRED
+        assert (await handle.result()).status == InvitationState.EXPIRED
         sends = [c for c in case.stand_ins.calls if c.name == "send_user_invitation"]
         assert [(c.input.reason, c.input.reminder_number) for c in sends] == [
             ("sent", 0),
@@ -312,27 +312,27 @@ def test_ops_cancellation_closes_it_as_withdrawn_by_operations_and_tells_the_adm
             await handle.result()
         assert isinstance(caught.value.cause, CancelledError)
         assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, CANCELLED, OPERATIONS)
+            CloseInvitationInput(case.invitation_id, InvitationState.CANCELLED, OPERATIONS)
         ]
         assert case.stand_ins.of("notify_inviter") == [
             InvitationNoticeInput(case.invitation_id, "withdrawn_by_operations")
         ]
-        assert (await case.status(handle)).status == CANCELLED
-        assert await case.onboarding_status(handle) == CANCELLED
+        assert (await case.status(handle)).status == InvitationState.CANCELLED
+        assert await case.onboarding_status(handle) == InvitationState.CANCELLED
 
     play(scenario)
 
 
 def test_ops_cancellation_after_the_row_was_accepted_tells_nobody(play):
     async def scenario(case: Case) -> None:
-        case.stand_ins.script("close_invitation", Closed(ACCEPTED))
+        case.stand_ins.script("close_invitation", Closed(InvitationState.ACCEPTED))
         handle = await case.start()
         await case.sent(handle)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         assert notices(case.stand_ins) == []
-        assert (await case.status(handle)).status == ACCEPTED
+        assert (await case.status(handle)).status == InvitationState.ACCEPTED
 
     play(scenario)
 
@@ -399,7 +399,7 @@ def test_ops_cancellation_while_the_invitation_is_being_sent_still_withdraws(pla
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, CANCELLED, OPERATIONS)
+            CloseInvitationInput(case.invitation_id, InvitationState.CANCELLED, OPERATIONS)
         ]
         assert notices(case.stand_ins) == ["withdrawn_by_operations"]
 

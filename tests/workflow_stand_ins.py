@@ -23,7 +23,7 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
 import temporal_dev
-from activities.types import (
+from vocabulary.messages import (
     AcceptInput,
     AuthorizationRef,
     ChangeEmailInput,
