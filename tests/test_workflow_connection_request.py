@@ -361,12 +361,6 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resend/change_email email the fresh link with the OLD deadline (_invite runs"
-    " before _restart_clock), so the email and the row's expires_at (set from"
-    " InvitationInput.expires_at) say the link expires days before the workflow expires it",
-)
 def test_a_fresh_link_is_emailed_with_the_new_deadline(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
@@ -513,12 +507,6 @@ def test_ops_cancellation_closes_as_withdrawn_by_operations_and_tells_the_bookke
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ops' cancel while an Amazon activity runs reaches _connect as an ActivityError"
-    " (cause CancelledError), which its `except ActivityError` records as amazon_unavailable;"
-    " the cancel is swallowed and the request stays open, the workflow running",
-)
 def test_ops_cancellation_while_amazons_answer_is_handled_answers_it_as_withdrawn(play):
     async def scenario(case: Case) -> None:
         held = case.stand_ins.hold()
@@ -546,13 +534,6 @@ def test_ops_cancellation_while_amazons_answer_is_handled_answers_it_as_withdraw
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ops' cancel while store_connection runs re-raises its ActivityError from"
-    " _connect; run() catches only asyncio.CancelledError, so _cancelled_by_operations never"
-    " runs: the workflow ends Canceled with the row not closed, the update unanswered and a"
-    " connection the store may have made never confirmed",
-)
 def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
     async def scenario(case: Case) -> None:
         held = case.stand_ins.hold()
@@ -993,12 +974,6 @@ def test_a_request_saved_after_a_few_tries_goes_ahead(play):
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ops' cancel while an email activity runs reaches _email as an ActivityError"
-    " (cause CancelledError, not a non-retryable ApplicationError), so it sets StuckReason and"
-    " sends the email again; the cancel is swallowed and the request stays open",
-)
 def test_ops_cancellation_while_an_email_is_being_sent_still_withdraws(play):
     async def scenario(case: Case) -> None:
         held = case.stand_ins.hold(EmailsSent(["s@example.test"]))

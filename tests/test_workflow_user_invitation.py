@@ -286,11 +286,6 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resend emails the fresh link with the OLD deadline (_send runs before"
-    " _sent_at moves), so the email says it expires days before the workflow expires it",
-)
 def test_a_resent_invitation_is_emailed_with_the_new_deadline(play):
     async def scenario(case: Case) -> None:
         handle = await case.start()
@@ -374,13 +369,6 @@ def test_an_invitation_never_saved_is_abandoned_without_email(play):
     play(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ops' cancel while an activity of the story runs (here the invitation email)"
-    " comes out of run() as an ActivityError, not asyncio.CancelledError, so the run ends"
-    " Canceled without closing the row or telling the admin (reconciliation closes it later,"
-    " as 'closed by operations')",
-)
 def test_ops_cancellation_while_the_invitation_is_being_sent_still_withdraws(play):
     async def scenario(case: Case) -> None:
         held = case.stand_ins.hold(EmailsSent(["u@x.test"]))

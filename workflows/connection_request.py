@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         RequestState,
     )
+    from workflows.cancellation import is_cancellation, reraise_cancellation
     from workflows.markdown import escape
     from workflows.request_messages import RequestMessages
     from workflows.schedule import next_wake
@@ -109,8 +110,8 @@ class ConnectionRequestWorkflow(RequestMessages):
         self._email_domain = input.seller_email_domain
         try:
             return await self._story(input)
-        except asyncio.CancelledError:
-            if self._closed:
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not is_cancellation(err) or self._closed:
                 raise
             return await self._cancelled_by_operations()
 
@@ -125,7 +126,8 @@ class ConnectionRequestWorkflow(RequestMessages):
                 retry_policy=SAVED_RETRY,
                 summary="Wait until the web app has saved the request",
             )
-        except ActivityError:
+        except ActivityError as err:
+            reraise_cancellation(err)
             return ConnectionRequestResult(ABANDONED)
         if input.send_invite:
             await self._invite("sent", input.requested_by, supersede=False)
@@ -300,6 +302,7 @@ class ConnectionRequestWorkflow(RequestMessages):
                 summary="Check the seller sells in the requested marketplace",
             )
         except ActivityError as err:
+            reraise_cancellation(err)
             kind = err.cause.type if isinstance(err.cause, ApplicationError) else ""
             outcome = {"AmazonRefused": Outcome.CODE_EXPIRED, "LinkReplaced": Outcome.LINK_REPLACED}
             return await self._record(ref, outcome.get(kind, Outcome.AMAZON_UNAVAILABLE))
@@ -313,6 +316,7 @@ class ConnectionRequestWorkflow(RequestMessages):
                 summary="Store the connection (refresh token encrypted)",
             )
         except ActivityError as err:
+            reraise_cancellation(err)
             # Ops closed the row a moment before (the app's reconciliation): nothing stored.
             if isinstance(err.cause, ApplicationError) and err.cause.type == "RequestClosed":
                 return await self._record(ref, Outcome.CLOSED)
@@ -343,7 +347,8 @@ class ConnectionRequestWorkflow(RequestMessages):
                 "Tell the bookkeeper the seller signed in with an account that does not sell there",
                 deadline=WRONG_ACCOUNT_NOTICE_DEADLINE,
             )
-        except ActivityError:
+        except ActivityError as err:
+            reraise_cancellation(err)
             workflow.logger.warning("the wrong-account notice could not be sent")
 
     async def _notify(
@@ -369,6 +374,7 @@ class ConnectionRequestWorkflow(RequestMessages):
             )
             return
         except ActivityError as err:
+            reraise_cancellation(err)
             if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
                 raise
         self._set_stuck("email_failing")

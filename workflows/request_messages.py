@@ -49,8 +49,8 @@ class RequestMessages:
     @workflow.update
     async def resend(self, request: ResendRequest) -> RequestStatus:
         """Email a fresh link now; earlier links stop working; the clock starts again."""
+        self._restart_clock()  # first: the email says the new deadline
         await self._invite("resent", request.actor, supersede=True)
-        self._restart_clock()
         return self.status()
 
     @workflow.update
@@ -66,8 +66,8 @@ class RequestMessages:
         )
         self._email_domain = search_attributes.email_domain(request.new_email)
         reason = "email_changed" if change.changed else "resent"
+        self._restart_clock()  # first: the email says the new deadline
         await self._invite(reason, request.actor, supersede=True)
-        self._restart_clock()
         return self.status()
 
     @workflow.update

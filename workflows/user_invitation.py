@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from vocabulary.notices import InvitationNotice
     from vocabulary.policies import EMAIL_RETRY, SAVED_DEADLINE, SAVED_RETRY, SHORT
     from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
+    from workflows.cancellation import is_cancellation, reraise_cancellation
     from workflows.markdown import escape
     from workflows.schedule import next_wake
 
@@ -60,17 +61,19 @@ class UserInvitationWorkflow:
         self._input = input
         try:
             return await self._story(input)
-        except asyncio.CancelledError:
-            if self._status != InvitationState.PENDING or self._accepting is not None:
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not is_cancellation(err):
                 raise
-            await self._close_row(InvitationState.CANCELLED, OPERATIONS)
-            if self._status == InvitationState.CANCELLED:
-                await self._notify(
-                    InvitationNotice.WITHDRAWN_BY_OPERATIONS,
-                    "Tell the inviting admin ops withdrew it",
-                )
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise
+            # An acceptance under way is left to the app: its row is no longer pending.
+            if self._status == InvitationState.PENDING and self._accepting is None:
+                await self._close_row(InvitationState.CANCELLED, OPERATIONS)
+                if self._status == InvitationState.CANCELLED:
+                    await self._notify(
+                        InvitationNotice.WITHDRAWN_BY_OPERATIONS,
+                        "Tell the inviting admin ops withdrew it",
+                    )
+                await workflow.wait_condition(workflow.all_handlers_finished)
+            raise asyncio.CancelledError() from err  # the run ends Canceled, as ops asked
 
     async def _story(self, input: UserInvitationInput) -> UserInvitationResult:
         self._sent_at = workflow.now()
@@ -83,7 +86,8 @@ class UserInvitationWorkflow:
                 retry_policy=SAVED_RETRY,
                 summary="Wait until the web app has saved the invitation",
             )
-        except ActivityError:
+        except ActivityError as err:
+            reraise_cancellation(err)
             return UserInvitationResult(ABANDONED)
         await self._send("sent", input.invited_by, supersede=False)
         self._publish()
@@ -246,9 +250,9 @@ class UserInvitationWorkflow:
     @workflow.update
     async def resend(self, request: ResendRequest) -> InvitationStatus:
         """Email a fresh link now; earlier links stop working; the clock starts again."""
-        await self._send("resent", request.actor, supersede=True)
-        self._sent_at = workflow.now()
+        self._sent_at = workflow.now()  # first: the email says the new deadline
         self._reminders_sent = 0
+        await self._send("resent", request.actor, supersede=True)
         self._schedule_changed = True
         self._publish()
         return self.status()
