@@ -25,39 +25,34 @@ class Seller:
         return [MARKETPLACES[mid] for mid in self.marketplace_ids]
 
 
+_MARKETPLACE_ID = {m.country_code: m.id for m in MARKETPLACES.values()}
+
+
+def _demo_seller(
+    tag: str, name: str, selling_partner_id: str, store_name: str, region: str, countries: str
+) -> Seller:
+    """A demo seller signing in as seller-<tag>@example.com with the shared password, selling in
+    the marketplaces of `countries` (space-separated country codes, in the order SP-API lists
+    them)."""
+    return Seller(
+        email=f"seller-{tag}@example.com",
+        password=DEMO_PASSWORD,
+        name=name,
+        selling_partner_id=selling_partner_id,
+        store_name=store_name,
+        region=region,
+        marketplace_ids=tuple(_MARKETPLACE_ID[country] for country in countries.split()),
+    )
+
+
+# One row a seller: tag, name, selling partner id, store name, region, marketplaces' countries.
 _ALL = (
-    Seller(
-        email="seller-us@example.com",
-        password=DEMO_PASSWORD,
-        name="Dana Demo (US)",
-        selling_partner_id="A2DEMOUSSELL01",
-        store_name="Demo Goods US",
-        region="NA",
-        marketplace_ids=("ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8"),
+    _demo_seller("us", "Dana Demo (US)", "A2DEMOUSSELL01", "Demo Goods US", "NA", "US CA MX"),
+    _demo_seller(
+        "eu", "Erik Demo (EU)", "A3DEMOEUSELL02", "Demo Goods Europe", "EU", "GB DE FR IT ES"
     ),
-    Seller(
-        email="seller-eu@example.com",
-        password=DEMO_PASSWORD,
-        name="Erik Demo (EU)",
-        selling_partner_id="A3DEMOEUSELL02",
-        store_name="Demo Goods Europe",
-        region="EU",
-        marketplace_ids=(
-            "A1F83G8C2ARO7P",
-            "A1PA6795UKMFR9",
-            "A13V1IB3VIYZZH",
-            "APJ6JRA9NG5V4",
-            "A1RKKUPIHCS9HS",
-        ),
-    ),
-    Seller(
-        email="seller-fe@example.com",
-        password=DEMO_PASSWORD,
-        name="Fumiko Demo (FE)",
-        selling_partner_id="A1DEMOFESELL03",
-        store_name="Demo Goods Asia Pacific",
-        region="FE",
-        marketplace_ids=("A1VC38T7YXB528", "A39IBJ37TRP1C6", "A19VAU5U5O7RUS"),
+    _demo_seller(
+        "fe", "Fumiko Demo (FE)", "A1DEMOFESELL03", "Demo Goods Asia Pacific", "FE", "JP AU SG"
     ),
 )
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from core.accounts import AmazonConnection
 from core.extensions import db
+from core.invitations import UserInvitation
 from core.requests import ConnectionRequest
 from tests.amazon_seller import consent
 
@@ -244,3 +245,57 @@ def wait_for_status(app, account_id, status, timeout=20) -> ConnectionRequest:
 def connections(app, account_id):
     with app.app_context():
         return db.session.scalars(select(AmazonConnection).filter_by(account_id=account_id)).all()
+
+
+# ---- user invitations ----------------------------------------------------------------------
+
+
+def invitation_link(message: EmailMessage) -> str:
+    """The 'Accept invitation' link of a user invitation email."""
+    return re.search(r"https?://\S+/invitations/[A-Za-z0-9_-]+", text_of(message)).group(0)
+
+
+def invite(admin: Bookkeeper, account_id: int, email: str, role: str = "member"):
+    """The admin submits the Users page's invite form; returns the response."""
+    return admin.client.post(
+        f"/accounts/{account_id}/users/invite", data={"email": email, "role": role}
+    )
+
+
+def invitation_of(app, email: str) -> UserInvitation:
+    with app.app_context():
+        return db.session.scalar(select(UserInvitation).filter_by(email=email))
+
+
+def invitation_status(app, email: str) -> str:
+    with app.app_context():
+        return db.session.scalar(select(UserInvitation.status).filter_by(email=email))
+
+
+def invite_new_address(
+    admin: Bookkeeper,
+    account_id: int,
+    mailbox: Mailbox,
+    prefix: str = "invitee",
+    subject: str = "invites you to",
+) -> tuple[str, str]:
+    """The admin invites a fresh address; returns it and the link of the email it gets."""
+    email = unique_email(prefix)
+    assert invite(admin, account_id, email).status_code == 302
+    return email, invitation_link(mailbox.wait_for(email, subject)[0])
+
+
+def invite_user(
+    client: FlaskClient,
+    mailbox: Mailbox,
+    account_name: str = "Acme Widgets Ltd",
+    prefix: str = "invitee",
+) -> tuple[Bookkeeper, int, str, str]:
+    """A new admin of a new account invites a user; returns (admin, account id, invitee's
+    email, emailed link)."""
+    admin = Bookkeeper(client).sign_up()
+    account_id = admin.add_account(account_name)
+    email, link = invite_new_address(
+        admin, account_id, mailbox, prefix, f"invites you to {account_name}"
+    )
+    return admin, account_id, email, link

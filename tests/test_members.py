@@ -1,6 +1,5 @@
 """Option 2: invite the seller as a user, who joins and connects Amazon directly."""
 
-import re
 import time
 from datetime import timedelta
 
@@ -9,29 +8,26 @@ from sqlalchemy import func, select
 from core.accounts import AmazonConnection, Membership
 from core.extensions import db
 from core.invitations import UserInvitation
-from tests.support import Bookkeeper, path_of, text_of, unique_email, wait_for_status
+from tests.support import (
+    Bookkeeper,
+    invitation_link,
+    invitation_of,
+    invitation_status,
+    invite,
+    invite_new_address,
+    invite_user,
+    path_of,
+    text_of,
+    unique_email,
+    wait_for_status,
+)
 
 S = timedelta(seconds=1)
-
-
-def invitation_link(message) -> str:
-    return re.search(r"https?://\S+/invitations/[A-Za-z0-9_-]+", text_of(message)).group(0)
-
-
-def invite(admin: Bookkeeper, account_id: int, email: str, role: str = "member"):
-    return admin.client.post(
-        f"/accounts/{account_id}/users/invite", data={"email": email, "role": role}
-    )
 
 
 def count(app, model, **filters) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).filter_by(**filters))
-
-
-def invitation_status(app, email) -> str:
-    with app.app_context():
-        return db.session.scalar(select(UserInvitation.status).filter_by(email=email))
 
 
 def wait_invitation(app, email, status, timeout=20):
@@ -42,13 +38,7 @@ def wait_invitation(app, email, status, timeout=20):
 
 
 def test_seller_invited_as_user_joins_and_connects(app, client, mailbox):
-    admin = Bookkeeper(client).sign_up()
-    account_id = admin.add_account("Option Two Ltd")
-    seller_email = unique_email("owner")
-    response = invite(admin, account_id, seller_email)
-    assert response.status_code == 302
-    message = mailbox.wait_for(seller_email, "invites you to Option Two Ltd")[0]
-    link = invitation_link(message)
+    admin, account_id, seller_email, link = invite_user(client, mailbox, "Option Two Ltd", "owner")
 
     browser = app.test_client()
     for _ in range(2):  # a scanner fetching the link changes nothing
@@ -104,11 +94,7 @@ def test_existing_login_accepts_after_logging_in(app, client, mailbox):
 
 
 def test_link_used_by_another_login_is_refused(app, client, mailbox):
-    admin = Bookkeeper(client).sign_up()
-    account_id = admin.add_account()
-    invited = unique_email("invited")
-    invite(admin, account_id, invited)
-    link = invitation_link(mailbox.wait_for(invited, "invites you to")[0])
+    _, account_id, invited, link = invite_user(client, mailbox, prefix="invited")
     stranger = Bookkeeper(app.test_client(), name="Sly Stranger").sign_up()
     page = stranger.client.get(path_of(link))
     assert page.status_code == 403 and f"this invitation is for {invited}" in page.text
@@ -131,9 +117,7 @@ def test_expired_and_withdrawn_invitations(app, client, mailbox, config):
     account_id = admin.add_account("Expiring Ltd")
     config["CONNECT_REMINDERS"] = []
     config["CONNECT_EXPIRES_AFTER"] = 1 * S
-    late = unique_email("late")
-    invite(admin, account_id, late)
-    link = invitation_link(mailbox.wait_for(late, "invites you to")[0])
+    late, link = invite_new_address(admin, account_id, mailbox, "late")
     wait_invitation(app, late, "expired")
     mailbox.wait_for(admin.email, f"Your invitation of {late} to Expiring Ltd expired")
     late_user = Bookkeeper(app.test_client(), name="Lee Late")
@@ -144,24 +128,16 @@ def test_expired_and_withdrawn_invitations(app, client, mailbox, config):
     assert count(app, Membership, account_id=account_id) == 1
 
     config["CONNECT_EXPIRES_AFTER"] = 60 * S
-    withdrawn = unique_email("withdrawn")
-    invite(admin, account_id, withdrawn)
-    link = invitation_link(mailbox.wait_for(withdrawn, "invites you to")[0])
-    with app.app_context():
-        public_id = db.session.scalar(select(UserInvitation.public_id).filter_by(email=withdrawn))
+    withdrawn, link = invite_new_address(admin, account_id, mailbox, "withdrawn")
+    public_id = invitation_of(app, withdrawn).public_id
     client.post(f"/accounts/{account_id}/invitations/{public_id}/cancel")
     wait_invitation(app, withdrawn, "cancelled")
     assert "withdrawn" in app.test_client().get(path_of(link)).text
 
 
 def test_resend_replaces_the_link(app, client, mailbox):
-    admin = Bookkeeper(client).sign_up()
-    account_id = admin.add_account()
-    email = unique_email("resend")
-    invite(admin, account_id, email)
-    old = invitation_link(mailbox.wait_for(email, "invites you to")[0])
-    with app.app_context():
-        public_id = db.session.scalar(select(UserInvitation.public_id).filter_by(email=email))
+    _, account_id, email, old = invite_user(client, mailbox, prefix="resend")
+    public_id = invitation_of(app, email).public_id
     client.post(f"/accounts/{account_id}/invitations/{public_id}/resend")
     fresh = invitation_link(mailbox.wait_for(email, "invites you to", count=2)[1])
     assert "replaced by a newer one" in app.test_client().get(path_of(old)).text

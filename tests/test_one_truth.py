@@ -19,19 +19,21 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 
 from core.extensions import db
-from core.invitations import UserInvitation
 from core.requests import Authorization, RequestEvent
 from tests.support import (
     Bookkeeper,
     Seller,
     connections,
+    invitation_of,
+    invitation_status,
+    invite,
+    invite_user,
     link_in,
     path_of,
     request_of,
     unique_email,
     wait_for_status,
 )
-from tests.test_members import invitation_link, invitation_status, invite
 from tests.test_ops import listed
 from workflows.markdown import escape
 
@@ -137,21 +139,6 @@ def mails_about(mailbox, address: str, words: str) -> list:
 
 def subjects(mailbox, address: str) -> list[str]:
     return [str(m["Subject"]) for m in mailbox.to(address)]
-
-
-def invitation_of(app, email: str) -> UserInvitation:
-    with app.app_context():
-        return db.session.scalar(select(UserInvitation).filter_by(email=email))
-
-
-def invite_user(client, mailbox, account_name: str = "Invite Truth Ltd"):
-    """An admin invites a user; returns (admin, account id, invitee's email, emailed link)."""
-    admin = Bookkeeper(client).sign_up()
-    account_id = admin.add_account(account_name)
-    email = unique_email("invitee")
-    assert invite(admin, account_id, email).status_code == 302
-    link = invitation_link(mailbox.wait_for(email, f"invites you to {account_name}")[0])
-    return admin, account_id, email, link
 
 
 # ---- 1. Resend after the seller opened the link ----------------------------------------------

@@ -225,10 +225,48 @@ class Poller:
         pass
 
 
+# What ops pressing a button in the Temporal UI does to a running workflow, in the model's words:
+# the noun Temporal's refusal would name, then the status and execution status that follow.
+OPS_OUTCOMES = {
+    "cancel": ("cancellation", "cancelled", "CANCELED"),
+    # Spec 6: after a termination the app notices on the next page or link GET, which the
+    # invariant does.
+    "terminate": ("termination", "closed", "TERMINATED"),
+}
+
+
+class OpsRules:
+    """The rules for ops' Request Cancellation and Terminate, the same for every machine.
+
+    Hypothesis collects rules from base classes too, so both machines get these two.
+    """
+
+    def before_ops(self) -> None:
+        """A machine with timers of its own lets them fire first."""
+
+    def _ops_press(self, action: str) -> None:
+        self.before_ops()
+        refused = self.stack.ops(self.workflow_id, action)
+        if self.execution == "RUNNING":
+            noun, status, execution = OPS_OUTCOMES[action]
+            assert refused is None, f"Temporal refused the {noun}: {refused!r}"
+            self.status, self.execution, self.ops_action = status, execution, action
+
+    @precondition(lambda self: "ops_cancel" not in SKIP)
+    @rule()
+    def ops_cancel(self) -> None:
+        self._ops_press("cancel")
+
+    @precondition(lambda self: "ops_terminate" not in SKIP)
+    @rule()
+    def ops_terminate(self) -> None:
+        self._ops_press("terminate")
+
+
 # ---- connection requests ------------------------------------------------------------------
 
 
-class RequestMachine(Poller, RuleBasedStateMachine):
+class RequestMachine(OpsRules, Poller, RuleBasedStateMachine):
     stack: ClassVar[Stack]
 
     def __init__(self) -> None:
@@ -278,6 +316,9 @@ class RequestMachine(Poller, RuleBasedStateMachine):
         while (window := self._timer_window()) and window[0] - time.monotonic() < GUARD:
             time.sleep(max(0.0, window[1] - time.monotonic()) + 0.05)
             self.before_poll()
+
+    def before_ops(self) -> None:
+        self._clear_of_timers()
 
     # -- helpers
 
@@ -462,25 +503,6 @@ class RequestMachine(Poller, RuleBasedStateMachine):
         else:
             assert "already closed" in flash(page), flash(page)
 
-    @precondition(lambda self: "ops_cancel" not in SKIP)
-    @rule()
-    def ops_cancel(self) -> None:
-        self._clear_of_timers()
-        refused = self.stack.ops(self.workflow_id, "cancel")
-        if self.execution == "RUNNING":
-            assert refused is None, f"Temporal refused the cancellation: {refused!r}"
-            self.status, self.execution, self.ops_action = "cancelled", "CANCELED", "cancel"
-
-    @precondition(lambda self: "ops_terminate" not in SKIP)
-    @rule()
-    def ops_terminate(self) -> None:
-        self._clear_of_timers()
-        refused = self.stack.ops(self.workflow_id, "terminate")
-        if self.execution == "RUNNING":
-            assert refused is None, f"Temporal refused the termination: {refused!r}"
-            # Spec 6: the app notices on the next page or link GET, which the invariant does.
-            self.status, self.execution, self.ops_action = "closed", "TERMINATED", "terminate"
-
     @precondition(lambda self: "expire" not in SKIP)
     @rule()
     def time_passes_until_expiry(self) -> None:
@@ -624,7 +646,7 @@ class RequestMachine(Poller, RuleBasedStateMachine):
 # ---- user invitations ---------------------------------------------------------------------
 
 
-class InvitationMachine(Poller, RuleBasedStateMachine):
+class InvitationMachine(OpsRules, Poller, RuleBasedStateMachine):
     stack: ClassVar[Stack]
 
     def __init__(self) -> None:
@@ -694,22 +716,6 @@ class InvitationMachine(Poller, RuleBasedStateMachine):
             assert f'data-invitation="{self.email}"' not in page.text
         else:
             assert "already closed" in flash(page.text), flash(page.text)
-
-    @precondition(lambda self: "ops_cancel" not in SKIP)
-    @rule()
-    def ops_cancel(self) -> None:
-        refused = self.stack.ops(self.workflow_id, "cancel")
-        if self.execution == "RUNNING":
-            assert refused is None, f"Temporal refused the cancellation: {refused!r}"
-            self.status, self.execution, self.ops_action = "cancelled", "CANCELED", "cancel"
-
-    @precondition(lambda self: "ops_terminate" not in SKIP)
-    @rule()
-    def ops_terminate(self) -> None:
-        refused = self.stack.ops(self.workflow_id, "terminate")
-        if self.execution == "RUNNING":
-            assert refused is None, f"Temporal refused the termination: {refused!r}"
-            self.status, self.execution, self.ops_action = "closed", "TERMINATED", "terminate"
 
     @precondition(lambda self: self.status == "pending" and "accept" not in SKIP)
     @rule()
