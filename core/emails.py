@@ -79,6 +79,12 @@ def person(name: str, firm: str | None) -> str:
     return f"{name} ({firm})" if firm and firm != name else name
 
 
+def sender(user: User) -> dict[str, str]:
+    """How an email's templates name the person it comes from: their firm, and themselves with
+    the firm once, never twice."""
+    return {"firm": user.firm_name, "who": person(user.name, user.firm_name)}
+
+
 def on_behalf_of(user: User) -> dict[str, str]:
     """From and Reply-To of an email sent for `user` to someone else (a seller, an invitee)."""
     from_name = f"{person(user.name, user.firm_name)} via {current_app.config['APP_NAME']}"

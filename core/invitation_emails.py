@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from core.emails import Email, invitation_subject, on_behalf_of, person, render
+from core.emails import Email, invitation_subject, on_behalf_of, person, render, sender
 from core.extensions import db
 from core.invitations import UserInvitation
 from core.users import User
@@ -19,8 +19,7 @@ def _context(invitation: UserInvitation, **extra) -> dict:
         "invitation": invitation,
         "account": invitation.account,
         "inviter": inviter,
-        "firm": inviter.firm_name,
-        "who": person(inviter.name, inviter.firm_name),  # the firm once, never twice
+        **sender(inviter),
         # Why the inviter gets it; the invitee's own email says theirs.
         "why": (
             f"You got this email because you invited {invitation.email} to"

@@ -7,7 +7,7 @@ from flask import current_app
 
 from core import marketplaces
 from core.accounts import Membership
-from core.emails import Email, invitation_subject, on_behalf_of, person, render
+from core.emails import Email, invitation_subject, on_behalf_of, person, render, sender
 from core.extensions import db
 from core.requests import Authorization, ConnectionRequest
 from vocabulary.notices import RequestNotice
@@ -23,8 +23,7 @@ def _context(request: ConnectionRequest, **extra) -> dict:
         "connection_request": request,
         "account": request.account,
         "bookkeeper": bookkeeper,
-        "firm": bookkeeper.firm_name,
-        "who": person(bookkeeper.name, bookkeeper.firm_name),  # the firm once, never twice
+        **sender(bookkeeper),
         "marketplace": marketplaces.get(request.marketplace),
         "why": _why_bookkeeper(request),  # emails to the seller say theirs
         **extra,
