@@ -8,7 +8,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountEmailActivities
     from vocabulary.messages import AccountEmailInput
-    from vocabulary.policies import EMAIL_RETRY, SHORT
+    from workflows.emailing import send_email
 
 
 @dataclass
@@ -26,12 +26,10 @@ class AccountEmailWorkflow:
 
     @workflow.run
     async def run(self, input: AccountEmailInput) -> AccountEmailResult:
-        sent = await workflow.execute_activity_method(
+        sent = await send_email(
             AccountEmailActivities.send_account_email,
             input,
-            start_to_close_timeout=SHORT,
-            schedule_to_close_timeout=timedelta(hours=1),
-            retry_policy=EMAIL_RETRY,
-            summary=f"Email: {input.purpose.replace('_', ' ')}",
+            f"Email: {input.purpose.replace('_', ' ')}",
+            deadline=timedelta(hours=1),
         )
         return AccountEmailResult(bool(sent.recipients))

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         RequestState,
     )
     from workflows.cancellation import is_cancellation, reraise_cancellation
+    from workflows.emailing import send_email
     from workflows.markdown import escape
     from workflows.request_messages import RequestMessages
     from workflows.schedule import next_wake
@@ -379,13 +380,8 @@ class ConnectionRequestWorkflow(RequestMessages):
                 raise
         self._set_stuck("email_failing")
         try:
-            await workflow.execute_activity_method(
-                method,
-                arg,
-                start_to_close_timeout=SHORT,
-                schedule_to_close_timeout=deadline,
-                retry_policy=EMAIL_RETRY,
-                summary=f"{summary} (still trying: the mail server keeps failing)",
+            await send_email(
+                method, arg, f"{summary} (still trying: the mail server keeps failing)", deadline
             )
         finally:
             self._set_stuck(None)

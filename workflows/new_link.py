@@ -10,7 +10,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from vocabulary.messages import EventInput, NoticeInput
     from vocabulary.notices import RequestNotice
-    from vocabulary.policies import EMAIL_RETRY, SHORT
+    from vocabulary.policies import SHORT
+    from workflows.emailing import send_email
 
 
 @dataclass
@@ -33,13 +34,11 @@ class NewLinkAskedWorkflow:
 
     @workflow.run
     async def run(self, input: NewLinkAskedInput) -> NewLinkAskedResult:
-        await workflow.execute_activity_method(
+        await send_email(
             EmailActivities.send_notice,
             NoticeInput(input.request_id, RequestNotice.NEW_LINK_ASKED),
-            start_to_close_timeout=SHORT,
-            schedule_to_close_timeout=timedelta(days=1),
-            retry_policy=EMAIL_RETRY,
-            summary="Tell the bookkeeper the seller asked for a new link",
+            "Tell the bookkeeper the seller asked for a new link",
+            deadline=timedelta(days=1),
         )
         await workflow.execute_activity_method(
             ConnectionActivities.record_event,

@@ -17,7 +17,8 @@ with workflow.unsafe.imports_passed_through():
         ReconcileInput,
     )
     from vocabulary.notices import InvitationNotice, RequestNotice
-    from vocabulary.policies import EMAIL_RETRY, SHORT
+    from vocabulary.policies import SHORT
+    from workflows.emailing import send_email
 
 
 @workflow.defn
@@ -41,13 +42,11 @@ class ClosedByOperationsWorkflow:
             else:
                 method = InvitationActivities.notify_inviter
                 notice = InvitationNoticeInput(orphan.row_id, InvitationNotice.CLOSED_BY_OPERATIONS)
-            await workflow.execute_activity_method(
+            await send_email(
                 method,
                 notice,
-                start_to_close_timeout=SHORT,
-                schedule_to_close_timeout=timedelta(hours=6),
-                retry_policy=EMAIL_RETRY,
-                summary="Tell the bookkeeper operations closed it",
+                "Tell the bookkeeper operations closed it",
+                deadline=timedelta(hours=6),
             )
         return closed
 

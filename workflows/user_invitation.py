@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from vocabulary.policies import EMAIL_RETRY, SAVED_DEADLINE, SAVED_RETRY, SHORT
     from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
     from workflows.cancellation import is_cancellation, reraise_cancellation
+    from workflows.emailing import send_email
     from workflows.markdown import escape
     from workflows.schedule import next_wake
 
@@ -188,13 +189,11 @@ class UserInvitationWorkflow:
 
     async def _notify(self, notice: InvitationNotice, summary: str) -> None:
         assert self._input is not None
-        await workflow.execute_activity_method(
+        await send_email(
             InvitationActivities.notify_inviter,
             InvitationNoticeInput(self._input.invitation_id, notice),
-            start_to_close_timeout=SHORT,
-            schedule_to_close_timeout=timedelta(hours=6),
-            retry_policy=EMAIL_RETRY,
-            summary=summary,
+            summary,
+            deadline=timedelta(hours=6),
         )
 
     async def _close(self, status: str, actor: str) -> UserInvitationResult:
