@@ -5,7 +5,7 @@ called, in what order, with what; the result; the status query; the search attri
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,10 +20,11 @@ from tests.workflow_stand_ins import (
     failing_for,
     failure,
     fresh,
+    never_saved,
+    player,
     refusal,
     refused,
     under_way,
-    worker,
 )
 from vocabulary import search_attributes
 from vocabulary.messages import (
@@ -52,9 +53,8 @@ from vocabulary.policies import (
     CONFIRMATION_DEADLINE,
     EXCHANGE_DEADLINE,
     FLAG_AFTER_ATTEMPTS,
-    SAVED_DEADLINE,
 )
-from vocabulary.statuses import ABANDONED, OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
+from vocabulary.statuses import OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
 from workflows.connection_request import PROGRESS, ConnectionRequestWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
@@ -166,25 +166,13 @@ _request_ids = iter(range(1000, 10**6))
 def play(loop, workflow_env):
     """play(scenario): run `async scenario(case)` with a worker of the real workflow and the
     stand-ins on the test's own task queue."""
-
-    def run(scenario: Callable[[Case], Awaitable[None]]) -> StandIns:
-        stand_ins = StandIns()
-        case = Case(workflow_env, stand_ins, fresh("cr-queue"), next(_request_ids))
-
-        async def main() -> None:
-            activities = stand_ins.connection_request()
-            async with worker(
-                workflow_env.client, ConnectionRequestWorkflow, activities, case.task_queue
-            ):
-                try:
-                    await scenario(case)
-                finally:
-                    stand_ins.release_all()
-
-        loop.run(main(), timeout=90)
-        return stand_ins
-
-    return run
+    return player(
+        loop,
+        workflow_env,
+        ConnectionRequestWorkflow,
+        StandIns.connection_request,
+        lambda stand_ins: Case(workflow_env, stand_ins, fresh("cr-queue"), next(_request_ids)),
+    )
 
 
 def answered(outcome: str) -> AuthorizationOutcome:
@@ -901,14 +889,7 @@ def test_invitation_refused_by_the_mail_server_fails_the_workflow(play):
 
 def test_a_request_never_saved_is_abandoned_after_the_deadline_without_email(play):
     async def scenario(case: Case) -> None:
-        case.stand_ins.script(
-            "confirm_request_saved",
-            failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved"),
-        )
-        handle = await case.start()
-        # The server gives up at once: the next try would fall after SAVED_DEADLINE.
-        assert (await handle.result()).status == ABANDONED
-        assert case.stand_ins.names() == ["confirm_request_saved"]
+        handle = await never_saved(case, "confirm_request_saved")
         assert await case.attributes(handle) == (None, None, None)
 
     play(scenario)

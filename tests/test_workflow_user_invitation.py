@@ -2,7 +2,6 @@
 same-named stand-in (tests/workflow_stand_ins.py)."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,12 +15,12 @@ from temporalio.exceptions import CancelledError
 from tests.workflow_stand_ins import (
     DAY,
     StandIns,
-    failing_for,
     failure,
     fresh,
+    never_saved,
+    player,
     refusal,
     under_way,
-    worker,
 )
 from vocabulary import search_attributes
 from vocabulary.messages import (
@@ -38,8 +37,7 @@ from vocabulary.messages import (
     UserInvitationEmailInput,
     UserInvitationInput,
 )
-from vocabulary.policies import SAVED_DEADLINE
-from vocabulary.statuses import ABANDONED, OPERATIONS, InvitationState
+from vocabulary.statuses import OPERATIONS, InvitationState
 from workflows.user_invitation import UserInvitationWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
@@ -88,6 +86,20 @@ class Case:
         await held.started.wait()
         return handle, accepting, held
 
+    async def closed_and_told(
+        self, handle: WorkflowHandle, status: str, actor: str, notice: str
+    ) -> None:
+        """The invitation was closed as `status` by `actor` and the inviting admin told with
+        `notice`; the status query and the search attribute both say `status`."""
+        assert self.stand_ins.of("close_invitation") == [
+            CloseInvitationInput(self.invitation_id, status, actor)
+        ]
+        assert self.stand_ins.of("notify_inviter") == [
+            InvitationNoticeInput(self.invitation_id, notice)
+        ]
+        assert (await self.status(handle)).status == status
+        assert await self.onboarding_status(handle) == status
+
     async def status(self, handle: WorkflowHandle):
         return await handle.query(UserInvitationWorkflow.status)
 
@@ -118,24 +130,13 @@ _invitation_ids = iter(range(5000, 10**6))
 def play(loop, workflow_env):
     """play(scenario): run `async scenario(case)` with a worker of the real workflow and the
     stand-ins on the test's own task queue."""
-
-    def run(scenario: Callable[[Case], Awaitable[None]]) -> None:
-        stand_ins = StandIns()
-        case = Case(workflow_env, stand_ins, fresh("ui-queue"), next(_invitation_ids))
-
-        async def main() -> None:
-            activities = stand_ins.user_invitation()
-            async with worker(
-                workflow_env.client, UserInvitationWorkflow, activities, case.task_queue
-            ):
-                try:
-                    await scenario(case)
-                finally:
-                    stand_ins.release_all()
-
-        loop.run(main(), timeout=90)
-
-    return run
+    return player(
+        loop,
+        workflow_env,
+        UserInvitationWorkflow,
+        StandIns.user_invitation,
+        lambda stand_ins: Case(workflow_env, stand_ins, fresh("ui-queue"), next(_invitation_ids)),
+    )
 
 
 def notices(stand_ins: StandIns) -> list[str]:
@@ -187,14 +188,7 @@ def test_reminders_at_their_offsets_then_expiry_tells_the_inviting_admin(play):
         for call, want in zip(sends[1:], [DAY, 2 * DAY], strict=True):
             assert abs(call.scheduled_at - sent_at - want) < timedelta(seconds=5)
         assert case.stand_ins.names()[-2:] == ["close_invitation", "notify_inviter"]
-        assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, InvitationState.EXPIRED, "system")
-        ]
-        assert case.stand_ins.of("notify_inviter") == [
-            InvitationNoticeInput(case.invitation_id, "expired")
-        ]
-        assert (await case.status(handle)).status == InvitationState.EXPIRED
-        assert await case.onboarding_status(handle) == InvitationState.EXPIRED
+        await case.closed_and_told(handle, InvitationState.EXPIRED, "system", "expired")
 
     play(scenario)
 
@@ -305,14 +299,9 @@ def test_ops_cancellation_closes_it_as_withdrawn_by_operations_and_tells_the_adm
         handle = await case.start_sent()
         await handle.cancel()
         assert isinstance(await failure(handle), CancelledError)
-        assert case.stand_ins.of("close_invitation") == [
-            CloseInvitationInput(case.invitation_id, InvitationState.CANCELLED, OPERATIONS)
-        ]
-        assert case.stand_ins.of("notify_inviter") == [
-            InvitationNoticeInput(case.invitation_id, "withdrawn_by_operations")
-        ]
-        assert (await case.status(handle)).status == InvitationState.CANCELLED
-        assert await case.onboarding_status(handle) == InvitationState.CANCELLED
+        await case.closed_and_told(
+            handle, InvitationState.CANCELLED, OPERATIONS, "withdrawn_by_operations"
+        )
 
     play(scenario)
 
@@ -342,14 +331,7 @@ def test_ops_cancellation_while_accepting_leaves_the_row_alone(play):
 
 def test_an_invitation_never_saved_is_abandoned_without_email(play):
     async def scenario(case: Case) -> None:
-        case.stand_ins.script(
-            "confirm_invitation_saved",
-            failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved"),
-        )
-        handle = await case.start()
-        # The server gives up at once: the next try would fall after SAVED_DEADLINE.
-        assert (await handle.result()).status == ABANDONED
-        assert case.stand_ins.names() == ["confirm_invitation_saved"]
+        handle = await never_saved(case, "confirm_invitation_saved")
         assert await case.onboarding_status(handle) is None
 
     play(scenario)

@@ -10,7 +10,7 @@ them run.
 import asyncio
 import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +52,8 @@ from vocabulary.messages import (
     StoredConnection,
     UserInvitationEmailInput,
 )
+from vocabulary.policies import SAVED_DEADLINE
+from vocabulary.statuses import ABANDONED
 
 DAY = timedelta(days=1)
 
@@ -282,6 +284,46 @@ async def failure(handle: WorkflowHandle) -> BaseException | None:
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     return caught.value.cause
+
+
+async def never_saved(case: Any, confirm: str) -> WorkflowHandle:
+    """Start the case's workflow with its row never saved: `confirm` (the activity that checks
+    for the row) keeps failing past SAVED_DEADLINE. The server gives up at once, since the next
+    try would fall after the deadline; the workflow ends abandoned, having called nothing else."""
+    case.stand_ins.script(
+        confirm, failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved")
+    )
+    handle = await case.start()
+    assert (await handle.result()).status == ABANDONED
+    assert case.stand_ins.names() == [confirm]
+    return handle
+
+
+def player(
+    loop: Any,
+    env: WorkflowEnvironment,
+    workflow: type,
+    activities: Callable[[StandIns], list[Callable]],
+    new_case: Callable[[StandIns], Any],
+) -> Callable[[Callable[[Any], Awaitable[None]]], StandIns]:
+    """play(scenario): run `async scenario(case)` with a worker of the real `workflow` and the
+    stand-ins on the case's own task queue; `new_case(stand_ins)` makes the test's case."""
+
+    def play(scenario: Callable[[Any], Awaitable[None]]) -> StandIns:
+        stand_ins = StandIns()
+        case = new_case(stand_ins)
+
+        async def main() -> None:
+            async with worker(env.client, workflow, activities(stand_ins), case.task_queue):
+                try:
+                    await scenario(case)
+                finally:
+                    stand_ins.release_all()
+
+        loop.run(main(), timeout=90)
+        return stand_ins
+
+    return play
 
 
 def worker(client: Client, workflow: type, activities: list[Callable], task_queue: str) -> Worker:
