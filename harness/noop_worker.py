@@ -18,93 +18,37 @@ from activities.connections import ConnectionActivities
 from activities.emails import EmailActivities
 from harness.parts import POLLING
 from harness.processes import NAMESPACE
+from tests.workflow_stand_ins import CONNECTION_REQUEST_ACTIVITIES, typed_activity
 from vocabulary.messages import (
-    AuthorizationRef,
-    ChangeEmailInput,
     Closed,
-    CloseRequestInput,
     Done,
     EmailChange,
     EmailsSent,
-    EventInput,
     ExchangeResult,
-    InvitationInput,
     MarketplaceCheck,
-    NoticeInput,
-    OutcomeInput,
-    RequestRef,
     StoredConnection,
 )
 from workflows.connection_request import ConnectionRequestWorkflow
 
-
-@activity.defn(name="confirm_request_saved")
-def noop_confirm_request_saved(input: RequestRef) -> Done:
-    return Done()
-
-
-@activity.defn(name="send_invitation")
-def noop_send_invitation(input: InvitationInput) -> EmailsSent:
-    return EmailsSent([])
-
-
-@activity.defn(name="send_notice")
-def noop_send_notice(input: NoticeInput) -> EmailsSent:
-    return EmailsSent([])
-
-
-@activity.defn(name="record_event")
-def noop_record_event(input: EventInput) -> Done:
-    return Done()
-
-
-@activity.defn(name="exchange_authorization_code")
-def noop_exchange_authorization_code(input: AuthorizationRef) -> ExchangeResult:
-    return ExchangeResult("A2DEMOUSSELL01")
-
-
-@activity.defn(name="check_marketplace")
-def noop_check_marketplace(input: AuthorizationRef) -> MarketplaceCheck:
-    return MarketplaceCheck(True, "Bench Store")
-
-
-@activity.defn(name="store_connection")
-def noop_store_connection(input: AuthorizationRef) -> StoredConnection:
-    return StoredConnection(input.authorization_id)
-
-
-@activity.defn(name="record_outcome")
-def noop_record_outcome(input: OutcomeInput) -> Done:
-    return Done()
-
-
-@activity.defn(name="remove_connection")
-def noop_remove_connection(input: RequestRef) -> Done:
-    return Done()
-
-
-@activity.defn(name="close_request")
-def noop_close_request(input: CloseRequestInput) -> Closed:
-    return Closed(input.status)
-
-
-@activity.defn(name="change_client_email")
-def noop_change_client_email(input: ChangeEmailInput) -> EmailChange:
-    return EmailChange(changed=True)
-
-
+# What each no-op activity answers: a success, at once, with nothing done. Names, inputs and
+# outputs come from the fast tests' table, so the two sets of stand-ins cannot drift apart.
+NOOP_ANSWERS = {
+    "confirm_request_saved": lambda input: Done(),
+    "send_invitation": lambda input: EmailsSent([]),
+    "send_notice": lambda input: EmailsSent([]),
+    "record_event": lambda input: Done(),
+    "exchange_authorization_code": lambda input: ExchangeResult("A2DEMOUSSELL01"),
+    "check_marketplace": lambda input: MarketplaceCheck(True, "Bench Store"),
+    "store_connection": lambda input: StoredConnection(input.authorization_id),
+    "record_outcome": lambda input: Done(),
+    "remove_connection": lambda input: Done(),
+    "close_request": lambda input: Closed(input.status),
+    "change_client_email": lambda input: EmailChange(changed=True),
+}
+# Plain functions, so they run in the worker's thread pool as before.
 NOOP_ACTIVITIES = [
-    noop_confirm_request_saved,
-    noop_send_invitation,
-    noop_send_notice,
-    noop_record_event,
-    noop_exchange_authorization_code,
-    noop_check_marketplace,
-    noop_store_connection,
-    noop_record_outcome,
-    noop_remove_connection,
-    noop_close_request,
-    noop_change_client_email,
+    typed_activity(name, input_type, output_type, NOOP_ANSWERS[name])
+    for name, (input_type, output_type) in CONNECTION_REQUEST_ACTIVITIES.items()
 ]
 # What ConnectionRequestWorkflow calls, by the product's own definitions: the no-op worker must
 # answer to exactly these names.

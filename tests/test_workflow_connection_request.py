@@ -5,26 +5,26 @@ called, in what order, with what; the result; the status query; the search attri
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import (
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateStage,
-)
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from tests.workflow_stand_ins import (
     DAY,
     StandIns,
     failing_for,
+    failure,
     fresh,
+    never_saved,
+    player,
+    refusal,
     refused,
-    worker,
+    under_way,
 )
 from vocabulary import search_attributes
 from vocabulary.messages import (
@@ -53,9 +53,8 @@ from vocabulary.policies import (
     CONFIRMATION_DEADLINE,
     EXCHANGE_DEADLINE,
     FLAG_AFTER_ATTEMPTS,
-    SAVED_DEADLINE,
 )
-from vocabulary.statuses import ABANDONED, OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
+from vocabulary.statuses import OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
 from workflows.connection_request import PROGRESS, ConnectionRequestWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
@@ -106,6 +105,43 @@ class Case:
             get(search_attributes.STUCK_REASON),
         )
 
+    async def start_invited(self, **overrides) -> WorkflowHandle:
+        """start(), then wait until the invitation is out (see invited)."""
+        handle = await self.start(**overrides)
+        await self.invited(handle)
+        return handle
+
+    async def submitting(
+        self, handle: WorkflowHandle, authorization_id: int
+    ) -> WorkflowUpdateHandle:
+        """An authorization the workflow has accepted and is handling."""
+        return await under_way(
+            handle,
+            ConnectionRequestWorkflow.submit_authorization,
+            AuthorizationSubmitted(authorization_id),
+        )
+
+    async def seller(self, handle: WorkflowHandle, step: Callable) -> EventInput:
+        """Signal one of the seller's steps (seller_opened, consent_started); wait until the
+        workflow has recorded it, and return what it recorded."""
+        before = len(self.stand_ins.of("record_event"))
+        await handle.signal(step, SellerProgress(SELLER))
+        return (await self.stand_ins.wait_for("record_event", before + 1))[-1]
+
+    async def connect(self, handle: WorkflowHandle, authorization_id: int) -> None:
+        """Submit an authorization Amazon accepts: it connects, and the workflow ends so."""
+        assert (await self.submit(handle, authorization_id)).outcome == RequestState.CONNECTED
+        assert (await handle.result()).status == RequestState.CONNECTED
+
+    async def held_at(self, name: str, authorization_id: int, answer: Any = None) -> tuple:
+        """Start, submit an authorization, and return once its handling waits in the activity
+        `name`, held: (the workflow's handle, the authorization's update, the Held answer)."""
+        held = self.stand_ins.hold_next(name, answer)
+        handle = await self.start_invited()
+        update = await self.submitting(handle, authorization_id)
+        await held.started.wait()
+        return handle, update, held
+
     async def submit(self, handle: WorkflowHandle, authorization_id: int) -> AuthorizationOutcome:
         return await handle.execute_update(
             ConnectionRequestWorkflow.submit_authorization,
@@ -130,25 +166,23 @@ _request_ids = iter(range(1000, 10**6))
 def play(loop, workflow_env):
     """play(scenario): run `async scenario(case)` with a worker of the real workflow and the
     stand-ins on the test's own task queue."""
+    return player(
+        loop,
+        workflow_env,
+        ConnectionRequestWorkflow,
+        StandIns.connection_request,
+        lambda stand_ins: Case(workflow_env, stand_ins, fresh("cr-queue"), next(_request_ids)),
+    )
 
-    def run(scenario: Callable[[Case], Awaitable[None]]) -> StandIns:
-        stand_ins = StandIns()
-        case = Case(workflow_env, stand_ins, fresh("cr-queue"), next(_request_ids))
 
-        async def main() -> None:
-            activities = stand_ins.connection_request()
-            async with worker(
-                workflow_env.client, ConnectionRequestWorkflow, activities, case.task_queue
-            ):
-                try:
-                    await scenario(case)
-                finally:
-                    stand_ins.release_all()
+def answered(outcome: str) -> AuthorizationOutcome:
+    """What the seller's page is told for `outcome`."""
+    return AuthorizationOutcome(outcome, OUTCOME_MESSAGES[outcome])
 
-        loop.run(main(), timeout=90)
-        return stand_ins
 
-    return run
+def recorded(authorization_id: int, outcome: str) -> OutcomeInput:
+    """What record_outcome is given for `outcome` of that authorization."""
+    return OutcomeInput(authorization_id, outcome, OUTCOME_MESSAGES[outcome])
 
 
 def notices(stand_ins: StandIns) -> list[str]:
@@ -157,6 +191,16 @@ def notices(stand_ins: StandIns) -> list[str]:
 
 def close(request_id: int, status: str, detail: str, actor: str) -> CloseRequestInput:
     return CloseRequestInput(request_id, status, detail, actor)
+
+
+def withdrawn_by_operations(request_id: int) -> CloseRequestInput:
+    """How an ops cancellation in Temporal closes the request."""
+    return close(
+        request_id,
+        RequestState.CANCELLED,
+        "Withdrawn by operations (cancelled in Temporal).",
+        OPERATIONS,
+    )
 
 
 # ---- invitation, reminders, expiry ------------------------------------------------------------
@@ -194,12 +238,10 @@ def test_invitation_is_sent_and_the_status_query_and_search_attributes_say_so(pl
 
 def test_reminders_go_out_at_their_offsets_then_the_link_expires_and_the_bookkeeper_is_told(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         sent_at = (await case.status(handle)).expires_at - 3 * DAY
         # A seller who only looked at the page is reminded like one who did not.
-        await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
-        await case.stand_ins.wait_for("record_event")
+        await case.seller(handle, ConnectionRequestWorkflow.seller_opened)
         assert (await case.status(handle)).status == RequestState.OPENED
 
         assert await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
@@ -289,9 +331,7 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
         assert status.status == RequestState.OPENED
         assert (await case.attributes(handle))[0] == RequestState.OPENED
 
-        await handle.signal(ConnectionRequestWorkflow.consent_started, SellerProgress(SELLER))
-        events = await case.stand_ins.wait_for("record_event", 2)
-        assert events[1] == EventInput(
+        assert await case.seller(handle, ConnectionRequestWorkflow.consent_started) == EventInput(
             case.request_id,
             RequestState.CONSENT_STARTED,
             SELLER,
@@ -325,10 +365,8 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
 
 def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
-        await handle.signal(ConnectionRequestWorkflow.consent_started, SellerProgress(SELLER))
-        await case.stand_ins.wait_for("record_event")
+        handle = await case.start_invited()
+        await case.seller(handle, ConnectionRequestWorkflow.consent_started)
         # The pause (1 day) moves reminder 1 to just after a day; let it go out.
         await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         await case.stand_ins.wait_for("send_invitation", 2)
@@ -363,8 +401,7 @@ def test_resend_sends_a_fresh_link_and_restarts_reminders_and_expiry(play):
 
 def test_a_fresh_link_is_emailed_with_the_new_deadline(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         await case.env.fast_forward(handle, DAY + timedelta(minutes=1))
         await case.stand_ins.wait_for("send_invitation", 2)
         for update, arg in (
@@ -381,10 +418,8 @@ def test_a_fresh_link_is_emailed_with_the_new_deadline(play):
 
 def test_change_of_email_sends_to_the_new_address_and_updates_the_domain(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
-        await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
-        await case.stand_ins.wait_for("record_event")
+        handle = await case.start_invited()
+        await case.seller(handle, ConnectionRequestWorkflow.seller_opened)
 
         status = await handle.execute_update(
             ConnectionRequestWorkflow.change_email,
@@ -410,11 +445,9 @@ def test_change_of_email_sends_to_the_new_address_and_updates_the_domain(play):
         # Not an address: refused before anything is done.
         calls = len(case.stand_ins.calls)
         for bad in ("no-at-sign", "a@b.test\r\nBcc: x@y.test", "a@b.test, c@d.test"):
-            with pytest.raises(WorkflowUpdateFailedError) as caught:
-                await handle.execute_update(
-                    ConnectionRequestWorkflow.change_email, ChangeEmailRequest(bad, BOOKKEEPER)
-                )
-            assert "not an email address" in str(caught.value.cause)
+            assert "not an email address" in await refusal(
+                handle, ConnectionRequestWorkflow.change_email, ChangeEmailRequest(bad, BOOKKEEPER)
+            )
         assert len(case.stand_ins.calls) == calls
 
     play(scenario)
@@ -425,8 +458,7 @@ def test_change_of_email_sends_to_the_new_address_and_updates_the_domain(play):
 
 def test_withdraw_update_closes_the_request_and_answers_with_its_status(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         status = await handle.execute_update(
             ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER)
         )
@@ -443,8 +475,7 @@ def test_withdraw_update_closes_the_request_and_answers_with_its_status(play):
 
 def test_cancel_signal_closes_the_request(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         await handle.signal(ConnectionRequestWorkflow.cancel, CancelRequest(BOOKKEEPER))
         assert (await handle.result()).status == RequestState.CANCELLED
         assert case.stand_ins.of("close_request") == [
@@ -459,13 +490,11 @@ def test_cancel_signal_closes_the_request(play):
 def test_resend_and_authorizations_are_refused_once_withdrawn(play):
     async def scenario(case: Case) -> None:
         # Hold the close so the workflow is still running, with the withdrawal under way.
-        held = case.stand_ins.hold(Closed(RequestState.CANCELLED))
-        case.stand_ins.script("close_request", held)
-        handle = await case.start()
-        await case.invited(handle)
+        held = case.stand_ins.hold_next("close_request", Closed(RequestState.CANCELLED))
+        handle = await case.start_invited()
         await handle.signal(ConnectionRequestWorkflow.cancel, CancelRequest(BOOKKEEPER))
         await held.started.wait()
-        for update, arg, refusal in (
+        for update, arg, reason in (
             (ConnectionRequestWorkflow.resend, ResendRequest(BOOKKEEPER), "no longer waiting"),
             (
                 ConnectionRequestWorkflow.change_email,
@@ -475,9 +504,7 @@ def test_resend_and_authorizations_are_refused_once_withdrawn(play):
             (ConnectionRequestWorkflow.submit_authorization, AuthorizationSubmitted(5), "closed"),
             (ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER), "already closed"),
         ):
-            with pytest.raises(WorkflowUpdateFailedError) as caught:
-                await handle.execute_update(update, arg)
-            assert refusal in str(caught.value.cause)
+            assert reason in await refusal(handle, update, arg)
         held.release()
         assert (await handle.result()).status == RequestState.CANCELLED
         assert "exchange_authorization_code" not in case.stand_ins.names()
@@ -487,20 +514,10 @@ def test_resend_and_authorizations_are_refused_once_withdrawn(play):
 
 def test_ops_cancellation_closes_as_withdrawn_by_operations_and_tells_the_bookkeeper(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         await handle.cancel()
-        with pytest.raises(WorkflowFailureError) as caught:
-            await handle.result()
-        assert isinstance(caught.value.cause, CancelledError)
-        assert case.stand_ins.of("close_request") == [
-            close(
-                case.request_id,
-                RequestState.CANCELLED,
-                "Withdrawn by operations (cancelled in Temporal).",
-                OPERATIONS,
-            )
-        ]
+        assert isinstance(await failure(handle), CancelledError)
+        assert case.stand_ins.of("close_request") == [withdrawn_by_operations(case.request_id)]
         assert notices(case.stand_ins) == ["withdrawn_by_operations"]
         assert (await case.attributes(handle))[0] == RequestState.CANCELLED
 
@@ -509,24 +526,12 @@ def test_ops_cancellation_closes_as_withdrawn_by_operations_and_tells_the_bookke
 
 def test_ops_cancellation_while_amazons_answer_is_handled_answers_it_as_withdrawn(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold()
-        case.stand_ins.script("check_marketplace", held)
-        handle = await case.start()
-        await case.invited(handle)
-        update = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(21),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        )
-        await held.started.wait()
+        handle, update, held = await case.held_at("check_marketplace", 21)
         await handle.cancel()
         outcome = await update.result()
-        assert outcome == AuthorizationOutcome(Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(21, Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
-        ]
+        assert outcome == answered(Outcome.CLOSED)
+        await failure(handle)
+        assert case.stand_ins.of("record_outcome") == [recorded(21, Outcome.CLOSED)]
         assert "store_connection" not in case.stand_ins.names()
         assert notices(case.stand_ins) == ["withdrawn_by_operations"]
         held.release()
@@ -536,18 +541,9 @@ def test_ops_cancellation_while_amazons_answer_is_handled_answers_it_as_withdraw
 
 def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold()
-        case.stand_ins.script("store_connection", held)
         # The row says connected: the store won the race with ops' close.
         case.stand_ins.script("close_request", Closed(RequestState.CONNECTED))
-        handle = await case.start()
-        await case.invited(handle)
-        update = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(22),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        )
-        await held.started.wait()
+        handle, update, held = await case.held_at("store_connection", 22)
         await handle.cancel()
         assert (await update.result()).outcome == RequestState.CONNECTED
         assert (await handle.result()).status == RequestState.CONNECTED
@@ -568,20 +564,9 @@ def test_ops_cancellation_after_the_connection_was_stored_confirms_it(play):
 )
 def test_withdraw_while_amazons_answer_is_handled_answers_once_it_is_done(play, check, final):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold(check)
-        case.stand_ins.script("check_marketplace", held)
-        handle = await case.start()
-        await case.invited(handle)
-        submitted = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(23),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        )
-        await held.started.wait()
-        withdrawing = await handle.start_update(
-            ConnectionRequestWorkflow.withdraw,
-            CancelRequest(BOOKKEEPER),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        handle, submitted, held = await case.held_at("check_marketplace", 23, check)
+        withdrawing = await under_way(
+            handle, ConnectionRequestWorkflow.withdraw, CancelRequest(BOOKKEEPER)
         )
         held.release()
         # A connection under way wins; a refused one leaves the withdrawal to close it.
@@ -609,14 +594,10 @@ def test_withdraw_while_amazons_answer_is_handled_answers_once_it_is_done(play, 
 
 def test_connected_stores_the_connection_and_tells_bookkeeper_and_seller(play):
     async def scenario(case: Case) -> None:
-        handle = await case.start()
-        await case.invited(handle)
-        await handle.signal(ConnectionRequestWorkflow.consent_started, SellerProgress(SELLER))
-        await case.stand_ins.wait_for("record_event")
+        handle = await case.start_invited()
+        await case.seller(handle, ConnectionRequestWorkflow.consent_started)
         outcome = await case.submit(handle, 31)
-        assert outcome == AuthorizationOutcome(
-            RequestState.CONNECTED, OUTCOME_MESSAGES[RequestState.CONNECTED]
-        )
+        assert outcome == answered(RequestState.CONNECTED)
         assert (await handle.result()).status == RequestState.CONNECTED
         ref = AuthorizationRef(31)
         assert case.stand_ins.names()[3:] == [
@@ -656,14 +637,13 @@ def test_direct_connection_by_a_member_tells_the_inviter_not_a_seller(play):
             status.status == RequestState.CONSENT_STARTED and status.consent_started_at is not None
         )
         # A direct connection has no invitation to resend.
-        with pytest.raises(WorkflowUpdateFailedError) as caught:
-            await handle.execute_update(ConnectionRequestWorkflow.resend, ResendRequest("m"))
-        assert "no invitation" in str(caught.value.cause)
+        assert "no invitation" in await refusal(
+            handle, ConnectionRequestWorkflow.resend, ResendRequest("m")
+        )
         # A wrong account is not emailed to anybody: the member sees the page.
         case.stand_ins.script("check_marketplace", MarketplaceCheck(False, "Other"))
         assert (await case.submit(handle, 41)).outcome == Outcome.WRONG_ACCOUNT
-        assert (await case.submit(handle, 42)).outcome == RequestState.CONNECTED
-        assert (await handle.result()).status == RequestState.CONNECTED
+        await case.connect(handle, 42)
         assert "send_invitation" not in case.stand_ins.names()
         assert notices(case.stand_ins) == ["connected_bookkeeper", "connected_inviter"]
 
@@ -693,21 +673,15 @@ def test_direct_connection_expires_without_a_notice(play):
 def test_amazon_refusals_leave_the_request_open_for_another_try(play, failure, outcome):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("exchange_authorization_code", failure)
-        handle = await case.start()
-        await case.invited(handle)
-        assert await case.submit(handle, 51) == AuthorizationOutcome(
-            outcome, OUTCOME_MESSAGES[outcome]
-        )
-        assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(51, outcome, OUTCOME_MESSAGES[outcome])
-        ]
+        handle = await case.start_invited()
+        assert await case.submit(handle, 51) == answered(outcome)
+        assert case.stand_ins.of("record_outcome") == [recorded(51, outcome)]
         assert "check_marketplace" not in case.stand_ins.names()
         status = await case.status(handle)
         assert status.open and status.status == RequestState.SENT
         assert notices(case.stand_ins) == []
         # The seller tries again, and this time it works.
-        assert (await case.submit(handle, 52)).outcome == RequestState.CONNECTED
-        assert (await handle.result()).status == RequestState.CONNECTED
+        await case.connect(handle, 52)
 
     play(scenario)
 
@@ -717,22 +691,13 @@ def test_amazon_not_answering_until_the_exchange_deadline_is_amazon_unavailable(
         case.stand_ins.script(
             "exchange_authorization_code", failing_for(EXCHANGE_DEADLINE + timedelta(minutes=1))
         )
-        handle = await case.start()
-        await case.invited(handle)
-        update = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(53),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        )
+        handle = await case.start_invited()
+        update = await case.submitting(handle, 53)
         await case.stand_ins.wait_for("exchange_authorization_code")
         await case.env.fast_forward(handle, EXCHANGE_DEADLINE + timedelta(minutes=2))
         assert (await update.result()).outcome == Outcome.AMAZON_UNAVAILABLE
         assert len(case.stand_ins.of("exchange_authorization_code")) == 1
-        assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(
-                53, Outcome.AMAZON_UNAVAILABLE, OUTCOME_MESSAGES[Outcome.AMAZON_UNAVAILABLE]
-            )
-        ]
+        assert case.stand_ins.of("record_outcome") == [recorded(53, Outcome.AMAZON_UNAVAILABLE)]
         assert (await case.status(handle)).open
 
     play(scenario)
@@ -742,26 +707,22 @@ def test_wrong_account_twice_tells_the_bookkeeper_once(play):
     async def scenario(case: Case) -> None:
         wrong = MarketplaceCheck(False, "Elsewhere Ltd")
         case.stand_ins.script("check_marketplace", wrong, wrong)
-        handle = await case.start()
-        await case.invited(handle)
-        expected = AuthorizationOutcome(
-            Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]
-        )
+        handle = await case.start_invited()
+        expected = answered(Outcome.WRONG_ACCOUNT)
         assert await case.submit(handle, 61) == expected
         # A replayed callback gets the same answer, and nothing is done twice.
         assert await case.submit(handle, 61) == expected
         assert await case.submit(handle, 62) == expected
         assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(61, Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]),
-            OutcomeInput(62, Outcome.WRONG_ACCOUNT, OUTCOME_MESSAGES[Outcome.WRONG_ACCOUNT]),
+            recorded(61, Outcome.WRONG_ACCOUNT),
+            recorded(62, Outcome.WRONG_ACCOUNT),
         ]
         assert case.stand_ins.of("send_notice") == [
             NoticeInput(case.request_id, "wrong_account_bookkeeper")
         ]
         assert "store_connection" not in case.stand_ins.names()
         assert (await case.status(handle)).open
-        assert (await case.submit(handle, 63)).outcome == RequestState.CONNECTED
-        assert (await handle.result()).status == RequestState.CONNECTED
+        await case.connect(handle, 63)
         assert notices(case.stand_ins) == [
             "wrong_account_bookkeeper",
             "connected_bookkeeper",
@@ -775,11 +736,9 @@ def test_wrong_account_notice_that_cannot_be_sent_does_not_stop_the_request(play
     async def scenario(case: Case) -> None:
         case.stand_ins.script("check_marketplace", MarketplaceCheck(False, "Elsewhere Ltd"))
         case.stand_ins.script("send_notice", refused("EmailRejected"))
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         assert (await case.submit(handle, 64)).outcome == Outcome.WRONG_ACCOUNT
-        assert (await case.submit(handle, 65)).outcome == RequestState.CONNECTED
-        assert (await handle.result()).status == RequestState.CONNECTED
+        await case.connect(handle, 65)
         assert notices(case.stand_ins) == [
             "wrong_account_bookkeeper",
             "connected_bookkeeper",
@@ -792,13 +751,10 @@ def test_wrong_account_notice_that_cannot_be_sent_does_not_stop_the_request(play
 def test_request_closed_meanwhile_stores_nothing_and_answers_withdrawn(play):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("store_connection", refused("RequestClosed"))
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         outcome = await case.submit(handle, 71)
-        assert outcome == AuthorizationOutcome(Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
-        assert case.stand_ins.of("record_outcome") == [
-            OutcomeInput(71, Outcome.CLOSED, OUTCOME_MESSAGES[Outcome.CLOSED])
-        ]
+        assert outcome == answered(Outcome.CLOSED)
+        assert case.stand_ins.of("record_outcome") == [recorded(71, Outcome.CLOSED)]
         assert notices(case.stand_ins) == []
         assert "remove_connection" not in case.stand_ins.names()
 
@@ -807,19 +763,10 @@ def test_request_closed_meanwhile_stores_nothing_and_answers_withdrawn(play):
 
 def test_a_second_authorization_while_one_is_handled_is_refused(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold()
-        case.stand_ins.script("exchange_authorization_code", held)
-        handle = await case.start()
-        await case.invited(handle)
-        first = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(81),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        handle, first, held = await case.held_at("exchange_authorization_code", 81)
+        assert "Another authorization" in await refusal(
+            handle, ConnectionRequestWorkflow.submit_authorization, AuthorizationSubmitted(82)
         )
-        await held.started.wait()
-        with pytest.raises(WorkflowUpdateFailedError) as caught:
-            await case.submit(handle, 82)
-        assert "Another authorization" in str(caught.value.cause)
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(ConnectionRequestWorkflow.resend, ResendRequest("b"))
         held.answer = ExchangeResult("A1")
@@ -836,8 +783,7 @@ def test_a_second_authorization_while_one_is_handled_is_refused(play):
 def test_confirmation_refused_for_good_undoes_the_connection(play):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("send_notice", None, refused("EmailRejected"))
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         assert (await case.submit(handle, 91)).outcome == RequestState.CONNECTED
         assert (await handle.result()).status == RequestState.FAILED
         assert case.stand_ins.names()[-5:] == [
@@ -875,13 +821,8 @@ def test_confirmation_failing_past_its_deadline_undoes_the_connection(play):
         case.stand_ins.script(
             "send_notice", *failing, failing_for(CONFIRMATION_DEADLINE + timedelta(hours=1))
         )
-        handle = await case.start()
-        await case.invited(handle)
-        update = await handle.start_update(
-            ConnectionRequestWorkflow.submit_authorization,
-            AuthorizationSubmitted(92),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        )
+        handle = await case.start_invited()
+        update = await case.submitting(handle, 92)
         await case.env.fast_forward(handle, None)
         assert (await update.result()).outcome == RequestState.CONNECTED
         assert (await handle.result()).status == RequestState.FAILED
@@ -937,8 +878,7 @@ def test_invitation_refused_by_the_mail_server_fails_the_workflow(play):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("send_invitation", refused("EmailRejected"))
         handle = await case.start()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+        await failure(handle)
         assert case.stand_ins.names() == ["confirm_request_saved", "send_invitation"]
 
     play(scenario)
@@ -949,14 +889,7 @@ def test_invitation_refused_by_the_mail_server_fails_the_workflow(play):
 
 def test_a_request_never_saved_is_abandoned_after_the_deadline_without_email(play):
     async def scenario(case: Case) -> None:
-        case.stand_ins.script(
-            "confirm_request_saved",
-            failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved"),
-        )
-        handle = await case.start()
-        # The server gives up at once: the next try would fall after SAVED_DEADLINE.
-        assert (await handle.result()).status == ABANDONED
-        assert case.stand_ins.names() == ["confirm_request_saved"]
+        handle = await never_saved(case, "confirm_request_saved")
         assert await case.attributes(handle) == (None, None, None)
 
     play(scenario)
@@ -966,8 +899,7 @@ def test_a_request_saved_after_a_few_tries_goes_ahead(play):
     async def scenario(case: Case) -> None:
         not_yet = ApplicationError("not saved yet", type="NotYetSaved")
         case.stand_ins.script("confirm_request_saved", not_yet, not_yet)
-        handle = await case.start()
-        await case.invited(handle)
+        handle = await case.start_invited()
         assert len(case.stand_ins.of("confirm_request_saved")) == 3
         assert (await case.status(handle)).status == RequestState.SENT
 
@@ -976,8 +908,7 @@ def test_a_request_saved_after_a_few_tries_goes_ahead(play):
 
 def test_ops_cancellation_while_an_email_is_being_sent_still_withdraws(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold(EmailsSent(["s@example.test"]))
-        case.stand_ins.script("send_invitation", held)
+        held = case.stand_ins.hold_next("send_invitation", EmailsSent(["s@example.test"]))
         handle = await case.start()
         await held.started.wait()
         await handle.cancel()
@@ -991,28 +922,19 @@ def test_ops_cancellation_while_an_email_is_being_sent_still_withdraws(play):
         await _until(settled, True)
         held.release()
         assert case.stand_ins.names().count("send_invitation") == 1
-        assert case.stand_ins.of("close_request") == [
-            close(
-                case.request_id,
-                RequestState.CANCELLED,
-                "Withdrawn by operations (cancelled in Temporal).",
-                OPERATIONS,
-            )
-        ]
+        assert case.stand_ins.of("close_request") == [withdrawn_by_operations(case.request_id)]
 
     play(scenario)
 
 
 def test_a_change_of_email_accepted_before_a_connection_sends_nothing_after_it(play):
     async def scenario(case: Case) -> None:
-        held = case.stand_ins.hold(EmailChange(True))
-        case.stand_ins.script("change_client_email", held)
-        handle = await case.start()
-        await case.invited(handle)
-        changing = await handle.start_update(
+        held = case.stand_ins.hold_next("change_client_email", EmailChange(True))
+        handle = await case.start_invited()
+        changing = await under_way(
+            handle,
             ConnectionRequestWorkflow.change_email,
             ChangeEmailRequest("new@shop.test", BOOKKEEPER),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         await held.started.wait()
         assert (await case.submit(handle, 24)).outcome == RequestState.CONNECTED

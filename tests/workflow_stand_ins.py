@@ -10,14 +10,21 @@ them run.
 import asyncio
 import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
@@ -45,8 +52,76 @@ from vocabulary.messages import (
     StoredConnection,
     UserInvitationEmailInput,
 )
+from vocabulary.policies import SAVED_DEADLINE
+from vocabulary.statuses import ABANDONED
 
 DAY = timedelta(days=1)
+
+# name: (input, output) of every activity each workflow calls, as the real activities define
+# them. The stand-ins below and the benchmarks' no-op worker (harness/noop_worker.py) are both
+# built from these tables.
+Activities = dict[str, tuple[type, type]]
+CONNECTION_REQUEST_ACTIVITIES: Activities = {
+    "confirm_request_saved": (RequestRef, Done),
+    "send_invitation": (InvitationInput, EmailsSent),
+    "send_notice": (NoticeInput, EmailsSent),
+    "exchange_authorization_code": (AuthorizationRef, ExchangeResult),
+    "check_marketplace": (AuthorizationRef, MarketplaceCheck),
+    "store_connection": (AuthorizationRef, StoredConnection),
+    "record_outcome": (OutcomeInput, Done),
+    "record_event": (EventInput, Done),
+    "change_client_email": (ChangeEmailInput, EmailChange),
+    "remove_connection": (RequestRef, Done),
+    "close_request": (CloseRequestInput, Closed),
+}
+USER_INVITATION_ACTIVITIES: Activities = {
+    "confirm_invitation_saved": (AcceptInput, Done),
+    "send_user_invitation": (UserInvitationEmailInput, EmailsSent),
+    "add_member": (AcceptInput, MemberAdded),
+    "close_invitation": (CloseInvitationInput, Closed),
+    "notify_inviter": (InvitationNoticeInput, EmailsSent),
+}
+
+# What each stand-in answers when a test scripts nothing (see StandIns).
+CONNECTION_REQUEST_ANSWERS: dict[str, Any] = {
+    "confirm_request_saved": Done(),
+    "send_invitation": EmailsSent(["s@example.test"]),
+    "send_notice": EmailsSent(["b@example.test"]),
+    "exchange_authorization_code": ExchangeResult("A1"),
+    "check_marketplace": MarketplaceCheck(True, "Acme"),
+    "store_connection": StoredConnection(1),
+    "record_outcome": Done(),
+    "record_event": Done(),
+    "change_client_email": EmailChange(True),
+    "remove_connection": Done(),
+    "close_request": lambda i: Closed(i.status),
+}
+USER_INVITATION_ANSWERS: dict[str, Any] = {
+    "confirm_invitation_saved": Done(),
+    "send_user_invitation": EmailsSent(["u@x.test"]),
+    "add_member": MemberAdded(7, 70),
+    "close_invitation": lambda i: Closed(i.status),
+    "notify_inviter": EmailsSent(["a@x.test"]),
+}
+
+
+def typed_activity(name: str, input_type: type, output_type: type, body: Callable) -> Callable:
+    """An activity registered as `name` that takes `input_type` and returns `output_type` (the
+    types tell Temporal how to decode and encode them) and does `body(input)`: a plain function
+    runs in the worker's activity executor, a coroutine function on its event loop."""
+    if inspect.iscoroutinefunction(body):
+
+        async def run(input):
+            return await body(input)
+
+    else:
+
+        def run(input):
+            return body(input)
+
+    run.__annotations__ = {"input": input_type, "return": output_type}
+    run.__name__ = run.__qualname__ = name
+    return activity.defn(name=name)(run)
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +201,12 @@ class StandIns:
         self._held.append(held)
         return held
 
+    def hold_next(self, name: str, answer: Any = None) -> Held:
+        """Script a Held answer as the activity's next one."""
+        held = self.hold(answer)
+        self.script(name, held)
+        return held
+
     def release_all(self) -> None:
         for held in self._held:
             held.release()
@@ -165,100 +246,84 @@ class StandIns:
 
     def connection_request(self) -> list[Callable]:
         """The activities of ConnectionRequestWorkflow."""
-
-        @activity.defn(name="confirm_request_saved")
-        async def confirm_request_saved(input: RequestRef) -> Done:
-            return await self._answer("confirm_request_saved", input, Done())
-
-        @activity.defn(name="send_invitation")
-        async def send_invitation(input: InvitationInput) -> EmailsSent:
-            return await self._answer("send_invitation", input, EmailsSent(["s@example.test"]))
-
-        @activity.defn(name="send_notice")
-        async def send_notice(input: NoticeInput) -> EmailsSent:
-            return await self._answer("send_notice", input, EmailsSent(["b@example.test"]))
-
-        @activity.defn(name="exchange_authorization_code")
-        async def exchange_authorization_code(input: AuthorizationRef) -> ExchangeResult:
-            return await self._answer("exchange_authorization_code", input, ExchangeResult("A1"))
-
-        @activity.defn(name="check_marketplace")
-        async def check_marketplace(input: AuthorizationRef) -> MarketplaceCheck:
-            return await self._answer("check_marketplace", input, MarketplaceCheck(True, "Acme"))
-
-        @activity.defn(name="store_connection")
-        async def store_connection(input: AuthorizationRef) -> StoredConnection:
-            return await self._answer("store_connection", input, StoredConnection(1))
-
-        @activity.defn(name="record_outcome")
-        async def record_outcome(input: OutcomeInput) -> Done:
-            return await self._answer("record_outcome", input, Done())
-
-        @activity.defn(name="record_event")
-        async def record_event(input: EventInput) -> Done:
-            return await self._answer("record_event", input, Done())
-
-        @activity.defn(name="change_client_email")
-        async def change_client_email(input: ChangeEmailInput) -> EmailChange:
-            return await self._answer("change_client_email", input, EmailChange(True))
-
-        @activity.defn(name="remove_connection")
-        async def remove_connection(input: RequestRef) -> Done:
-            return await self._answer("remove_connection", input, Done())
-
-        @activity.defn(name="close_request")
-        async def close_request(input: CloseRequestInput) -> Closed:
-            return await self._answer("close_request", input, lambda i: Closed(i.status))
-
-        return [
-            confirm_request_saved,
-            send_invitation,
-            send_notice,
-            exchange_authorization_code,
-            check_marketplace,
-            store_connection,
-            record_outcome,
-            record_event,
-            change_client_email,
-            remove_connection,
-            close_request,
-        ]
+        return self._stand_ins(CONNECTION_REQUEST_ACTIVITIES, CONNECTION_REQUEST_ANSWERS)
 
     def user_invitation(self) -> list[Callable]:
         """The activities of UserInvitationWorkflow."""
+        return self._stand_ins(USER_INVITATION_ACTIVITIES, USER_INVITATION_ANSWERS)
 
-        @activity.defn(name="confirm_invitation_saved")
-        async def confirm_invitation_saved(input: AcceptInput) -> Done:
-            return await self._answer("confirm_invitation_saved", input, Done())
+    def _stand_ins(self, table: Activities, defaults: dict[str, Any]) -> list[Callable]:
+        def stand_in(name: str, input_type: type, output_type: type) -> Callable:
+            async def answer(input: Any) -> Any:
+                return await self._answer(name, input, defaults[name])
 
-        @activity.defn(name="send_user_invitation")
-        async def send_user_invitation(input: UserInvitationEmailInput) -> EmailsSent:
-            return await self._answer("send_user_invitation", input, EmailsSent(["u@x.test"]))
+            return typed_activity(name, input_type, output_type, answer)
 
-        @activity.defn(name="add_member")
-        async def add_member(input: AcceptInput) -> MemberAdded:
-            return await self._answer("add_member", input, MemberAdded(7, 70))
-
-        @activity.defn(name="close_invitation")
-        async def close_invitation(input: CloseInvitationInput) -> Closed:
-            return await self._answer("close_invitation", input, lambda i: Closed(i.status))
-
-        @activity.defn(name="notify_inviter")
-        async def notify_inviter(input: InvitationNoticeInput) -> EmailsSent:
-            return await self._answer("notify_inviter", input, EmailsSent(["a@x.test"]))
-
-        return [
-            confirm_invitation_saved,
-            send_user_invitation,
-            add_member,
-            close_invitation,
-            notify_inviter,
-        ]
+        return [stand_in(name, *types) for name, types in table.items()]
 
 
 def fresh(prefix: str) -> str:
     """A workflow id or task queue no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def under_way(handle: WorkflowHandle, update: Callable, arg: Any) -> WorkflowUpdateHandle:
+    """Start an update; return once the workflow has accepted it, before it is done."""
+    return await handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+
+
+async def refusal(handle: WorkflowHandle, update: Callable, arg: Any) -> str:
+    """Why the workflow refuses the update (the test fails if it does not)."""
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(update, arg)
+    return str(caught.value.cause)
+
+
+async def failure(handle: WorkflowHandle) -> BaseException | None:
+    """What the workflow failed with (the test fails if it does not)."""
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    return caught.value.cause
+
+
+async def never_saved(case: Any, confirm: str) -> WorkflowHandle:
+    """Start the case's workflow with its row never saved: `confirm` (the activity that checks
+    for the row) keeps failing past SAVED_DEADLINE. The server gives up at once, since the next
+    try would fall after the deadline; the workflow ends abandoned, having called nothing else."""
+    case.stand_ins.script(
+        confirm, failing_for(SAVED_DEADLINE + timedelta(seconds=30), kind="NotYetSaved")
+    )
+    handle = await case.start()
+    assert (await handle.result()).status == ABANDONED
+    assert case.stand_ins.names() == [confirm]
+    return handle
+
+
+def player(
+    loop: Any,
+    env: WorkflowEnvironment,
+    workflow: type,
+    activities: Callable[[StandIns], list[Callable]],
+    new_case: Callable[[StandIns], Any],
+) -> Callable[[Callable[[Any], Awaitable[None]]], StandIns]:
+    """play(scenario): run `async scenario(case)` with a worker of the real `workflow` and the
+    stand-ins on the case's own task queue; `new_case(stand_ins)` makes the test's case."""
+
+    def play(scenario: Callable[[Any], Awaitable[None]]) -> StandIns:
+        stand_ins = StandIns()
+        case = new_case(stand_ins)
+
+        async def main() -> None:
+            async with worker(env.client, workflow, activities(stand_ins), case.task_queue):
+                try:
+                    await scenario(case)
+                finally:
+                    stand_ins.release_all()
+
+        loop.run(main(), timeout=90)
+        return stand_ins
+
+    return play
 
 
 def worker(client: Client, workflow: type, activities: list[Callable], task_queue: str) -> Worker:
