@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from activities.deps import Deps
+from activities.deps import Activities
 from activities.links import issue_link
 from activities.mail import composer, deliver
 from core.account_emails import ACCOUNT_EMAILS
@@ -16,11 +16,8 @@ TOKEN_LIFETIME = {LoginToken.VERIFY: timedelta(days=2), LoginToken.RESET: timede
 LINK_PATH = {LoginToken.VERIFY: "verify", LoginToken.RESET: "reset"}
 
 
-class AccountEmailActivities:
+class AccountEmailActivities(Activities):
     """Sends the emails that prove a person owns their address."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     @activity.defn
     def send_account_email(self, input: AccountEmailInput) -> EmailsSent:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deps import Deps
+from activities.deps import Activities
 from activities.rows import load
 from core import marketplaces
 from core.amazon import AmazonRefused, Participation
@@ -22,11 +22,8 @@ def _refused(err: AmazonRefused) -> ApplicationError:
     )
 
 
-class AmazonActivities:
+class AmazonActivities(Activities):
     """Server-to-server calls to Login with Amazon and the Sellers API."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     @activity.defn
     def exchange_authorization_code(self, input: AuthorizationRef) -> ExchangeResult:

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deps import Deps
+from activities.deps import Activities
 from core.accounts import AmazonConnection
 from core.clock import utcnow
 from core.request_rows import close_open_request, move_open_request, supersede_links
@@ -25,11 +25,8 @@ from vocabulary.messages import (
 from vocabulary.statuses import Outcome, RequestState
 
 
-class ConnectionActivities:
+class ConnectionActivities(Activities):
     """Writes the outcome of a connection request to the application database."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     @activity.defn
     def confirm_request_saved(self, input: RequestRef) -> Done:

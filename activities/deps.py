@@ -52,6 +52,13 @@ class Deps:
         )
 
 
+class Activities:
+    """The activity classes' base: each holds the Deps it was built with, as `self.deps`."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+
 @contextmanager
 def _app_session(app: Flask) -> Iterator[scoped_session[Session]]:
     with app.app_context():

@@ -1,13 +1,11 @@
 """Email activities: invitations with fresh links, reminders, and notices to each party."""
 
-import math
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deps import Deps
-from activities.identity import email_identity
-from activities.links import issue_link
+from activities.deps import Activities
+from activities.identity import message_key
+from activities.links import days_left, issue_link
 from activities.mail import composer, deliver
 from activities.rows import load
 from core import request_emails as emails
@@ -25,11 +23,8 @@ INVITATION_EVENTS = {
 }
 
 
-class EmailActivities:
+class EmailActivities(Activities):
     """Sends the emails of a connection request through the configured SMTP server."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     @activity.defn
     def send_invitation(self, input: InvitationInput) -> EmailsSent:
@@ -40,7 +35,6 @@ class EmailActivities:
                 raise ApplicationError(
                     f"the request is {request.status}", type="RequestClosed", non_retryable=True
                 )
-            now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             token = issue_link(
                 session,
@@ -68,14 +62,13 @@ class EmailActivities:
                 )
             session.commit()  # the link must work before the email can arrive
 
-            days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             link = f"{self.deps.settings.app_base_url}/connect/{token}"
-            _, run_id, activity_id = email_identity()
-            key = f"{request.public_id}.{input.reason}.{run_id[:8]}.{activity_id}"
+            days = days_left(expires_at)
+            key = message_key(request.public_id, input.reason)
             # Sent again (a resend or a new address): "New link: " so threads don't bury it.
             new_link = input.reason in ("resent", "email_changed")
             invitation = emails.seller_invitation(
-                request, link, expires_at, number, days_left, new_link=new_link
+                request, link, expires_at, number, days, new_link=new_link
             )
             deliver(self.deps.mailer, invitation, key)
             recipients = [request.client_email]
@@ -84,9 +77,7 @@ class EmailActivities:
                 deliver(self.deps.mailer, copy, f"{request.public_id}.sent.copy")
                 recipients.append(request.requested_by.email)
             elif input.reason == "reminder":
-                notice = emails.bookkeeper_reminded(
-                    request, number, input.reminders_total, days_left
-                )
+                notice = emails.bookkeeper_reminded(request, number, input.reminders_total, days)
                 deliver(self.deps.mailer, notice, f"{request.public_id}.reminder.{number}.copy")
                 recipients.append(request.requested_by.email)
                 if request.status in (RequestState.SENT, RequestState.OPENED):

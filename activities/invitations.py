@@ -1,19 +1,16 @@
 """User-invitation activities: emails with fresh links, adding the member, closing, notices."""
 
-import math
-
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deps import Deps
-from activities.identity import email_identity
-from activities.links import issue_link
+from activities.deps import Activities
+from activities.identity import message_key
+from activities.links import days_left, issue_link
 from activities.mail import composer, deliver
 from activities.rows import load
 from core import invitation_emails as emails
 from core.accounts import Membership
-from core.clock import utcnow
 from core.invitations import InvitationLink, UserInvitation, close_open_invitation
 from vocabulary.messages import (
     AcceptInput,
@@ -28,11 +25,8 @@ from vocabulary.messages import (
 from vocabulary.statuses import InvitationState
 
 
-class InvitationActivities:
+class InvitationActivities(Activities):
     """Side effects of inviting a user into an account."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     @activity.defn
     def confirm_invitation_saved(self, input: AcceptInput) -> Done:
@@ -47,7 +41,6 @@ class InvitationActivities:
         """Make a fresh link (only its hash is kept) and email it to the invitee."""
         with self.deps.session() as session:
             invitation = load(session, UserInvitation, input.invitation_id)
-            now = utcnow()
             expires_at = input.expires_at.replace(tzinfo=None)
             token = issue_link(
                 session,
@@ -64,17 +57,15 @@ class InvitationActivities:
                 invitation.reminders_sent = 0
             session.commit()  # the link must work before the email can arrive
             link = f"{self.deps.settings.app_base_url}/invitations/{token}"
-            days_left = max(0, math.ceil((expires_at - now).total_seconds() / 86400))
             email = emails.invitation_email(
                 invitation,
                 link,
                 expires_at,
                 input.reminder_number,
-                days_left,
+                days_left(expires_at),
                 new_link=input.reason == "resent",
             )
-            _, run_id, activity_id = email_identity()
-            key = f"{invitation.public_id}.{input.reason}.{run_id[:8]}.{activity_id}"
+            key = message_key(invitation.public_id, input.reason)
             deliver(self.deps.mailer, email, key)
             return EmailsSent([invitation.email])
 

@@ -1,9 +1,13 @@
 """Issuing an emailed link: the one routine behind every link the activities send."""
 
+import math
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
 
 from activities.identity import email_identity
+from core.clock import utcnow
 from core.crypto import digest, link_token
 from core.request_rows import supersede_links
 
@@ -28,3 +32,8 @@ def issue_link(
     if not session.scalar(select(model.id).filter_by(token_hash=token_hash)):
         session.add(model(**owner, token_hash=token_hash, **values))
     return token
+
+
+def days_left(expires_at: datetime) -> int:
+    """Whole days, rounded up, until a link expiring at `expires_at` (naive UTC) stops working."""
+    return max(0, math.ceil((expires_at - utcnow()).total_seconds() / 86400))

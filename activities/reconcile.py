@@ -6,7 +6,7 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.deps import Deps
+from activities.deps import Activities, Deps
 from core.invitations import UserInvitation, close_open_invitation
 from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
@@ -15,11 +15,11 @@ from vocabulary.messages import ClosedByOperations, Orphan, Reconciled, Reconcil
 from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState, RequestState
 
 
-class ReconcileActivities:
+class ReconcileActivities(Activities):
     """Needs the database and the worker's Temporal client."""
 
     def __init__(self, deps: Deps, client: Client) -> None:
-        self.deps = deps
+        super().__init__(deps)
         self.client = client
 
     @activity.defn

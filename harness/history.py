@@ -140,80 +140,63 @@ def explain_missing(parts: Parts, missing: list[tuple[str, str]], limit: int = 5
     ]
 
 
+# The spans of one callback, in the report's order: (label, from, to), points named by its
+# workflow's history (update_timeline), the web process's marks (wsgi_*, temporal_*) and the
+# client (sent, received). A span is left out where a point is missing. INSIDE_B stands for
+# the spans inside b, from the history alone.
+CALLBACK_SPANS = [
+    ("a. client -> update accepted (HTTP, Flask, RPC, workflow task)", "sent", "accepted"),
+    ("   a. client -> its workflow task scheduled", "sent", "accepting scheduled"),
+    ("   a. that task queued (scheduled -> started)", "accepting scheduled", "accepting started"),
+    (
+        "   a. that task in the worker (started -> completed)",
+        "accepting started",
+        "accepting completed",
+    ),
+    ("b. accepted -> completed (in the workflow)", "accepted", "completed"),
+    INSIDE_B := ("   b. (each activity's run, the workflow tasks between them)", "", ""),
+    ("c. completed -> client has the page (RPC, Flask, HTTP)", "completed", "received"),
+    ("in-process: client -> Flask starts (HTTP, werkzeug)", "sent", "wsgi_start"),
+    ("in-process: Flask before the Temporal call", "wsgi_start", "temporal_start"),
+    ("in-process: update sent -> accepted", "temporal_start", "accepted"),
+    ("in-process: completed -> result back in Flask", "completed", "temporal_end"),
+    ("in-process: Flask after (refresh, render)", "temporal_end", "wsgi_end"),
+    ("in-process: Flask done -> client has the page", "wsgi_end", "received"),
+]
+
+
+def inside_update(timeline: dict[str, float]) -> dict[str, float]:
+    """Where the update's time went in the workflow: each activity's run, the tasks between."""
+    if "accepted" not in timeline or "completed" not in timeline:
+        return {}
+    inside = {name: seconds for name, seconds in timeline.items() if name.startswith("run ")}
+    inside["workflow tasks between them"] = (
+        timeline["completed"] - timeline["accepted"] - timeline.get("activities", 0.0)
+    )
+    if timeline.get("tasks"):
+        inside["   queued (scheduled -> started)"] = timeline["tasks queued"]
+        inside["   in the worker (started -> completed)"] = timeline["tasks in worker"]
+    return inside
+
+
 def callback_breakdown(parts: Parts, results: list[CallbackResult]) -> dict[str, Summary]:
-    """Median spans of one callback from its workflow's history (and in-process marks)."""
+    """Median spans of one callback (CALLBACK_SPANS) from its workflow's history and, with
+    --in-process, the web process's marks."""
     timed = [r for r in results if r.connected and not r.refreshes]
     timelines = parts.loop.run(
         gather([update_timeline(parts.client, r.workflow_id) for r in timed]), timeout=300
     )
     spans: dict[str, list[float]] = {}
-
-    def add(name: str, seconds: float) -> None:
-        spans.setdefault(name, []).append(seconds)
-
     for result, timeline in zip(timed, timelines, strict=True):
-        if "accepted" in timeline and "completed" in timeline:
-            add(
-                "a. client -> update accepted (HTTP, Flask, RPC, workflow task)",
-                timeline["accepted"] - result.sent_at,
-            )
-            if "accepting scheduled" in timeline:
-                add(
-                    "   a. client -> its workflow task scheduled",
-                    timeline["accepting scheduled"] - result.sent_at,
-                )
-                add(
-                    "   a. that task queued (scheduled -> started)",
-                    timeline["accepting started"] - timeline["accepting scheduled"],
-                )
-                add(
-                    "   a. that task in the worker (started -> completed)",
-                    timeline["accepting completed"] - timeline["accepting started"],
-                )
-            add(
-                "b. accepted -> completed (in the workflow)",
-                timeline["completed"] - timeline["accepted"],
-            )
-            for name, seconds in timeline.items():
-                if name.startswith("run "):
-                    add(f"   b. {name}", seconds)
-            add(
-                "   b. workflow tasks between them",
-                timeline["completed"] - timeline["accepted"] - timeline.get("activities", 0.0),
-            )
-            if timeline.get("tasks"):
-                add(
-                    "      queued (scheduled -> started)",
-                    timeline["tasks queued"],
-                )
-                add("      in the worker (started -> completed)", timeline["tasks in worker"])
-            add(
-                "c. completed -> client has the page (RPC, Flask, HTTP)",
-                result.received_at - timeline["completed"],
-            )
-        marks = parts.marks.get(result.bench_id) if parts.marks else {}
-        if "temporal_start" not in marks:
-            continue
-        add(
-            "in-process: client -> Flask starts (HTTP, werkzeug)",
-            marks["wsgi_start"] - result.sent_at,
-        )
-        add(
-            "in-process: Flask before the Temporal call",
-            marks["temporal_start"] - marks["wsgi_start"],
-        )
-        if "accepted" in timeline:
-            add(
-                "in-process: update sent -> accepted",
-                timeline["accepted"] - marks["temporal_start"],
-            )
-        if "completed" in timeline:
-            add(
-                "in-process: completed -> result back in Flask",
-                marks["temporal_end"] - timeline["completed"],
-            )
-        add("in-process: Flask after (refresh, render)", marks["wsgi_end"] - marks["temporal_end"])
-        add("in-process: Flask done -> client has the page", result.received_at - marks["wsgi_end"])
+        marks = (parts.marks.get(result.bench_id) if parts.marks else None) or {}
+        points = {"sent": result.sent_at, "received": result.received_at, **timeline, **marks}
+        for row in CALLBACK_SPANS:
+            label, start, end = row
+            if row is INSIDE_B:
+                for name, seconds in inside_update(timeline).items():
+                    spans.setdefault(f"   b. {name}", []).append(seconds)
+            elif start in points and end in points:
+                spans.setdefault(label, []).append(points[end] - points[start])
     return {name: Summary.of(values) for name, values in spans.items()}
 
 

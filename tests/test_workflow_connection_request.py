@@ -159,20 +159,23 @@ class Case:
         return (await self.attributes(handle))[0]
 
 
-_request_ids = iter(range(1000, 10**6))
-
-
 @pytest.fixture
 def play(loop, workflow_env):
-    """play(scenario): run `async scenario(case)` with a worker of the real workflow and the
-    stand-ins on the test's own task queue."""
-    return player(
-        loop,
-        workflow_env,
-        ConnectionRequestWorkflow,
-        StandIns.connection_request,
-        lambda stand_ins: Case(workflow_env, stand_ins, fresh("cr-queue"), next(_request_ids)),
-    )
+    """play(scenario): run `async scenario(case)` with the real workflow and the stand-ins."""
+    return player(loop, workflow_env, ConnectionRequestWorkflow, StandIns.connection_request, Case)
+
+
+def seller_event(case: Case, state: RequestState) -> EventInput:
+    """The timeline line the seller's progress to `state` adds."""
+    return EventInput(case.request_id, state, SELLER, PROGRESS[state], state)
+
+
+# The notices of a request whose seller first used the wrong account, then the right one.
+WRONG_ACCOUNT_THEN_CONNECTED = [
+    "wrong_account_bookkeeper",
+    "connected_bookkeeper",
+    "connected_seller",
+]
 
 
 def answered(outcome: str) -> AuthorizationOutcome:
@@ -320,23 +323,13 @@ def test_seller_progress_is_recorded_once_and_pauses_reminders_while_at_amazon(p
         await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
         await handle.signal(ConnectionRequestWorkflow.seller_opened, SellerProgress(SELLER))
         [opened] = await case.stand_ins.wait_for("record_event")
-        assert opened == EventInput(
-            case.request_id,
-            RequestState.OPENED,
-            SELLER,
-            PROGRESS[RequestState.OPENED],
-            RequestState.OPENED,
-        )
+        assert opened == seller_event(case, RequestState.OPENED)
         status = await case.status(handle)
         assert status.status == RequestState.OPENED
         assert (await case.attributes(handle))[0] == RequestState.OPENED
 
-        assert await case.seller(handle, ConnectionRequestWorkflow.consent_started) == EventInput(
-            case.request_id,
-            RequestState.CONSENT_STARTED,
-            SELLER,
-            PROGRESS[RequestState.CONSENT_STARTED],
-            RequestState.CONSENT_STARTED,
+        assert await case.seller(handle, ConnectionRequestWorkflow.consent_started) == seller_event(
+            case, RequestState.CONSENT_STARTED
         )
         status = await case.status(handle)
         assert status.status == RequestState.CONSENT_STARTED
@@ -723,11 +716,7 @@ def test_wrong_account_twice_tells_the_bookkeeper_once(play):
         assert "store_connection" not in case.stand_ins.names()
         assert (await case.status(handle)).open
         await case.connect(handle, 63)
-        assert notices(case.stand_ins) == [
-            "wrong_account_bookkeeper",
-            "connected_bookkeeper",
-            "connected_seller",
-        ]
+        assert notices(case.stand_ins) == WRONG_ACCOUNT_THEN_CONNECTED
 
     play(scenario)
 
@@ -739,11 +728,7 @@ def test_wrong_account_notice_that_cannot_be_sent_does_not_stop_the_request(play
         handle = await case.start_invited()
         assert (await case.submit(handle, 64)).outcome == Outcome.WRONG_ACCOUNT
         await case.connect(handle, 65)
-        assert notices(case.stand_ins) == [
-            "wrong_account_bookkeeper",
-            "connected_bookkeeper",
-            "connected_seller",
-        ]
+        assert notices(case.stand_ins) == WRONG_ACCOUNT_THEN_CONNECTED
 
     play(scenario)
 

@@ -9,6 +9,7 @@ them run.
 
 import asyncio
 import inspect
+import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -299,24 +300,28 @@ async def never_saved(case: Any, confirm: str) -> WorkflowHandle:
     return handle
 
 
+_case_ids = itertools.count(1000)
+
+
 def player(
     loop: Any,
     env: WorkflowEnvironment,
     workflow: type,
     activities: Callable[[StandIns], list[Callable]],
-    new_case: Callable[[StandIns], Any],
+    case: type,
 ) -> Callable[[Callable[[Any], Awaitable[None]]], StandIns]:
     """play(scenario): run `async scenario(case)` with a worker of the real `workflow` and the
-    stand-ins on the case's own task queue; `new_case(stand_ins)` makes the test's case."""
+    stand-ins; `case(env, stand_ins, task_queue, id)` is the test's case, on its own task queue
+    and with an id no other test uses."""
 
     def play(scenario: Callable[[Any], Awaitable[None]]) -> StandIns:
         stand_ins = StandIns()
-        case = new_case(stand_ins)
+        this = case(env, stand_ins, fresh("queue"), next(_case_ids))
 
         async def main() -> None:
-            async with worker(env.client, workflow, activities(stand_ins), case.task_queue):
+            async with worker(env.client, workflow, activities(stand_ins), this.task_queue):
                 try:
-                    await scenario(case)
+                    await scenario(this)
                 finally:
                     stand_ins.release_all()
 
