@@ -8,17 +8,34 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Activities
 from activities.rows import load
 from core import marketplaces
-from core.amazon import AmazonRefused, Participation
+from core.amazon import AmazonRefused, AppRefused, Participation
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
 from core.requests import Authorization
 from vocabulary.messages import AuthorizationRef, ExchangeResult, MarketplaceCheck
 
 
-def _refused(err: AmazonRefused) -> ApplicationError:
-    # Only the error code travels: Amazon's descriptions may quote what was sent.
+def _refused(err: AmazonRefused | AppRefused, authorization: Authorization) -> ApplicationError:
+    """The failure the workflow reads: the seller's grant refused ("AmazonRefused"), or the app
+    itself ("AppRefused", its StuckReason in the details). Only Amazon's error code travels,
+    never its description: that may quote what was sent."""
+    if isinstance(err, AmazonRefused):
+        return ApplicationError(
+            f"Amazon refused: {err.error}", type="AmazonRefused", non_retryable=True
+        )
+    # Ops' alarm: the seller is not to blame and nothing retries until an operator acts.
+    activity.logger.error(
+        "Amazon refused the app itself (%s: %s) for request %s: see docs/operations.md,"
+        " 'When Amazon refuses the app'",
+        err.reason,
+        err.detail,
+        authorization.request_id,
+    )
     return ApplicationError(
-        f"Amazon refused: {err.error}", type="AmazonRefused", non_retryable=True
+        f"Amazon refused the app: {err.detail}",
+        str(err.reason),
+        type="AppRefused",
+        non_retryable=True,
     )
 
 
@@ -49,10 +66,11 @@ class AmazonActivities(Activities):
                 code = decrypt(keys, authorization.code_encrypted)
                 try:
                     tokens = self.deps.amazon.exchange_code(code)
-                except AmazonRefused as err:
+                except (AmazonRefused, AppRefused) as err:
+                    # Single-use and dead within minutes: it is never presented again.
                     authorization.code_encrypted = None
                     session.commit()
-                    raise _refused(err) from None
+                    raise _refused(err, authorization) from None
                 authorization.code_encrypted = None
                 authorization.access_token_encrypted = encrypt(keys, tokens.access_token)
                 authorization.access_token_expires_at = utcnow() + timedelta(
@@ -80,8 +98,8 @@ class AmazonActivities(Activities):
                     tokens = self.deps.amazon.refresh_access_token(
                         decrypt(keys, authorization.refresh_token_encrypted)
                     )
-                except AmazonRefused as err:
-                    raise _refused(err) from None
+                except (AmazonRefused, AppRefused) as err:
+                    raise _refused(err, authorization) from None
                 access_token = tokens.access_token
                 authorization.access_token_encrypted = encrypt(keys, access_token)
                 authorization.access_token_expires_at = utcnow() + timedelta(
@@ -92,8 +110,8 @@ class AmazonActivities(Activities):
                 participations = self.deps.amazon.marketplace_participations(
                     marketplace, access_token
                 )
-            except AmazonRefused as err:
-                raise _refused(err) from None
+            except (AmazonRefused, AppRefused) as err:
+                raise _refused(err, authorization) from None
             for participation in participations:
                 if (
                     participation.marketplace_id == marketplace.marketplace_id

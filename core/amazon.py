@@ -2,9 +2,17 @@
 
 The consent URL is Amazon's own and is built by hand; the token endpoint is plain OAuth 2, spoken
 through Authlib's client with the credentials in the form body, as Amazon documents.
+
+Amazon's answers fall into three kinds (amazon-sp-api.md, section 9), each its own exception:
+the seller's grant is no good (AmazonRefused: start again), the app itself is refused
+(AppRefused: an operator must act, the seller is not to blame), or Amazon is busy or down
+(AmazonUnavailable and network errors: worth retrying).
 """
 
+import platform
+import re
 from dataclasses import dataclass
+from importlib import metadata
 from urllib.parse import urlencode
 
 import requests
@@ -12,16 +20,65 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from core.marketplaces import SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
+from vocabulary.statuses import StuckReason
 
 TIMEOUT = (5, 15)  # connect, read: seconds
 
 
 class AmazonRefused(Exception):
-    """Amazon answered with an OAuth error (invalid_grant, invalid_client, ...)."""
+    """The seller's grant is no good: LWA's invalid_grant (the code expired, was used or is
+    unknown; on a refresh, the seller revoked the app or the authorization lapsed)."""
 
     def __init__(self, error: str, description: str = "") -> None:
         super().__init__(f"{error}: {description}" if description else error)
         self.error = error
+
+
+class AppRefused(Exception):
+    """Amazon refused the app itself, not the seller: wrong or rotated LWA credentials, a role
+    the app lacks, a request Amazon calls malformed. Retrying cannot help; an operator must act.
+    `reason` is what ops see as the request's StuckReason."""
+
+    def __init__(self, reason: StuckReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class AmazonUnavailable(Exception):
+    """Amazon is throttling (429) or failing (5xx): worth retrying with backoff."""
+
+
+# LWA's OAuth errors that are the app's fault, not the seller's (amazon-sp-api.md, section 3).
+_CREDENTIAL_ERRORS = ("invalid_client", "unauthorized_client")
+
+
+def _oauth_error(error: OAuthError) -> Exception:
+    code = error.error or "error"
+    if code == "invalid_grant":
+        return AmazonRefused(code)
+    if code in _CREDENTIAL_ERRORS:
+        return AppRefused(StuckReason.AMAZON_CREDENTIALS, f"Login with Amazon answered {code}")
+    return AppRefused(StuckReason.AMAZON_REJECTED, f"Login with Amazon answered {code}")
+
+
+def _busy_or_down(response: requests.Response) -> requests.Response:
+    """Authlib hook, before the body is read: a throttled or failing LWA is retried, whatever
+    its body says (a 429 may come with an OAuth error body or none)."""
+    if response.status_code == 429 or response.status_code >= 500:
+        raise AmazonUnavailable(f"Login with Amazon answered HTTP {response.status_code}")
+    return response
+
+
+def user_agent(app_name: str) -> str:
+    """`<app>/<version> (Language=Python/<version>)`, as Amazon asks of every LWA and SP-API
+    call (amazon-sp-api.md, section 10); the app's name as one product token."""
+    token = re.sub(r"[^A-Za-z0-9!#$%&'*+.^_`|~-]+", "-", app_name).strip("-") or "app"
+    try:
+        version = metadata.version("amazon-connect")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"{token}/{version} (Language=Python/{platform.python_version()})"
 
 
 @dataclass(frozen=True)
@@ -66,11 +123,15 @@ def sign_out_url(config, marketplace: Marketplace, return_to: str) -> str:
 
 
 def _lwa(config) -> OAuth2Session:
-    return OAuth2Session(
+    session = OAuth2Session(
         client_id=config["LWA_CLIENT_ID"],
         client_secret=config["LWA_CLIENT_SECRET"],
         token_endpoint_auth_method="client_secret_post",
     )
+    session.headers["User-Agent"] = user_agent(config["APP_NAME"])
+    session.register_compliance_hook("access_token_response", _busy_or_down)
+    session.register_compliance_hook("refresh_token_response", _busy_or_down)
+    return session
 
 
 def _tokens(token: dict, refresh_token: str | None = None) -> Tokens:
@@ -82,7 +143,7 @@ def _tokens(token: dict, refresh_token: str | None = None) -> Tokens:
 
 
 def exchange_code(config, code: str) -> Tokens:
-    """Trade a single-use spapi_oauth_code for tokens; AmazonRefused on an OAuth error."""
+    """Trade a single-use spapi_oauth_code for tokens."""
     with _lwa(config) as lwa:
         try:
             token = lwa.fetch_token(
@@ -93,7 +154,7 @@ def exchange_code(config, code: str) -> Tokens:
                 timeout=TIMEOUT,
             )
         except OAuthError as exc:
-            raise AmazonRefused(exc.error or "error", exc.description or "") from None
+            raise _oauth_error(exc) from None
     return _tokens(token)
 
 
@@ -105,7 +166,7 @@ def refresh_access_token(config, refresh_token: str) -> Tokens:
                 config["LWA_TOKEN_URL"], refresh_token=refresh_token, timeout=TIMEOUT
             )
         except OAuthError as exc:
-            raise AmazonRefused(exc.error or "error", exc.description or "") from None
+            raise _oauth_error(exc) from None
     return _tokens(token, refresh_token)
 
 
@@ -116,12 +177,28 @@ def marketplace_participations(
     endpoint = config["SPAPI_ENDPOINT"] or marketplace.region.spapi_endpoint
     response = requests.get(
         f"{endpoint}/sellers/v1/marketplaceParticipations",
-        headers={"x-amz-access-token": access_token, "accept": "application/json"},
+        headers={
+            "x-amz-access-token": access_token,
+            "accept": "application/json",
+            "user-agent": user_agent(config["APP_NAME"]),
+        },
         timeout=TIMEOUT,
     )
-    if response.status_code in (401, 403):
-        raise AmazonRefused("unauthorized", "the access token was refused by the Sellers API")
-    response.raise_for_status()
+    request_id = response.headers.get("x-amzn-RequestId", "none")
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise AmazonUnavailable(f"the Sellers API answered HTTP {status} (request {request_id})")
+    if status in (401, 403):
+        # A fresh token refused: the app lacks a role the call needs (or calls the wrong region).
+        raise AppRefused(
+            StuckReason.AMAZON_ROLE_MISSING,
+            f"the Sellers API answered HTTP {status} (request {request_id})",
+        )
+    if status >= 400:
+        raise AppRefused(
+            StuckReason.AMAZON_REJECTED,
+            f"the Sellers API answered HTTP {status} (request {request_id})",
+        )
     return [
         Participation(
             marketplace_id=item["marketplace"]["id"],
@@ -138,6 +215,7 @@ class AmazonClient:
     take one, so a test can hand them a stand-in with the same three methods."""
 
     SETTINGS = (
+        "APP_NAME",
         "APP_BASE_URL",
         "LWA_CLIENT_ID",
         "LWA_CLIENT_SECRET",

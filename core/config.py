@@ -35,6 +35,9 @@ REQUIRED_IN_PRODUCTION = (
     "AMAZON_APP_ID",
     # The seller is told which app Amazon's consent page will show; the demo's name would lie.
     "AMAZON_APP_NAME",
+    # No default: a published app that sends version=beta fails at Amazon, a draft that does not
+    # fails too (MD1000); the operator says which this app is.
+    "AMAZON_APP_DRAFT",
     "LWA_CLIENT_ID",
     "MAIL_SERVER",
     "MAIL_DEFAULT_SENDER",
@@ -59,6 +62,14 @@ def parse_durations(text: str) -> list[timedelta]:
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _strict_bool(name: str, value: str) -> bool:
+    """A yes/no setting that must say which: a typo is refused, not read as false."""
+    word = value.strip().lower()
+    if word not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise RuntimeError(f"{name} must be true or false, not {value!r}")
+    return _bool(word)
 
 
 def _dev_fernet_key(secret_key: str) -> str:
@@ -131,7 +142,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # The app's name as Amazon's consent page shows it (Seller Central's app listing).
         "AMAZON_APP_NAME": env.get("AMAZON_APP_NAME") or _SANDBOX_APP_NAME,
         "AMAZON_ACCESS_DESCRIPTION": env.get("AMAZON_ACCESS_DESCRIPTION") or _ACCESS_DESCRIPTION,
-        "AMAZON_APP_DRAFT": _bool(env.get("AMAZON_APP_DRAFT", "true")),
+        # The development default is the stand-in's draft app; production has none.
+        "AMAZON_APP_DRAFT": _strict_bool("AMAZON_APP_DRAFT", env.get("AMAZON_APP_DRAFT", "true")),
         "LWA_CLIENT_ID": env.get("LWA_CLIENT_ID", "amzn1.application-oa2-client.demo"),
         "LWA_CLIENT_SECRET": env.get("LWA_CLIENT_SECRET", "demo-client-secret"),
         "LWA_TOKEN_URL": env.get(

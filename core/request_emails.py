@@ -202,6 +202,20 @@ def bookkeeper_wrong_account(request: ConnectionRequest, base_url: str) -> Email
     return Email(request.requested_by.email, subject, text, html)
 
 
+def bookkeeper_app_refused(request: ConnectionRequest, base_url: str) -> Email:
+    """Amazon refused the app itself when the seller came back: not the seller's doing, nor the
+    bookkeeper's; the operators are alerted (StuckReason) and the request stays open."""
+    context = _context(
+        request,
+        request_link=f"{base_url}/accounts/{request.account_id}/requests/{request.public_id}",
+    )
+    text, html = render("app_refused_bookkeeper", **context)
+    subject = (
+        f"{request.client_name} could not connect {request.account.name}: a problem on our side"
+    )
+    return Email(request.requested_by.email, subject, text, html)
+
+
 # Which composer writes each notice: a new notice is a template pair, a composer and a line here.
 NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] = {
     RequestNotice.CONNECTED_BOOKKEEPER: bookkeeper_connected,
@@ -213,4 +227,5 @@ NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] =
     RequestNotice.WITHDRAWN_BY_OPERATIONS: bookkeeper_closed_by_operations,
     RequestNotice.CLOSED_BY_OPERATIONS: bookkeeper_closed_by_operations,
     RequestNotice.WRONG_ACCOUNT_BOOKKEEPER: bookkeeper_wrong_account,
+    RequestNotice.APP_REFUSED_BOOKKEEPER: bookkeeper_app_refused,
 }

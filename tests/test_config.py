@@ -1,5 +1,6 @@
 """Configuration from the environment, and encryption at rest with key rotation."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -58,6 +59,7 @@ def production_env(**overrides) -> dict:
         "LWA_CLIENT_ID": "amzn1.application-oa2-client.x",
         "AMAZON_APP_ID": "amzn1.sp.solution.x",
         "AMAZON_APP_NAME": "Books Bridge Sync",
+        "AMAZON_APP_DRAFT": "false",
         "DATABASE_URL": "postgresql://db/app",
         "APP_BASE_URL": "https://books.example.com",
         "MAIL_SERVER": "smtp.example.com",
@@ -161,3 +163,25 @@ def test_relative_times():
     assert ago(now - timedelta(hours=5), now) == "5 hours ago"
     assert ago(now + timedelta(days=14) - timedelta(seconds=3), now) == "in 14 days"
     assert ago(None) == ""
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_production_refuses_to_guess_whether_the_app_is_a_draft(value):
+    env = production_env()
+    if value is None:
+        del env["AMAZON_APP_DRAFT"]
+    else:
+        env["AMAZON_APP_DRAFT"] = value
+    with pytest.raises(RuntimeError, match="AMAZON_APP_DRAFT"):
+        load_config(env)
+
+
+def test_a_draft_setting_that_is_not_yes_or_no_is_refused():
+    with pytest.raises(RuntimeError, match="AMAZON_APP_DRAFT must be true or false"):
+        load_config({"AMAZON_APP_DRAFT": "published"})
+    assert load_config({"AMAZON_APP_DRAFT": "off"})["AMAZON_APP_DRAFT"] is False
+
+
+def test_amazon_is_told_the_apps_name_version_and_language():
+    agent = amazon.user_agent("Books Bridge Sync")
+    assert re.fullmatch(r"Books-Bridge-Sync/[\w.+-]+ \(Language=Python/3\.\d+\.\d+\)", agent)

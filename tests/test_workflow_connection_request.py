@@ -54,7 +54,7 @@ from vocabulary.policies import (
     EXCHANGE_DEADLINE,
     FLAG_AFTER_ATTEMPTS,
 )
-from vocabulary.statuses import OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState
+from vocabulary.statuses import OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState, StuckReason
 from workflows.connection_request import PROGRESS, ConnectionRequestWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
@@ -675,6 +675,60 @@ def test_amazon_refusals_leave_the_request_open_for_another_try(play, failure, o
         assert notices(case.stand_ins) == []
         # The seller tries again, and this time it works.
         await case.connect(handle, 52)
+
+    play(scenario)
+
+
+@pytest.mark.parametrize("step", ["exchange_authorization_code", "check_marketplace"])
+@pytest.mark.parametrize("reason", list(StuckReason)[1:])
+def test_amazon_refusing_the_app_tells_the_bookkeeper_once_flags_ops_and_stays_open(
+    play, step, reason
+):
+    async def scenario(case: Case) -> None:
+        app_refused = refused("AppRefused", "Amazon refused the app", reason.value)
+        case.stand_ins.script(step, app_refused, app_refused)
+        handle = await case.start_invited()
+        assert await case.submit(handle, 54) == answered(Outcome.APP_REFUSED)
+        assert (await case.attributes(handle))[2] == reason
+        # The seller tries again before ops fixed it: no second email, still flagged.
+        assert await case.submit(handle, 55) == answered(Outcome.APP_REFUSED)
+        assert len(case.stand_ins.of(step)) == 2  # each tried once: nothing retries
+        assert notices(case.stand_ins) == ["app_refused_bookkeeper"]
+        assert case.stand_ins.of("record_outcome") == [
+            recorded(54, Outcome.APP_REFUSED),
+            recorded(55, Outcome.APP_REFUSED),
+        ]
+        status = await case.status(handle)
+        assert status.open and status.status == RequestState.SENT
+        # Fixed: the next try connects and ops' flag is gone.
+        await case.connect(handle, 56)
+        assert (await case.attributes(handle))[2] is None
+
+    play(scenario)
+
+
+def test_amazon_refusing_the_app_is_unflagged_when_the_request_closes(play):
+    async def scenario(case: Case) -> None:
+        app_refused = refused("AppRefused", "refused", StuckReason.AMAZON_CREDENTIALS.value)
+        case.stand_ins.script("exchange_authorization_code", app_refused)
+        handle = await case.start_invited()
+        await case.submit(handle, 57)
+        assert (await case.attributes(handle))[2] == StuckReason.AMAZON_CREDENTIALS
+        await case.env.fast_forward(handle, None)
+        assert (await handle.result()).status == RequestState.EXPIRED
+        assert (await case.attributes(handle))[2] is None
+
+    play(scenario)
+
+
+def test_a_member_connecting_directly_is_not_emailed_when_amazon_refuses_the_app(play):
+    async def scenario(case: Case) -> None:
+        app_refused = refused("AppRefused", "refused", StuckReason.AMAZON_ROLE_MISSING.value)
+        case.stand_ins.script("check_marketplace", app_refused)
+        handle = await case.start(send_invite=False)
+        assert (await case.submit(handle, 58)).outcome == Outcome.APP_REFUSED
+        assert notices(case.stand_ins) == []
+        assert (await case.attributes(handle))[2] == StuckReason.AMAZON_ROLE_MISSING
 
     play(scenario)
 

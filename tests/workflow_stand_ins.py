@@ -174,9 +174,10 @@ class Held:
         return self.answer
 
 
-def refused(kind: str, message: str = "refused", **kwargs: Any) -> ApplicationError:
-    """A non-retryable failure of the named type, as the real activities raise."""
-    return ApplicationError(message, type=kind, non_retryable=True, **kwargs)
+def refused(kind: str, message: str = "refused", *details: Any, **kwargs: Any) -> ApplicationError:
+    """A non-retryable failure of the named type (with `details`), as the real activities
+    raise."""
+    return ApplicationError(message, *details, type=kind, non_retryable=True, **kwargs)
 
 
 def failing_for(delay: timedelta, kind: str = "Unavailable") -> ApplicationError:

@@ -31,6 +31,7 @@ class RequestNotice(EmailName):
     WITHDRAWN_BY_OPERATIONS = "withdrawn_by_operations"
     CLOSED_BY_OPERATIONS = "closed_by_operations"
     WRONG_ACCOUNT_BOOKKEEPER = "wrong_account_bookkeeper"
+    APP_REFUSED_BOOKKEEPER = "app_refused_bookkeeper"
 
 
 class InvitationNotice(EmailName):

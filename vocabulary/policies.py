@@ -11,7 +11,8 @@ AMAZON_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["AmazonRefused"],
+    # The seller's grant is no good, or Amazon refused the app itself: retrying cannot help.
+    non_retryable_error_types=["AmazonRefused", "AppRefused"],
 )
 EMAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -30,6 +31,7 @@ SAVED_RETRY = RetryPolicy(
 )
 # After this many failed tries an email step is flagged (StuckReason) for ops, and keeps trying.
 FLAG_AFTER_ATTEMPTS = 5
-# The wrong-account notice is help, not a confirmation: give up on it rather than keep the
-# request from expiring or being withdrawn while the mail server is down for long.
-WRONG_ACCOUNT_NOTICE_DEADLINE = timedelta(hours=1)
+# A notice that helps while the request stays open (a wrong account, Amazon refusing the app) is
+# not a confirmation: give up on it rather than keep the request from expiring or being
+# withdrawn while the mail server is down for long.
+HELP_NOTICE_DEADLINE = timedelta(hours=1)

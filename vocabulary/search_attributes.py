@@ -9,8 +9,8 @@ ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 MARKETPLACE = SearchAttributeKey.for_keyword("Marketplace")
 ONBOARDING_STATUS = SearchAttributeKey.for_keyword("OnboardingStatus")
 SELLER_EMAIL_DOMAIN = SearchAttributeKey.for_keyword("SellerEmailDomain")
-# Set while a step keeps failing (for now "email_failing": SMTP refuses or is down), so ops can
-# list the requests stuck on it; cleared when the step succeeds.
+# Set while a step keeps failing (statuses.StuckReason: the mail server, or Amazon refusing the
+# app itself), so ops can list the requests stuck on it; cleared when the step succeeds.
 STUCK_REASON = SearchAttributeKey.for_keyword("StuckReason")
 
 

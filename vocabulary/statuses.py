@@ -47,6 +47,8 @@ class Outcome(StrEnum):
     AMAZON_UNAVAILABLE = "amazon_unavailable"
     LINK_REPLACED = "link_replaced"
     CLOSED = "closed"  # the request closed while Amazon's answer was being handled
+    # Amazon refused the app itself (its credentials, a role, a malformed call): not the seller.
+    APP_REFUSED = "app_refused"
 
 
 # What the seller reads about each outcome.
@@ -61,7 +63,19 @@ OUTCOME_MESSAGES = {
     Outcome.LINK_REPLACED: "This request was sent again, so the link you started from no longer"
     " works. Nothing was connected. Please use the link in the most recent email.",
     Outcome.CLOSED: "This connection request was withdrawn. Nothing was connected.",
+    Outcome.APP_REFUSED: "Amazon did not accept our app's own set-up, so nothing was connected."
+    " This is on our side, not yours: you do not need to do anything now.",
 }
+
+
+class StuckReason(StrEnum):
+    """Why a request is stuck, for ops (the StuckReason search attribute); unset otherwise."""
+
+    EMAIL_FAILING = "email_failing"  # the mail server keeps refusing or is down
+    AMAZON_CREDENTIALS = "amazon_credentials"  # LWA refused the app's client id or secret
+    AMAZON_ROLE_MISSING = "amazon_role_missing"  # the Sellers API answered 403
+    AMAZON_REJECTED = "amazon_rejected"  # Amazon called the app's request malformed (400, 404)
+
 
 # The result of a run whose row the web app never saved (it crashed after starting it).
 ABANDONED = "abandoned"

@@ -11,7 +11,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.amazon import AmazonActivities
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
-    from vocabulary import search_attributes
     from vocabulary.messages import (
         AuthorizationOutcome,
         AuthorizationRef,
@@ -34,10 +33,10 @@ with workflow.unsafe.imports_passed_through():
         EMAIL_RETRY,
         EXCHANGE_DEADLINE,
         FLAG_AFTER_ATTEMPTS,
+        HELP_NOTICE_DEADLINE,
         SAVED_DEADLINE,
         SAVED_RETRY,
         SHORT,
-        WRONG_ACCOUNT_NOTICE_DEADLINE,
     )
     from vocabulary.statuses import (
         ABANDONED,
@@ -45,11 +44,12 @@ with workflow.unsafe.imports_passed_through():
         OUTCOME_MESSAGES,
         Outcome,
         RequestState,
+        StuckReason,
     )
     from workflows.cancellation import is_cancellation, reraise_cancellation
     from workflows.emailing import send_email
-    from workflows.markdown import escape
     from workflows.request_messages import RequestMessages
+    from workflows.request_visibility import RequestVisibility
     from workflows.schedule import next_wake
 
 # The seller's steps, as the timeline names them.
@@ -61,13 +61,15 @@ PROGRESS = {
 
 
 @workflow.defn
-class ConnectionRequestWorkflow(RequestMessages):
+class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
     """One connection request, from invitation to a stored, confirmed connection.
 
     Update `submit_authorization(AuthorizationSubmitted) -> AuthorizationOutcome`: the callback
     hands over Amazon's authorization (a database reference, never the code) and waits for the
     outcome. Wrong account, expired code or Amazon trouble leave the request open for another try;
-    the first wrong account of an invitation is emailed to the bookkeeper.
+    the first wrong account of an invitation is emailed to the bookkeeper. So does Amazon
+    refusing the app itself (its credentials, a role, a malformed call): not retried, emailed to
+    the bookkeeper once, and flagged for ops in StuckReason until a try connects or it closes.
     Update `resend(ResendRequest) -> RequestStatus`: a fresh link; earlier links stop working.
     Update `change_email(ChangeEmailRequest) -> RequestStatus`: a fresh link to a new address
     (the same address again is a plain resend).
@@ -101,7 +103,9 @@ class ConnectionRequestWorkflow(RequestMessages):
         self._emailing = asyncio.Lock()
         self._email_domain = ""
         self._settled = False  # the row holds the final status (withdraw answers then)
-        self._told_of_wrong_account = False
+        self._told: set[RequestNotice] = set()  # the help notices sent, once each
+        self._email_failing = False
+        self._app_refused: StuckReason | None = None  # Amazon refused the app: ops must act
 
     # ---- the story -------------------------------------------------------------------------
 
@@ -174,9 +178,19 @@ class ConnectionRequestWorkflow(RequestMessages):
             self._outcomes[submitted.authorization_id] = outcome
             self._pending = None
             if outcome.outcome == RequestState.CONNECTED:
+                self._clear_app_refused()
                 break
             if outcome.outcome == Outcome.WRONG_ACCOUNT:
-                await self._tell_of_wrong_account()
+                await self._tell_once(
+                    RequestNotice.WRONG_ACCOUNT_BOOKKEEPER,
+                    "Tell the bookkeeper the seller signed in with an account that does not"
+                    " sell there",
+                )
+            elif outcome.outcome == Outcome.APP_REFUSED:
+                await self._tell_once(
+                    RequestNotice.APP_REFUSED_BOOKKEEPER,
+                    "Tell the bookkeeper Amazon refused the app itself (ops alerted)",
+                )
         self._closed = True
         self._set_status(RequestState.CONNECTED)
         self._settled = True
@@ -258,30 +272,6 @@ class ConnectionRequestWorkflow(RequestMessages):
                 summary=f"Timeline: {event.replace('_', ' ')}",
             )
 
-    def _set_status(self, status: str) -> None:
-        """The one place the status changes; ops' view follows it at once."""
-        self._status = status
-        self._publish()
-
-    def _publish(self) -> None:
-        """Keep the search attributes and the UI's current details in step with the status."""
-        assert self._input is not None
-        pairs = [search_attributes.ONBOARDING_STATUS.value_set(self._status)]
-        if self._email_domain:
-            pairs.append(search_attributes.SELLER_EMAIL_DOMAIN.value_set(self._email_domain))
-        workflow.upsert_search_attributes(pairs)
-        i = self._input
-        total = len(i.reminder_offsets_seconds)
-        seller = f" · seller at {escape(self._email_domain)}" if self._email_domain else ""
-        lines = [
-            f"**{self._status.replace('_', ' ').capitalize()}** · {escape(i.account_name)} ·"
-            f" Amazon {i.marketplace} · asked by {escape(i.requested_by)}{seller}",
-            f"Reminders sent: {self._reminders_sent} of {total}",
-        ]
-        if not self._closed:
-            lines.append(f"Link expires {self._deadline():%Y-%m-%d %H:%M} UTC")
-        workflow.set_current_details("\n\n".join(lines))
-
     async def _connect(self, submitted: AuthorizationSubmitted) -> AuthorizationOutcome:
         """Exchange the code, check the marketplace, store the connection."""
         ref = AuthorizationRef(submitted.authorization_id)
@@ -304,7 +294,13 @@ class ConnectionRequestWorkflow(RequestMessages):
             )
         except ActivityError as err:
             reraise_cancellation(err)
-            kind = err.cause.type if isinstance(err.cause, ApplicationError) else ""
+            cause = err.cause if isinstance(err.cause, ApplicationError) else None
+            kind = cause.type if cause is not None else ""
+            if kind == "AppRefused":
+                assert cause is not None
+                self._app_refused = StuckReason(cause.details[0])
+                self._publish_stuck()
+                return await self._record(ref, Outcome.APP_REFUSED)
             outcome = {"AmazonRefused": Outcome.CODE_EXPIRED, "LinkReplaced": Outcome.LINK_REPLACED}
             return await self._record(ref, outcome.get(kind, Outcome.AMAZON_UNAVAILABLE))
         if not check.participates:
@@ -335,22 +331,19 @@ class ConnectionRequestWorkflow(RequestMessages):
         )
         return AuthorizationOutcome(outcome, OUTCOME_MESSAGES[outcome])
 
-    async def _tell_of_wrong_account(self) -> None:
-        """Email the bookkeeper, once per request, that the seller signed in with an account
-        that does not sell in the marketplace (the seller's page already says so)."""
+    async def _tell_once(self, notice: RequestNotice, summary: str) -> None:
+        """Email the bookkeeper a help notice, once per request, about a try that did not
+        connect (the seller's page already says so): the seller used an account that does not
+        sell in the marketplace, or Amazon refused the app itself."""
         assert self._input is not None
-        if self._told_of_wrong_account or not self._input.send_invite:
+        if notice in self._told or not self._input.send_invite:
             return  # a member connecting directly sees the page; nobody else to tell
-        self._told_of_wrong_account = True
+        self._told.add(notice)
         try:
-            await self._notify(
-                RequestNotice.WRONG_ACCOUNT_BOOKKEEPER,
-                "Tell the bookkeeper the seller signed in with an account that does not sell there",
-                deadline=WRONG_ACCOUNT_NOTICE_DEADLINE,
-            )
+            await self._notify(notice, summary, deadline=HELP_NOTICE_DEADLINE)
         except ActivityError as err:
             reraise_cancellation(err)
-            workflow.logger.warning("the wrong-account notice could not be sent")
+            workflow.logger.warning("the %s notice could not be sent", notice)
 
     async def _notify(
         self, notice: RequestNotice, summary: str, deadline: timedelta = CONFIRMATION_DEADLINE
@@ -378,17 +371,15 @@ class ConnectionRequestWorkflow(RequestMessages):
             reraise_cancellation(err)
             if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
                 raise
-        self._set_stuck("email_failing")
+        self._email_failing = True
+        self._publish_stuck()
         try:
             await send_email(
                 method, arg, f"{summary} (still trying: the mail server keeps failing)", deadline
             )
         finally:
-            self._set_stuck(None)
-
-    def _set_stuck(self, reason: str | None) -> None:
-        key = search_attributes.STUCK_REASON
-        workflow.upsert_search_attributes([key.value_set(reason) if reason else key.value_unset()])
+            self._email_failing = False
+            self._publish_stuck()
 
     async def _confirm(self) -> ConnectionRequestResult:
         """Tell both parties; if that fails for good, undo the connection (saga)."""
@@ -435,6 +426,7 @@ class ConnectionRequestWorkflow(RequestMessages):
     async def _close(self, status: str, detail: str, actor: str) -> ConnectionRequestResult:
         assert self._input is not None
         self._closed = True
+        self._clear_app_refused()
         await self._close_row(status, detail, actor)
         if status == RequestState.EXPIRED and self._input.send_invite:
             await self._notify(
@@ -463,6 +455,7 @@ class ConnectionRequestWorkflow(RequestMessages):
         Canceled. A connection stored a moment before stands, and is confirmed as usual."""
         assert self._input is not None
         self._closed = True
+        self._clear_app_refused()
         final = await self._close_row(
             RequestState.CANCELLED, "Withdrawn by operations (cancelled in Temporal).", OPERATIONS
         )
