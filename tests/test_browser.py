@@ -171,3 +171,31 @@ def test_a_consent_begun_from_a_replaced_link_is_refused(people, mailbox):
     expect(page.get_by_role("link", name="Withdraw request")).to_have_count(0)
     expect(page.get_by_role("button", name="Resend now")).to_have_count(0)
     bea.shot("18-request-withdrawn")
+
+
+def test_amazon_refusing_the_app_is_on_our_side_on_the_sellers_phone(
+    people, mailbox, amazon_faults
+):
+    """The app's own credentials are refused at Amazon: the seller's phone says so, blames
+    nobody, offers no pointless retry; the bookkeeper's inbox has the one email about it."""
+    from playwright.sync_api import expect
+
+    bea = people("bookkeeper")
+    bea_email = unique_email("bea")
+    sign_up(bea, mailbox, "Bea Keeper", bea_email, "Ledger & Co")
+    page = bea.page
+    page.get_by_label("Business name").fill("Refused Ltd")
+    page.get_by_role("button", name="Add account").click()
+    link = send_request(page, page.url, "US", mailbox)
+
+    sam = people("seller", mobile=True)
+    sam.page.goto(link)
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    amazon_faults(token={"status": 401, "error": "invalid_client"})
+    amazon_sign_in(sam.page, "seller-us@example.com")
+    sam.page.get_by_role("heading", name="A problem on our side").wait_for()
+    expect(sam.page.get_by_text("Bea Keeper (Ledger & Co) has been told")).to_be_visible()
+    expect(sam.page.get_by_role("button", name="Sign in to Amazon again")).to_have_count(0)
+    sam.shot("19-amazon-refused-the-app")
+    [told] = mailbox.wait_for(bea_email, "a problem on our side")
+    assert "Our operations team has been alerted" in text_of(told)
