@@ -116,6 +116,26 @@ def send_request(page, account_url: str, marketplace: str, mailbox) -> str:
     return link_in(mailbox.wait_for(email, "asks you to connect")[0])
 
 
+def asked_to_connect(people, mailbox, business: str) -> tuple[Person, str]:
+    """Bea Keeper (Ledger & Co) signs up, adds `business` and asks Sam Seller to connect its US
+    marketplace: (Bea, the link emailed to Sam)."""
+    bea = people("bookkeeper")
+    bea.email = unique_email("bea")
+    sign_up(bea, mailbox, "Bea Keeper", bea.email, "Ledger & Co")
+    bea.page.get_by_label("Business name").fill(business)
+    bea.page.get_by_role("button", name="Add account").click()
+    return bea, send_request(bea.page, bea.page.url, "US", mailbox)
+
+
+def at_amazon_on_a_phone(people, link: str) -> Person:
+    """Sam Seller, on a phone, follows `link` to Amazon's sign-in page."""
+    sam = people("seller", mobile=True)
+    sam.page.goto(link)
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    sam.page.locator("input[name=email]").wait_for()
+    return sam
+
+
 def amazon_sign_in(page, email: str) -> None:
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill("demo")

@@ -6,7 +6,15 @@ the README's pictures are made); any console error fails the test.
 
 import re
 
-from tests.browser import PASSWORD, amazon_sign_in, needs_chromium, send_request, sign_up
+from tests.browser import (
+    PASSWORD,
+    amazon_sign_in,
+    asked_to_connect,
+    at_amazon_on_a_phone,
+    needs_chromium,
+    send_request,
+    sign_up,
+)
 from tests.support import link_in, text_of, unique_email
 
 pytestmark = needs_chromium
@@ -146,17 +154,9 @@ def test_a_consent_begun_from_a_replaced_link_is_refused(people, mailbox):
     the request was sent again; the bookkeeper's page after Withdraw shows it withdrawn."""
     from playwright.sync_api import expect
 
-    bea = people("bookkeeper")
-    sign_up(bea, mailbox, "Bea Keeper", unique_email("bea"), "Ledger & Co")
+    bea, link = asked_to_connect(people, mailbox, "Resent Ltd")
     page = bea.page
-    page.get_by_label("Business name").fill("Resent Ltd")
-    page.get_by_role("button", name="Add account").click()
-    link = send_request(page, page.url, "US", mailbox)
-
-    sam = people("seller", mobile=True)
-    sam.page.goto(link)
-    sam.page.get_by_role("button", name="Continue to Amazon").click()
-    sam.page.locator("input[name=email]").wait_for()  # at Amazon's sign-in
+    sam = at_amazon_on_a_phone(people, link)
 
     page.get_by_role("button", name="Resend now").click()
     page.get_by_text("A fresh link is on its way").wait_for()
@@ -180,22 +180,13 @@ def test_amazon_refusing_the_app_is_on_our_side_on_the_sellers_phone(
     nobody, offers no pointless retry; the bookkeeper's inbox has the one email about it."""
     from playwright.sync_api import expect
 
-    bea = people("bookkeeper")
-    bea_email = unique_email("bea")
-    sign_up(bea, mailbox, "Bea Keeper", bea_email, "Ledger & Co")
-    page = bea.page
-    page.get_by_label("Business name").fill("Refused Ltd")
-    page.get_by_role("button", name="Add account").click()
-    link = send_request(page, page.url, "US", mailbox)
-
-    sam = people("seller", mobile=True)
-    sam.page.goto(link)
-    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    bea, link = asked_to_connect(people, mailbox, "Refused Ltd")
+    sam = at_amazon_on_a_phone(people, link)
     amazon_faults(token={"status": 401, "error": "invalid_client"})
     amazon_sign_in(sam.page, "seller-us@example.com")
     sam.page.get_by_role("heading", name="A problem on our side").wait_for()
     expect(sam.page.get_by_text("Bea Keeper (Ledger & Co) has been told")).to_be_visible()
     expect(sam.page.get_by_role("button", name="Sign in to Amazon again")).to_have_count(0)
     sam.shot("19-amazon-refused-the-app")
-    [told] = mailbox.wait_for(bea_email, "a problem on our side")
+    [told] = mailbox.wait_for(bea.email, "a problem on our side")
     assert "Our operations team has been alerted" in text_of(told)
