@@ -1,4 +1,4 @@
-"""In-memory state of the stand-in: codes, tokens, injected faults and call counts.
+"""In-memory state of the stand-in: codes, tokens, injected faults, test switches, call counts.
 
 One process, one lock: this is a development and test stand-in, not a service.
 """
@@ -19,25 +19,30 @@ _CODE_ALPHABET = string.ascii_letters + string.digits
 
 @dataclass(frozen=True)
 class AuthorizationCode:
-    """An spapi_oauth_code, bound to the client, redirect URI and seller of one consent."""
+    """An spapi_oauth_code, bound to the client, redirect URI and seller of one consent, and to
+    the region (NA, EU, FE) of the seller account that consented: Amazon's authorization is
+    regional, and so is everything made from it."""
 
     client_id: str
     redirect_uri: str
     seller_email: str
+    region: str
     expires_at: float
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What a refresh token stands for: one seller's authorization of one client."""
+    """What a refresh token stands for: one seller's authorization of one client, in one region."""
 
     client_id: str
     seller_email: str
+    region: str
 
 
 @dataclass(frozen=True)
 class AccessToken:
     seller_email: str
+    region: str
     expires_at: float
 
 
@@ -72,12 +77,18 @@ class Store:
     faults: dict[str, Fault] = field(default_factory=dict)
     token_calls: Counter[str] = field(default_factory=Counter)
     participations_calls: int = 0
+    # Set by the test controls; None and False mean "as configured".
+    client_secret: str | None = None
+    previous_client_secret: str | None = None
+    role_withheld: bool = False
 
-    def issue_code(self, client_id: str, redirect_uri: str, seller_email: str, ttl: float) -> str:
+    def issue_code(
+        self, client_id: str, redirect_uri: str, seller_email: str, region: str, ttl: float
+    ) -> str:
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
         with self.lock:
             self.codes[code] = AuthorizationCode(
-                client_id, redirect_uri, seller_email, time.monotonic() + ttl
+                client_id, redirect_uri, seller_email, region, time.monotonic() + ttl
             )
         return code
 
@@ -91,20 +102,20 @@ class Store:
             raise CodeRejected("The authorization code has expired.")
         return found
 
-    def issue_refresh_token(self, client_id: str, seller_email: str) -> str:
+    def issue_refresh_token(self, client_id: str, seller_email: str, region: str) -> str:
         token = "Atzr|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.grants[token] = Grant(client_id, seller_email)
+            self.grants[token] = Grant(client_id, seller_email, region)
         return token
 
     def find_grant(self, refresh_token: str) -> Grant | None:
         with self.lock:
             return self.grants.get(refresh_token)
 
-    def issue_access_token(self, seller_email: str, ttl: float) -> str:
+    def issue_access_token(self, seller_email: str, region: str, ttl: float) -> str:
         token = "Atza|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.access_tokens[token] = AccessToken(seller_email, time.monotonic() + ttl)
+            self.access_tokens[token] = AccessToken(seller_email, region, time.monotonic() + ttl)
         return token
 
     def find_access_token(self, token: str) -> AccessToken | None:
@@ -125,6 +136,24 @@ class Store:
             for token in accesses:
                 del self.access_tokens[token]
         return len(grants) + len(accesses)
+
+    def rotate_client_secret(self, new_secret: str, configured: str, previous_valid: bool) -> None:
+        """Make `new_secret` the client secret; the one it replaces keeps working only if
+        `previous_valid` (Amazon's grace period after a rotation)."""
+        with self.lock:
+            replaced = self.client_secret or configured
+            self.client_secret = new_secret
+            self.previous_client_secret = replaced if previous_valid else None
+
+    def client_secrets(self, configured: str) -> list[str]:
+        """The client secrets that authenticate now: the current one, then any still valid."""
+        with self.lock:
+            current = [self.client_secret or configured]
+            return current + ([self.previous_client_secret] if self.previous_client_secret else [])
+
+    def withhold_role(self, withheld: bool) -> None:
+        with self.lock:
+            self.role_withheld = withheld
 
     def set_fault(self, endpoint: str, fault: Fault) -> None:
         with self.lock:
@@ -157,6 +186,12 @@ class Store:
                 "token": token,
                 "participations": self.participations_calls,
                 "faults": {name: f.to_json() for name, f in self.faults.items()},
+                # The state of the switches, never a secret's value.
+                "client_secret": {
+                    "rotated": self.client_secret is not None,
+                    "previous_valid": self.previous_client_secret is not None,
+                },
+                "roles": {"withheld": self.role_withheld},
             }
 
     def reset(self) -> None:
@@ -167,6 +202,9 @@ class Store:
             self.faults.clear()
             self.token_calls.clear()
             self.participations_calls = 0
+            self.client_secret = None
+            self.previous_client_secret = None
+            self.role_withheld = False
 
 
 def get_store() -> Store:
