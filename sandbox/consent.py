@@ -18,7 +18,7 @@ from flask import (
 )
 
 from .sellers import SELLERS, Seller, find_seller
-from .store import get_store
+from .store import Authorization, get_store
 
 bp = Blueprint("consent", __name__)
 
@@ -184,8 +184,7 @@ def decide() -> Any:
     code = get_store().issue_code(
         client_id=config["SANDBOX_CLIENT_ID"],
         redirect_uri=consent_request.redirect_uri,
-        seller_email=seller.email,
-        region=seller.region,
+        authorization=Authorization(seller.email, seller.region),
         ttl=config["SANDBOX_CODE_TTL"],
     )
     query = {

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from .errors import lwa_error, no_store
 from .faults import apply_fault
 from .headers import with_request_id
-from .store import CodeRejected, get_store
+from .store import Authorization, CodeRejected, get_store
 
 bp = Blueprint("lwa", __name__)
 bp.after_request(with_request_id)
@@ -56,15 +56,14 @@ def _authenticated_client_id() -> str:
 
 
 def _tokens(
-    client_id: str, seller_email: str, region: str, refresh_token: str | None = None
+    client_id: str, authorization: Authorization, refresh_token: str | None = None
 ) -> dict[str, Any]:
     store = get_store()
     ttl = current_app.config["SANDBOX_ACCESS_TOKEN_TTL"]
     return {
-        "access_token": store.issue_access_token(seller_email, region, ttl),
+        "access_token": store.issue_access_token(authorization, ttl),
         # Amazon answers a refresh grant with the same refresh token; only consent makes a new one.
-        "refresh_token": refresh_token
-        or store.issue_refresh_token(client_id, seller_email, region),
+        "refresh_token": refresh_token or store.issue_refresh_token(client_id, authorization),
         "token_type": "bearer",
         "expires_in": int(ttl),
     }
@@ -86,7 +85,7 @@ def _exchange_code(client_id: str) -> dict[str, Any]:
         raise TokenError(
             "invalid_grant", "The redirect_uri does not match the one used for authorization."
         )
-    return _tokens(client_id, found.seller_email, found.region)
+    return _tokens(client_id, found.authorization)
 
 
 def _refresh(client_id: str) -> dict[str, Any]:
@@ -94,7 +93,7 @@ def _refresh(client_id: str) -> dict[str, Any]:
     grant = get_store().find_grant(refresh_token)
     if grant is None or grant.client_id != client_id:
         raise TokenError("invalid_grant", "The refresh token is invalid or has been revoked.")
-    return _tokens(client_id, grant.seller_email, grant.region, refresh_token)
+    return _tokens(client_id, grant.authorization, refresh_token)
 
 
 @bp.post("/auth/o2/token")

@@ -44,7 +44,7 @@ def _allowed(token: AccessToken) -> bool:
     """A live token may still be refused: one of another region than the host's, or any while
     the app lacks the role the operation needs (withheld through the test controls)."""
     region = _host_region()
-    return not get_store().role_withheld and region in (None, token.region)
+    return not get_store().role_withheld and region in (None, token.authorization.region)
 
 
 @bp.get("/sellers/v1/marketplaceParticipations")
@@ -59,7 +59,7 @@ def marketplace_participations() -> Response:
     if token is None or not _allowed(token):
         # Amazon answers every one of these refusals alike.
         return spapi_error(403, "Unauthorized", "Access to requested resource is denied.")
-    seller = SELLERS[token.seller_email]
+    seller = SELLERS[token.authorization.seller_email]
     payload = [
         {
             "marketplace": marketplace.to_payload(),

@@ -18,31 +18,35 @@ _CODE_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True)
+class Authorization:
+    """Which seller account consented, and in which region (NA, EU, FE): Amazon's authorization
+    is regional, so the code, the refresh token and every access token made from it carry it."""
+
+    seller_email: str
+    region: str
+
+
+@dataclass(frozen=True)
 class AuthorizationCode:
-    """An spapi_oauth_code, bound to the client, redirect URI and seller of one consent, and to
-    the region (NA, EU, FE) of the seller account that consented: Amazon's authorization is
-    regional, and so is everything made from it."""
+    """An spapi_oauth_code, bound to the client and redirect URI of one consent."""
 
     client_id: str
     redirect_uri: str
-    seller_email: str
-    region: str
+    authorization: Authorization
     expires_at: float
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What a refresh token stands for: one seller's authorization of one client, in one region."""
+    """What a refresh token stands for: one seller's authorization of one client."""
 
     client_id: str
-    seller_email: str
-    region: str
+    authorization: Authorization
 
 
 @dataclass(frozen=True)
 class AccessToken:
-    seller_email: str
-    region: str
+    authorization: Authorization
     expires_at: float
 
 
@@ -83,12 +87,12 @@ class Store:
     role_withheld: bool = False
 
     def issue_code(
-        self, client_id: str, redirect_uri: str, seller_email: str, region: str, ttl: float
+        self, client_id: str, redirect_uri: str, authorization: Authorization, ttl: float
     ) -> str:
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
         with self.lock:
             self.codes[code] = AuthorizationCode(
-                client_id, redirect_uri, seller_email, region, time.monotonic() + ttl
+                client_id, redirect_uri, authorization, time.monotonic() + ttl
             )
         return code
 
@@ -102,20 +106,20 @@ class Store:
             raise CodeRejected("The authorization code has expired.")
         return found
 
-    def issue_refresh_token(self, client_id: str, seller_email: str, region: str) -> str:
+    def issue_refresh_token(self, client_id: str, authorization: Authorization) -> str:
         token = "Atzr|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.grants[token] = Grant(client_id, seller_email, region)
+            self.grants[token] = Grant(client_id, authorization)
         return token
 
     def find_grant(self, refresh_token: str) -> Grant | None:
         with self.lock:
             return self.grants.get(refresh_token)
 
-    def issue_access_token(self, seller_email: str, region: str, ttl: float) -> str:
+    def issue_access_token(self, authorization: Authorization, ttl: float) -> str:
         token = "Atza|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.access_tokens[token] = AccessToken(seller_email, region, time.monotonic() + ttl)
+            self.access_tokens[token] = AccessToken(authorization, time.monotonic() + ttl)
         return token
 
     def find_access_token(self, token: str) -> AccessToken | None:
@@ -129,10 +133,16 @@ class Store:
     def revoke(self, seller_email: str) -> int:
         """Drop every token of a seller, as when they remove the app in Seller Central."""
         with self.lock:
-            grants = [t for t, g in self.grants.items() if g.seller_email == seller_email]
+            grants = [
+                t for t, g in self.grants.items() if g.authorization.seller_email == seller_email
+            ]
             for token in grants:
                 del self.grants[token]
-            accesses = [t for t, a in self.access_tokens.items() if a.seller_email == seller_email]
+            accesses = [
+                t
+                for t, a in self.access_tokens.items()
+                if a.authorization.seller_email == seller_email
+            ]
             for token in accesses:
                 del self.access_tokens[token]
         return len(grants) + len(accesses)

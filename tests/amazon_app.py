@@ -56,7 +56,8 @@ def start_sandbox(*, tls: ssl.SSLContext | None = None, **overrides: Any) -> Ite
     """Serve a fresh stand-in on a free loopback port (over TLS with `tls`); yield its base URL."""
     app = create_app({**BASE_CONFIG, **overrides})
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll, so shutting down takes milliseconds: some tests start one stand-in each.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
