@@ -6,6 +6,7 @@ to Amazon's model and to a real client library share these.
 """
 
 import secrets
+import socketserver
 import ssl
 import threading
 from collections.abc import Iterator
@@ -52,18 +53,25 @@ UNAUTHORIZED = {
 
 
 @contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Run `server` in a thread for the duration of the block."""
+    # A short poll, so stopping takes milliseconds: some tests start a stand-in each.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@contextmanager
 def start_sandbox(*, tls: ssl.SSLContext | None = None, **overrides: Any) -> Iterator[str]:
     """Serve a fresh stand-in on a free loopback port (over TLS with `tls`); yield its base URL."""
     app = create_app({**BASE_CONFIG, **overrides})
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
-    # A short poll, so shutting down takes milliseconds: some tests start one stand-in each.
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def consent_url(base_url: str, **params: str | None) -> str:
