@@ -1,6 +1,9 @@
 """A local stand-in for Amazon's seller authorization: Seller Central consent, LWA and SP-API.
 
 One app serves all three Amazon hosts, so the real app only changes URLs to talk to real Amazon.
+Called at its own address (as the app is configured in development and tests), its SP-API stands
+for whichever regional host the app meant; called under a real SP-API host name (through a proxy,
+as tests/amazon_hosts.py does), it refuses a token of another region, as Amazon does.
 """
 
 from typing import Any

@@ -18,7 +18,7 @@ from flask import (
 )
 
 from .sellers import SELLERS, Seller, find_seller
-from .store import get_store
+from .store import Authorization, get_store
 
 bp = Blueprint("consent", __name__)
 
@@ -51,15 +51,19 @@ def parse_consent(values: Mapping[str, str]) -> ConsentRequest:
     params = {k: values[k] for k in CONSENT_PARAMS if values.get(k)}
     application_id = params.get("application_id", "")
     if application_id == config["SANDBOX_CLIENT_ID"]:
-        # Amazon's documented answer to the common mix-up of LWA client id and application id.
+        # The common mix-up of LWA client id and application id: developers report MD1000
+        # (amzn/selling-partner-api-models #2744). Its own message, to point at the mistake.
         raise ConsentError(
             "MD1000",
             "Invalid application",
             "The application_id is an LWA client id, not the application id of a registered app.",
         )
     if application_id != config["SANDBOX_APP_ID"]:
+        # Sellers and developers report MD1000 "Unable to find the application" for an unknown,
+        # mistyped or missing application_id (amzn/selling-partner-api-models issues #1958,
+        # #2204; selling-partner-api-docs #265); no report shows another code for it.
         raise ConsentError(
-            "MD9100", "Application not found", "We could not find the application you requested."
+            "MD1000", "Unable to find the application", "We could not find the application."
         )
     if config["SANDBOX_APP_DRAFT"] and params.get("version") != "beta":
         raise ConsentError(
@@ -180,7 +184,7 @@ def decide() -> Any:
     code = get_store().issue_code(
         client_id=config["SANDBOX_CLIENT_ID"],
         redirect_uri=consent_request.redirect_uri,
-        seller_email=seller.email,
+        authorization=Authorization(seller.email, seller.region),
         ttl=config["SANDBOX_CODE_TTL"],
     )
     query = {

@@ -1,11 +1,13 @@
-"""Test control API under /_sandbox/: inject faults, reset state, read call counts.
+"""Test control API under /_sandbox/: inject faults, play what sellers and Amazon's developer
+console do (revoke an authorization, rotate the client secret, withhold a role), reset state,
+read call counts.
 
 Not part of Amazon's protocol; registered only when SANDBOX_FAULTS_ENABLED is true.
 """
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from .faults import ENDPOINTS
@@ -19,6 +21,25 @@ def _bad_request(message: str) -> Response:
     response = jsonify(error=message)
     response.status_code = 400
     return response
+
+
+_JSON_TYPE_NAMES = {str: "string", bool: "boolean"}
+
+
+def _json_fields(
+    required: dict[str, type], optional: dict[str, type] | None = None
+) -> dict[str, Any]:
+    """The request's JSON object: the required fields present, no other fields than these, each
+    of its JSON type (string or boolean). ValueError says what is wrong."""
+    allowed = required | (optional or {})
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - set(allowed) or set(required) - set(body):
+        fields = [*required, *(f"{name} (optional)" for name in optional or {})]
+        raise ValueError(f"expected a JSON object with {', '.join(fields)}")
+    for name, value in body.items():
+        if type(value) is not allowed[name]:
+            raise ValueError(f"{name} must be a JSON {_JSON_TYPE_NAMES[allowed[name]]}")
+    return body
 
 
 def _parse_fault(spec: Any) -> Fault:
@@ -68,23 +89,68 @@ def list_faults() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    """Forget all faults, codes, tokens and call counts."""
+    """Forget all faults, codes, tokens and call counts; restore the configured client secret and
+    the role."""
     get_store().reset()
     return jsonify(ok=True)
 
 
 @bp.get("/stats")
 def stats() -> Response:
-    """Token calls by grant type, participations calls, and armed faults."""
+    """Token calls by grant type, participations calls, armed faults, and the client secret's
+    rotation state and the role's (never a secret's value)."""
     return jsonify(get_store().stats())
 
 
 @bp.post("/revoke")
 def revoke() -> Response:
-    """Revoke a seller's tokens, as when they remove the app: {"selling_partner_id": "..."}."""
-    body = request.get_json(silent=True) or {}
-    wanted = body.get("selling_partner_id") if isinstance(body, dict) else None
+    """Revoke a seller's tokens, as when they remove the app: {"selling_partner_id": "..."};
+    answers {"revoked": <number of refresh and access tokens dropped>}."""
+    try:
+        wanted = _json_fields({"selling_partner_id": str})["selling_partner_id"]
+    except ValueError as error:
+        return _bad_request(str(error))
     seller = next((s for s in SELLERS.values() if s.selling_partner_id == wanted), None)
     if seller is None:
         return _bad_request("unknown selling_partner_id")
     return jsonify(revoked=get_store().revoke(seller.email))
+
+
+@bp.post("/client-secret")
+def rotate_client_secret() -> Response:
+    """Rotate the LWA client secret, as the developer console does:
+    {"client_secret": "<new>", "previous_valid": false}. From then on the new secret
+    authenticates; the one it replaces keeps working only while previous_valid is true. Amazon
+    keeps the old secret valid for seven days after a rotation ("Rotate your application's LWA
+    credentials": "Your old credentials expire seven days after you generate new credentials"),
+    so true plays those seven days and false the time after. Answers the rotation state (never a
+    secret): {"rotated": true, "previous_valid": <bool>}. POST /_sandbox/reset restores the
+    configured secret."""
+    try:
+        body = _json_fields({"client_secret": str}, {"previous_valid": bool})
+    except ValueError as error:
+        return _bad_request(str(error))
+    if not body["client_secret"]:
+        return _bad_request("client_secret must not be empty")
+    store = get_store()
+    store.rotate_client_secret(
+        body["client_secret"],
+        current_app.config["SANDBOX_CLIENT_SECRET"],
+        body.get("previous_valid", False),
+    )
+    return jsonify(store.stats()["client_secret"])
+
+
+@bp.post("/roles")
+def withhold_role() -> Response:
+    """Withhold the role the Sellers API needs, or give it back: {"withheld": true|false}. While
+    withheld, the Sellers API answers 403 "Unauthorized", as Amazon does for an app whose
+    registration lacks the operation's role. Answers {"withheld": <bool>}; POST /_sandbox/reset
+    gives the role back."""
+    try:
+        withheld = _json_fields({"withheld": bool})["withheld"]
+    except ValueError as error:
+        return _bad_request(str(error))
+    store = get_store()
+    store.withhold_role(withheld)
+    return jsonify(store.stats()["roles"])

@@ -8,6 +8,11 @@ LWA_ERROR_FOR_STATUS = {
     400: "invalid_request",
     401: "invalid_client",
     403: "access_denied",
+    # Throttled. No public record found shows LWA's 429 body: the LWA token-error lists searched
+    # name no throttling error, and searches of SP-API and client-library issues (python-amazon-
+    # sp-api among them) found no captured 429 answer. So: LWA's own error shape, which clients
+    # parse on any status, with the error it gives for 503, "temporarily unavailable, try later".
+    429: "temporarily_unavailable",
     500: "server_error",
     503: "temporarily_unavailable",
 }

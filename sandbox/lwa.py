@@ -9,9 +9,11 @@ from werkzeug.wrappers import Response
 
 from .errors import lwa_error, no_store
 from .faults import apply_fault
-from .store import CodeRejected, get_store
+from .headers import with_request_id
+from .store import Authorization, CodeRejected, get_store
 
 bp = Blueprint("lwa", __name__)
+bp.after_request(with_request_id)
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
@@ -45,38 +47,45 @@ def _authenticated_client_id() -> str:
         client_secret = _required("client_secret")
     config = current_app.config
     id_ok = hmac.compare_digest(client_id, config["SANDBOX_CLIENT_ID"])
-    secret_ok = hmac.compare_digest(client_secret, config["SANDBOX_CLIENT_SECRET"])
-    if not (id_ok and secret_ok):
+    valid_secrets = get_store().client_secrets(config["SANDBOX_CLIENT_SECRET"])
+    # Every valid secret is compared, so the time taken does not tell which one nearly matched.
+    matches = [hmac.compare_digest(client_secret, valid) for valid in valid_secrets]
+    if not (id_ok and any(matches)):
         raise TokenError("invalid_client", "Client authentication failed", 401)
     return client_id
 
 
-def _tokens(client_id: str, seller_email: str, refresh_token: str | None = None) -> dict[str, Any]:
+def _tokens(
+    client_id: str, authorization: Authorization, refresh_token: str | None = None
+) -> dict[str, Any]:
     store = get_store()
     ttl = current_app.config["SANDBOX_ACCESS_TOKEN_TTL"]
     return {
-        "access_token": store.issue_access_token(seller_email, ttl),
+        "access_token": store.issue_access_token(authorization, ttl),
         # Amazon answers a refresh grant with the same refresh token; only consent makes a new one.
-        "refresh_token": refresh_token or store.issue_refresh_token(client_id, seller_email),
+        "refresh_token": refresh_token or store.issue_refresh_token(client_id, authorization),
         "token_type": "bearer",
         "expires_in": int(ttl),
     }
 
 
 def _exchange_code(client_id: str) -> dict[str, Any]:
+    """Redeem a code. redirect_uri is optional, as in Amazon's own example request and the
+    clients that follow it (python-amazon-sp-api sends none); when sent, it must be the consent's
+    (the explicit one, or the app's first registered one). An empty value counts as not sent."""
     code = _required("code")
-    redirect_uri = _required("redirect_uri")
+    redirect_uri = request.form.get("redirect_uri")
     try:
         found = get_store().redeem_code(code)
     except CodeRejected as rejected:
         raise TokenError("invalid_grant", str(rejected)) from None
     if found.client_id != client_id:
         raise TokenError("invalid_grant", "The authorization code was issued to another client.")
-    if found.redirect_uri != redirect_uri:
+    if redirect_uri and found.redirect_uri != redirect_uri:
         raise TokenError(
             "invalid_grant", "The redirect_uri does not match the one used for authorization."
         )
-    return _tokens(client_id, found.seller_email)
+    return _tokens(client_id, found.authorization)
 
 
 def _refresh(client_id: str) -> dict[str, Any]:
@@ -84,7 +93,7 @@ def _refresh(client_id: str) -> dict[str, Any]:
     grant = get_store().find_grant(refresh_token)
     if grant is None or grant.client_id != client_id:
         raise TokenError("invalid_grant", "The refresh token is invalid or has been revoked.")
-    return _tokens(client_id, grant.seller_email, refresh_token)
+    return _tokens(client_id, grant.authorization, refresh_token)
 
 
 @bp.post("/auth/o2/token")

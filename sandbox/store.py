@@ -1,4 +1,4 @@
-"""In-memory state of the stand-in: codes, tokens, injected faults and call counts.
+"""In-memory state of the stand-in: codes, tokens, injected faults, test switches, call counts.
 
 One process, one lock: this is a development and test stand-in, not a service.
 """
@@ -18,12 +18,21 @@ _CODE_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True)
+class Authorization:
+    """Which seller account consented, and in which region (NA, EU, FE): Amazon's authorization
+    is regional, so the code, the refresh token and every access token made from it carry it."""
+
+    seller_email: str
+    region: str
+
+
+@dataclass(frozen=True)
 class AuthorizationCode:
-    """An spapi_oauth_code, bound to the client, redirect URI and seller of one consent."""
+    """An spapi_oauth_code, bound to the client and redirect URI of one consent."""
 
     client_id: str
     redirect_uri: str
-    seller_email: str
+    authorization: Authorization
     expires_at: float
 
 
@@ -32,12 +41,12 @@ class Grant:
     """What a refresh token stands for: one seller's authorization of one client."""
 
     client_id: str
-    seller_email: str
+    authorization: Authorization
 
 
 @dataclass(frozen=True)
 class AccessToken:
-    seller_email: str
+    authorization: Authorization
     expires_at: float
 
 
@@ -72,12 +81,18 @@ class Store:
     faults: dict[str, Fault] = field(default_factory=dict)
     token_calls: Counter[str] = field(default_factory=Counter)
     participations_calls: int = 0
+    # Set by the test controls; None and False mean "as configured".
+    client_secret: str | None = None
+    previous_client_secret: str | None = None
+    role_withheld: bool = False
 
-    def issue_code(self, client_id: str, redirect_uri: str, seller_email: str, ttl: float) -> str:
+    def issue_code(
+        self, client_id: str, redirect_uri: str, authorization: Authorization, ttl: float
+    ) -> str:
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
         with self.lock:
             self.codes[code] = AuthorizationCode(
-                client_id, redirect_uri, seller_email, time.monotonic() + ttl
+                client_id, redirect_uri, authorization, time.monotonic() + ttl
             )
         return code
 
@@ -91,20 +106,20 @@ class Store:
             raise CodeRejected("The authorization code has expired.")
         return found
 
-    def issue_refresh_token(self, client_id: str, seller_email: str) -> str:
+    def issue_refresh_token(self, client_id: str, authorization: Authorization) -> str:
         token = "Atzr|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.grants[token] = Grant(client_id, seller_email)
+            self.grants[token] = Grant(client_id, authorization)
         return token
 
     def find_grant(self, refresh_token: str) -> Grant | None:
         with self.lock:
             return self.grants.get(refresh_token)
 
-    def issue_access_token(self, seller_email: str, ttl: float) -> str:
+    def issue_access_token(self, authorization: Authorization, ttl: float) -> str:
         token = "Atza|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.access_tokens[token] = AccessToken(seller_email, time.monotonic() + ttl)
+            self.access_tokens[token] = AccessToken(authorization, time.monotonic() + ttl)
         return token
 
     def find_access_token(self, token: str) -> AccessToken | None:
@@ -118,13 +133,37 @@ class Store:
     def revoke(self, seller_email: str) -> int:
         """Drop every token of a seller, as when they remove the app in Seller Central."""
         with self.lock:
-            grants = [t for t, g in self.grants.items() if g.seller_email == seller_email]
+            grants = [
+                t for t, g in self.grants.items() if g.authorization.seller_email == seller_email
+            ]
             for token in grants:
                 del self.grants[token]
-            accesses = [t for t, a in self.access_tokens.items() if a.seller_email == seller_email]
+            accesses = [
+                t
+                for t, a in self.access_tokens.items()
+                if a.authorization.seller_email == seller_email
+            ]
             for token in accesses:
                 del self.access_tokens[token]
         return len(grants) + len(accesses)
+
+    def rotate_client_secret(self, new_secret: str, configured: str, previous_valid: bool) -> None:
+        """Make `new_secret` the client secret; the one it replaces keeps working only if
+        `previous_valid` (Amazon's grace period after a rotation)."""
+        with self.lock:
+            replaced = self.client_secret or configured
+            self.client_secret = new_secret
+            self.previous_client_secret = replaced if previous_valid else None
+
+    def client_secrets(self, configured: str) -> list[str]:
+        """The client secrets that authenticate now: the current one, then any still valid."""
+        with self.lock:
+            current = [self.client_secret or configured]
+            return current + ([self.previous_client_secret] if self.previous_client_secret else [])
+
+    def withhold_role(self, withheld: bool) -> None:
+        with self.lock:
+            self.role_withheld = withheld
 
     def set_fault(self, endpoint: str, fault: Fault) -> None:
         with self.lock:
@@ -157,6 +196,12 @@ class Store:
                 "token": token,
                 "participations": self.participations_calls,
                 "faults": {name: f.to_json() for name, f in self.faults.items()},
+                # The state of the switches, never a secret's value.
+                "client_secret": {
+                    "rotated": self.client_secret is not None,
+                    "previous_valid": self.previous_client_secret is not None,
+                },
+                "roles": {"withheld": self.role_withheld},
             }
 
     def reset(self) -> None:
@@ -167,6 +212,9 @@ class Store:
             self.faults.clear()
             self.token_calls.clear()
             self.participations_calls = 0
+            self.client_secret = None
+            self.previous_client_secret = None
+            self.role_withheld = False
 
 
 def get_store() -> Store:

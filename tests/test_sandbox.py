@@ -1,65 +1,38 @@
-"""The Amazon stand-in, over real HTTP: consent, token exchange, participations, faults."""
+"""The Amazon stand-in, over real HTTP: consent, token exchange, participations, faults and the
+other test controls."""
 
-import secrets
-import threading
+import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from sandbox import create_app
+from tests.amazon_app import (
+    APP_ID,
+    CALLBACK,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OTHER_CALLBACK,
+    UNAUTHORIZED,
+    arm_faults,
+    callback_params,
+    consent_url,
+    control,
+    exchange,
+    get_code,
+    participations,
+    refresh,
+    start_sandbox,
+    stats,
+)
 from tests.amazon_seller import consent, consent_error
-
-APP_ID = "amzn1.sp.solution.test-app"
-CLIENT_ID = "amzn1.application-oa2-client.test"
-CLIENT_SECRET = "test-client-secret"
-CALLBACK = "http://127.0.0.1:8000/amazon/callback"
-OTHER_CALLBACK = "http://127.0.0.1:8000/amazon/callback-2"
-
-# Explicit, so SANDBOX_* variables in a developer's shell cannot change what is tested.
-BASE_CONFIG = {
-    "SANDBOX_APP_ID": APP_ID,
-    "SANDBOX_APP_NAME": "Test Bookkeeping App",
-    "SANDBOX_APP_DRAFT": True,
-    "SANDBOX_REDIRECT_URIS": f"{CALLBACK},{OTHER_CALLBACK}",
-    "SANDBOX_CLIENT_ID": CLIENT_ID,
-    "SANDBOX_CLIENT_SECRET": CLIENT_SECRET,
-    "SANDBOX_CODE_TTL": 300,
-    "SANDBOX_ACCESS_TOKEN_TTL": 3600,
-    "SANDBOX_FAULTS_ENABLED": True,
-}
 
 US = {"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8"}
 EU = {"A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS"}
 FE = {"A1VC38T7YXB528", "A39IBJ37TRP1C6", "A19VAU5U5O7RUS"}
-FORM = "application/x-www-form-urlencoded;charset=UTF-8"
-UNAUTHORIZED = {
-    "errors": [
-        {
-            "code": "Unauthorized",
-            "message": "Access to requested resource is denied.",
-            "details": "",
-        }
-    ]
-}
-
-
-@contextmanager
-def start_sandbox(**overrides: Any) -> Iterator[str]:
-    """Serve a fresh stand-in on a free loopback port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, create_app({**BASE_CONFIG, **overrides}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -70,64 +43,7 @@ def amazon() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def fresh_state(amazon: str) -> None:
-    requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()
-
-
-def consent_url(base_url: str, **params: str | None) -> str:
-    query = {"application_id": APP_ID, "state": secrets.token_urlsafe(16), "version": "beta"}
-    query.update(params)
-    return f"{base_url}/apps/authorize/consent?" + urlencode(
-        {k: v for k, v in query.items() if v is not None}
-    )
-
-
-def callback_params(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-def get_code(base_url: str, email: str = "seller-us@example.com", **params: str | None) -> str:
-    return callback_params(consent(consent_url(base_url, **params), email))["spapi_oauth_code"]
-
-
-def exchange(
-    base_url: str, code: str, /, redirect_uri: str = CALLBACK, **fields: str
-) -> requests.Response:
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        **fields,
-    }
-    return requests.post(
-        f"{base_url}/auth/o2/token", data=data, headers={"Content-Type": FORM}, timeout=5
-    )
-
-
-def refresh(base_url: str, refresh_token: str) -> requests.Response:
-    data = {
-        "grant_type": "refresh_token",
-        "refresh_token": refresh_token,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
-    return requests.post(f"{base_url}/auth/o2/token", data=data, timeout=5)
-
-
-def participations(base_url: str, access_token: str | None) -> requests.Response:
-    headers = {} if access_token is None else {"x-amz-access-token": access_token}
-    return requests.get(
-        f"{base_url}/sellers/v1/marketplaceParticipations", headers=headers, timeout=5
-    )
-
-
-def stats(base_url: str) -> dict[str, Any]:
-    return requests.get(f"{base_url}/_sandbox/stats", timeout=5).json()
-
-
-def arm_faults(base_url: str, faults: dict[str, Any]) -> None:
-    requests.post(f"{base_url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+    control(amazon, "reset").raise_for_status()
 
 
 # Consent
@@ -192,8 +108,8 @@ def test_each_demo_seller_reports_its_region(
 @pytest.mark.parametrize(
     ("params", "code"),
     [
-        ({"application_id": "amzn1.sp.solution.someone-else"}, "MD9100"),
-        ({"application_id": None}, "MD9100"),
+        ({"application_id": "amzn1.sp.solution.someone-else"}, "MD1000"),  # unknown app
+        ({"application_id": None}, "MD1000"),
         ({"application_id": CLIENT_ID}, "MD1000"),  # the LWA client id is not the app id
         ({"version": None}, "MD1000"),  # draft app without version=beta
         ({"redirect_uri": CALLBACK + "#frag"}, "MD5110"),
@@ -272,16 +188,34 @@ def test_pages_send_no_referrer_and_own_cookie(amazon: str) -> None:
 # Token exchange
 
 
-def test_explicit_redirect_uri_is_used_and_must_match(amazon: str) -> None:
+def test_explicit_redirect_uri_is_used(amazon: str) -> None:
     location = consent(consent_url(amazon, redirect_uri=OTHER_CALLBACK), "seller-us@example.com")
     assert location.startswith(OTHER_CALLBACK + "?")
-    code = callback_params(location)["spapi_oauth_code"]
-    answer = exchange(amazon, code, redirect_uri=CALLBACK)
-    assert answer.status_code == 400
-    assert answer.json()["error"] == "invalid_grant"
 
-    code = get_code(amazon, redirect_uri=OTHER_CALLBACK)
-    assert exchange(amazon, code, redirect_uri=OTHER_CALLBACK).status_code == 200
+
+@pytest.mark.parametrize(
+    ("consented", "sent", "status"),
+    [
+        # Not sent: Amazon's own example request and python-amazon-sp-api send none.
+        (None, None, 200),
+        (OTHER_CALLBACK, None, 200),
+        (None, "", 200),  # an empty value counts as not sent
+        # Sent: it must be the consent's, the explicit one or the first registered one.
+        (None, CALLBACK, 200),
+        (OTHER_CALLBACK, OTHER_CALLBACK, 200),
+        (None, OTHER_CALLBACK, 400),
+        (OTHER_CALLBACK, CALLBACK, 400),
+    ],
+)
+def test_redirect_uri_is_optional_but_must_match_when_sent(
+    amazon: str, consented: str | None, sent: str | None, status: int
+) -> None:
+    answer = exchange(amazon, get_code(amazon, redirect_uri=consented), redirect_uri=sent)
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.json()["error"] == "invalid_grant"
+    else:
+        assert answer.json()["access_token"].startswith("Atza|")
 
 
 def test_code_is_single_use(amazon: str) -> None:
@@ -346,7 +280,6 @@ def test_token_endpoint_wants_form_encoding(amazon: str) -> None:
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
-        ({"redirect_uri": ""}, "invalid_request"),
         ({"code": ""}, "invalid_request"),
         ({"client_id": ""}, "invalid_request"),
         ({"grant_type": ""}, "invalid_request"),
@@ -377,9 +310,7 @@ def test_refresh_grant(amazon: str) -> None:
 
 def test_revoked_seller_cannot_refresh(amazon: str) -> None:
     tokens = exchange(amazon, get_code(amazon)).json()
-    revoked = requests.post(
-        f"{amazon}/_sandbox/revoke", json={"selling_partner_id": "A2DEMOUSSELL01"}, timeout=5
-    )
+    revoked = control(amazon, "revoke", {"selling_partner_id": "A2DEMOUSSELL01"})
     assert revoked.json() == {"revoked": 2}
     assert refresh(amazon, tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert participations(amazon, tokens["access_token"]).status_code == 403
@@ -432,6 +363,25 @@ def test_token_500_is_server_error(amazon: str) -> None:
     assert stats(amazon)["token"]["refresh_token"] == 1
 
 
+def test_token_429_is_throttled_not_a_server_error(amazon: str) -> None:
+    arm_faults(amazon, {"token": {"status": 429}})
+    answer = refresh(amazon, "Atzr|whatever")
+    assert answer.status_code == 429
+    assert answer.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "Injected fault (429)",
+    }
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_participations_429_is_quota_exceeded(amazon: str) -> None:
+    tokens = exchange(amazon, get_code(amazon)).json()
+    arm_faults(amazon, {"participations": {"status": 429}})
+    answer = participations(amazon, tokens["access_token"])
+    assert answer.status_code == 429
+    assert [e["code"] for e in answer.json()["errors"]] == ["QuotaExceeded"]
+
+
 def test_token_delay_makes_client_time_out(amazon: str) -> None:
     code = get_code(amazon)
     arm_faults(amazon, {"token": {"delay": 0.5, "status": 503}})
@@ -466,7 +416,7 @@ def test_participations_fault_uses_spapi_errors(amazon: str) -> None:
     ],
 )
 def test_bad_fault_specs_are_refused(amazon: str, faults: Any) -> None:
-    answer = requests.post(f"{amazon}/_sandbox/faults", json=faults, timeout=5)
+    answer = control(amazon, "faults", faults)
     assert answer.status_code == 400
     assert stats(amazon)["faults"] == {}
 
@@ -474,19 +424,183 @@ def test_bad_fault_specs_are_refused(amazon: str, faults: Any) -> None:
 def test_reset_forgets_tokens_and_counts(amazon: str) -> None:
     tokens = exchange(amazon, get_code(amazon)).json()
     arm_faults(amazon, {"token": {"status": 503, "count": 5}})
-    requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()
+    control(amazon, "reset").raise_for_status()
     assert participations(amazon, tokens["access_token"]).status_code == 403
     assert stats(amazon) == {
         "token": {"authorization_code": 0, "refresh_token": 0, "total": 0},
         "participations": 1,
         "faults": {},
+        "client_secret": {"rotated": False, "previous_valid": False},
+        "roles": {"withheld": False},
     }
 
 
 def test_control_api_absent_when_faults_disabled() -> None:
     with start_sandbox(SANDBOX_FAULTS_ENABLED="false") as base_url:
         assert requests.get(f"{base_url}/_sandbox/stats", timeout=5).status_code == 404
-        assert requests.post(f"{base_url}/_sandbox/reset", timeout=5).status_code == 404
+        for path in ("reset", "faults", "revoke", "client-secret", "roles"):
+            assert control(base_url, path, {}).status_code == 404, path
+
+
+# Amazon's response headers
+
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def test_every_lwa_and_spapi_answer_names_its_request(amazon: str) -> None:
+    code = get_code(amazon)
+    lwa = [
+        exchange(amazon, code, client_secret="wrong"),  # 401
+        exchange(amazon, code),  # 200
+        exchange(amazon, code),  # 400: used
+    ]
+    access_token = lwa[1].json()["access_token"]
+    arm_faults(amazon, {"token": {"status": 503}, "participations": {"status": 500}})
+    lwa.append(refresh(amazon, lwa[1].json()["refresh_token"]))  # 503
+    spapi = [
+        participations(amazon, access_token),  # 500
+        participations(amazon, access_token),  # 200
+        participations(amazon, "Atza|forged"),  # 403
+    ]
+    assert [a.status_code for a in lwa + spapi] == [401, 200, 400, 503, 500, 200, 403]
+    ids = [a.headers["x-amzn-RequestId"] for a in lwa + spapi]
+    assert all(REQUEST_ID.fullmatch(i) for i in ids), ids
+    assert len(set(ids)) == len(ids)  # a fresh id for every answer
+    # The Sellers API's usage plan: 0.016 requests per second.
+    assert {a.headers["x-amzn-RateLimit-Limit"] for a in spapi} == {"0.016"}
+    assert all("x-amzn-RateLimit-Limit" not in a.headers for a in lwa)
+
+
+# Regions: a code and the tokens made from it belong to the region of the seller who consented
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("sellingpartnerapi-eu.amazon.com", 200),
+        ("sandbox.sellingpartnerapi-eu.amazon.com", 200),
+        ("sellingpartnerapi-na.amazon.com", 403),
+        ("SellingPartnerAPI-FE.amazon.com:443", 403),
+        ("sandbox.sellingpartnerapi-na.amazon.com", 403),
+        # The stand-in's own address stands for whichever regional host the app meant.
+        (None, 200),
+    ],
+)
+def test_amazon_host_of_another_region_refuses_the_token(
+    amazon: str, host: str | None, status: int
+) -> None:
+    tokens = exchange(amazon, get_code(amazon, "seller-eu@example.com")).json()
+    refreshed = refresh(amazon, tokens["refresh_token"]).json()
+    for access_token in (tokens["access_token"], refreshed["access_token"]):
+        answer = participations(amazon, access_token, host=host)
+        assert answer.status_code == status
+        if status == 403:
+            assert answer.json() == UNAUTHORIZED
+        else:
+            assert {p["marketplace"]["id"] for p in answer.json()["payload"]} == EU
+
+
+def test_each_region_serves_its_own_sellers(amazon: str) -> None:
+    for email, region in [("seller-us@example.com", "na"), ("seller-fe@example.com", "fe")]:
+        access_token = exchange(amazon, get_code(amazon, email)).json()["access_token"]
+        host = f"sellingpartnerapi-{region}.amazon.com"
+        assert participations(amazon, access_token, host=host).status_code == 200
+
+
+# Test controls: the client secret and the role
+
+
+def test_rotated_client_secret_replaces_the_old_one(amazon: str) -> None:
+    tokens = exchange(amazon, get_code(amazon)).json()
+    rotated = control(amazon, "client-secret", {"client_secret": "new-secret"})
+    assert rotated.json() == {"rotated": True, "previous_valid": False}
+
+    old = refresh(amazon, tokens["refresh_token"])
+    assert old.status_code == 401
+    assert old.json()["error"] == "invalid_client"
+    assert refresh(amazon, tokens["refresh_token"], "new-secret").status_code == 200
+    code = get_code(amazon)
+    assert exchange(amazon, code, client_secret=CLIENT_SECRET).status_code == 401
+    assert exchange(amazon, code, client_secret="new-secret").status_code == 200
+    # The state shows, never a secret.
+    assert stats(amazon)["client_secret"] == {"rotated": True, "previous_valid": False}
+    assert "new-secret" not in requests.get(f"{amazon}/_sandbox/stats", timeout=5).text
+
+
+def test_previous_client_secret_works_while_still_valid(amazon: str) -> None:
+    refresh_token = exchange(amazon, get_code(amazon)).json()["refresh_token"]
+    body = {"client_secret": "second", "previous_valid": True}
+    assert control(amazon, "client-secret", body).json() == {
+        "rotated": True,
+        "previous_valid": True,
+    }
+    assert refresh(amazon, refresh_token, CLIENT_SECRET).status_code == 200
+    assert refresh(amazon, refresh_token, "second").status_code == 200
+
+    # A rotation keeps at most the secret it replaces: the one before that stops working.
+    control(amazon, "client-secret", {"client_secret": "third", "previous_valid": True})
+    assert [refresh(amazon, refresh_token, s).status_code for s in (CLIENT_SECRET, "second")] == [
+        401,
+        200,
+    ]
+    control(amazon, "client-secret", {"client_secret": "fourth", "previous_valid": False})
+    assert [refresh(amazon, refresh_token, s).status_code for s in ("third", "fourth")] == [
+        401,
+        200,
+    ]
+
+
+def test_withheld_role_refuses_the_sellers_api(amazon: str) -> None:
+    access_token = exchange(amazon, get_code(amazon)).json()["access_token"]
+    assert control(amazon, "roles", {"withheld": True}).json() == {"withheld": True}
+    refused = participations(amazon, access_token)
+    assert refused.status_code == 403
+    assert refused.json() == UNAUTHORIZED
+    assert stats(amazon)["roles"] == {"withheld": True}
+
+    assert control(amazon, "roles", {"withheld": False}).json() == {"withheld": False}
+    assert participations(amazon, access_token).status_code == 200
+
+
+def test_reset_restores_the_client_secret_and_the_role(amazon: str) -> None:
+    control(amazon, "client-secret", {"client_secret": "new-secret"}).raise_for_status()
+    control(amazon, "roles", {"withheld": True}).raise_for_status()
+    control(amazon, "reset").raise_for_status()
+    assert stats(amazon)["client_secret"] == {"rotated": False, "previous_valid": False}
+    assert stats(amazon)["roles"] == {"withheld": False}
+    tokens = exchange(amazon, get_code(amazon))  # the configured secret again
+    assert tokens.status_code == 200
+    assert participations(amazon, tokens.json()["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("client-secret", None),
+        ("client-secret", ["new-secret"]),
+        ("client-secret", {}),
+        ("client-secret", {"client_secret": ""}),
+        ("client-secret", {"client_secret": 5}),
+        ("client-secret", {"client_secret": "x", "previous_valid": "yes"}),
+        ("client-secret", {"client_secret": "x", "previous_valid": 1}),
+        ("client-secret", {"client_secret": "x", "expires": "7d"}),
+        ("roles", None),
+        ("roles", {}),
+        ("roles", {"withheld": "true"}),
+        ("roles", {"withheld": 1}),
+        ("roles", {"withheld": True, "role": "sellers"}),
+        ("revoke", None),
+        ("revoke", {"selling_partner_id": 3}),
+        ("revoke", {"selling_partner_id": "A0NOBODY"}),
+    ],
+)
+def test_bad_control_input_is_refused(amazon: str, path: str, body: Any) -> None:
+    answer = control(amazon, path, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]
+    unchanged = stats(amazon)
+    assert unchanged["client_secret"] == {"rotated": False, "previous_valid": False}
+    assert unchanged["roles"] == {"withheld": False}
 
 
 # Configuration
