@@ -43,9 +43,10 @@ def _json_fields(
 
 
 def _parse_fault(spec: Any) -> Fault:
-    """A Fault from `{"status": int, "delay": seconds, "count": int, "error": str}`."""
-    if not isinstance(spec, dict) or set(spec) - {"status", "delay", "count", "error"}:
-        raise ValueError("a fault is an object with status, delay, count and error")
+    """A Fault from `{"status": int, "delay": seconds, "count": int, "error": str,
+    "bare": bool}` (bare: the status with an empty body, as a gateway in front of Amazon)."""
+    if not isinstance(spec, dict) or set(spec) - {"status", "delay", "count", "error", "bare"}:
+        raise ValueError("a fault is an object with status, delay, count, error and bare")
     status, delay, count = spec.get("status"), spec.get("delay", 0), spec.get("count", 1)
     error = spec.get("error")
     if status is not None and (type(status) is not int or not 400 <= status <= 599):
@@ -56,9 +57,14 @@ def _parse_fault(spec: Any) -> Fault:
         raise ValueError("count must be an integer >= 1")
     if error is not None and not isinstance(error, str):
         raise ValueError("error must be a string")
+    bare = spec.get("bare", False)
+    if type(bare) is not bool:
+        raise ValueError("bare must be true or false")
     if status is None and not delay:
         raise ValueError("a fault needs a status, a delay, or both")
-    return Fault(count=count, status=status, delay=float(delay), error=error)
+    if bare and (status is None or error is not None):
+        raise ValueError("a bare fault has a status and no error")
+    return Fault(count=count, status=status, delay=float(delay), error=error, bare=bare)
 
 
 @bp.post("/faults")

@@ -21,6 +21,8 @@ def apply_fault(endpoint: str) -> Response | None:
         time.sleep(fault.delay)
     if fault.status is None:
         return None
+    if fault.bare:
+        return Response("", status=fault.status, mimetype="text/plain")
     if endpoint == "token":
         error = fault.error or LWA_ERROR_FOR_STATUS.get(fault.status, "server_error")
         return lwa_error(error, f"Injected fault ({fault.status})", fault.status)

@@ -101,7 +101,9 @@ def token() -> Response:
     """Exchange an spapi_oauth_code or a refresh token for an access token."""
     is_form = request.mimetype == "application/x-www-form-urlencoded"
     grant_type = request.form.get("grant_type", "") if is_form else ""
-    get_store().count_token_call(grant_type if grant_type in GRANT_TYPES else "other")
+    get_store().count_token_call(
+        grant_type if grant_type in GRANT_TYPES else "other", request.user_agent.string
+    )
     faulted = apply_fault("token")
     if faulted is not None:
         return no_store(faulted)

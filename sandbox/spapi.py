@@ -51,7 +51,7 @@ def _allowed(token: AccessToken) -> bool:
 def marketplace_participations() -> Response:
     """List the marketplaces the access token's seller sells in."""
     store = get_store()
-    store.count_participations_call()
+    store.count_participations_call(request.user_agent.string)
     faulted = apply_fault("participations")
     if faulted is not None:
         return faulted

@@ -58,6 +58,7 @@ class Fault:
     status: int | None = None
     delay: float = 0.0
     error: str | None = None
+    bare: bool = False  # no Amazon error body: as a gateway or load balancer in front answers
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class Fault:
             "status": self.status,
             "delay": self.delay,
             "error": self.error,
+            "bare": self.bare,
         }
 
 
@@ -81,6 +83,8 @@ class Store:
     faults: dict[str, Fault] = field(default_factory=dict)
     token_calls: Counter[str] = field(default_factory=Counter)
     participations_calls: int = 0
+    # The User-Agent of every call, per endpoint: Amazon asks apps to name themselves.
+    user_agents: dict[str, set[str]] = field(default_factory=dict)
     # Set by the test controls; None and False mean "as configured".
     client_secret: str | None = None
     previous_client_secret: str | None = None
@@ -178,15 +182,17 @@ class Store:
             fault.count -= 1
             if fault.count <= 0:
                 del self.faults[endpoint]
-            return Fault(1, fault.status, fault.delay, fault.error)
+            return Fault(1, fault.status, fault.delay, fault.error, fault.bare)
 
-    def count_token_call(self, grant_type: str) -> None:
+    def count_token_call(self, grant_type: str, user_agent: str) -> None:
         with self.lock:
             self.token_calls[grant_type] += 1
+            self.user_agents.setdefault("token", set()).add(user_agent)
 
-    def count_participations_call(self) -> None:
+    def count_participations_call(self, user_agent: str) -> None:
         with self.lock:
             self.participations_calls += 1
+            self.user_agents.setdefault("participations", set()).add(user_agent)
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -195,6 +201,7 @@ class Store:
             return {
                 "token": token,
                 "participations": self.participations_calls,
+                "user_agents": {name: sorted(seen) for name, seen in self.user_agents.items()},
                 "faults": {name: f.to_json() for name, f in self.faults.items()},
                 # The state of the switches, never a secret's value.
                 "client_secret": {
@@ -212,6 +219,7 @@ class Store:
             self.faults.clear()
             self.token_calls.clear()
             self.participations_calls = 0
+            self.user_agents.clear()
             self.client_secret = None
             self.previous_client_secret = None
             self.role_withheld = False

@@ -193,7 +193,12 @@ def amazon_faults(amazon):
     def stats():
         return requests.get(f"{amazon}/_sandbox/stats", timeout=5).json()
 
+    def control(path: str, body: dict) -> None:
+        """One of the stand-in's other switches: client-secret, roles, revoke."""
+        requests.post(f"{amazon}/_sandbox/{path}", json=body, timeout=5).raise_for_status()
+
     inject.stats = stats
+    inject.control = control
     yield inject
     requests.post(f"{amazon}/_sandbox/reset", timeout=5).raise_for_status()
 

@@ -3,8 +3,10 @@ what is theirs (invalid_grant); Amazon refusing the app itself keeps the request
 bookkeeper once and flags it for ops; throttling and outages are retried, malformed calls not."""
 
 import html
+import re
 import time
 
+from core import amazon
 from core.extensions import db
 from core.requests import Authorization
 from tests.support import Bookkeeper, connections, link_in, request_of, text_of
@@ -54,7 +56,8 @@ def test_wrong_app_credentials_are_on_our_side_told_once_and_flagged_for_ops(
     app, client, seller, mailbox, amazon_faults, loop, temporal_env
 ):
     bookkeeper, account_id, link = invited(client, mailbox)
-    amazon_faults(token={"status": 401, "error": "invalid_client"})
+    # The secret was rotated at Amazon and not here: LWA answers invalid_client.
+    amazon_faults.control("client-secret", {"client_secret": "rotated-at-amazon"})
     outcome = seller.connect(link)
     assert_on_our_side(outcome, bookkeeper)
     assert amazon_faults.stats()["token"]["authorization_code"] == 1  # not retried
@@ -74,7 +77,8 @@ def test_wrong_app_credentials_are_on_our_side_told_once_and_flagged_for_ops(
     amazon_faults(token={"status": 401, "error": "unauthorized_client"})
     assert_on_our_side(seller.connect(link), bookkeeper)
 
-    # Fixed: the same link connects, and ops' flag is gone.
+    # Fixed (the app has Amazon's secret again): the same link connects, the flag is gone.
+    amazon_faults.control("client-secret", {"client_secret": app.config["LWA_CLIENT_SECRET"]})
     outcome = seller.connect(link)
     assert "<h1>Connected</h1>" in outcome.text, outcome.text
     assert len(connections(app, account_id)) == 1
@@ -89,7 +93,7 @@ def test_a_role_the_app_lacks_is_on_our_side_and_not_retried(
     app, client, seller, mailbox, amazon_faults, loop, temporal_env
 ):
     bookkeeper, account_id, link = invited(client, mailbox)
-    amazon_faults(participations={"status": 403})
+    amazon_faults.control("roles", {"withheld": True})
     assert_on_our_side(seller.connect(link), bookkeeper)
     assert amazon_faults.stats()["participations"] == 1
     mailbox.wait_for(bookkeeper.email, ON_OUR_SIDE)
@@ -112,10 +116,31 @@ def test_sellers_api_400_and_404_are_permanent(
 
 def test_throttling_is_retried_with_backoff(app, client, seller, mailbox, amazon_faults):
     _, account_id, link = invited(client, mailbox)
-    amazon_faults(token={"status": 429, "count": 2}, participations={"status": 429, "count": 1})
+    # LWA's 429 (with its OAuth body) and SP-API's: each retried after a backoff.
+    amazon_faults(token={"status": 429}, participations={"status": 429})
     outcome = seller.connect(link)
     assert "<h1>Connected</h1>" in outcome.text, outcome.text
     stats = amazon_faults.stats()
-    assert stats["token"]["authorization_code"] == 3
+    assert stats["token"]["authorization_code"] == 2
     assert stats["participations"] == 2
     assert len(connections(app, account_id)) == 1
+
+
+def test_an_lwa_429_without_a_body_is_retried(app, client, seller, mailbox, amazon_faults):
+    _, account_id, link = invited(client, mailbox)
+    amazon_faults(token={"status": 429, "bare": True, "count": 2})
+    outcome = seller.connect(link)
+    assert "<h1>Connected</h1>" in outcome.text, outcome.text
+    assert amazon_faults.stats()["token"]["authorization_code"] == 3
+
+
+def test_every_call_to_amazon_names_the_app_its_version_and_python(
+    app, client, seller, mailbox, amazon_faults
+):
+    _, _, link = invited(client, mailbox)
+    assert "<h1>Connected</h1>" in seller.connect(link).text
+    agent = amazon.user_agent(app.config["APP_NAME"])
+    assert re.fullmatch(r"LedgerBridge/\S+ \(Language=Python/3\.\d+\.\d+\)", agent)
+    stats = amazon_faults.stats()
+    assert stats["token"]["authorization_code"] == 1
+    assert stats["user_agents"] == {"token": [agent], "participations": [agent]}

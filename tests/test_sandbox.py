@@ -405,12 +405,21 @@ def test_participations_fault_uses_spapi_errors(amazon: str) -> None:
     assert stats(amazon)["participations"] == 2
 
 
+def test_a_bare_fault_answers_without_amazons_body(amazon: str) -> None:
+    arm_faults(amazon, {"token": {"status": 429, "bare": True}})
+    answer = exchange(amazon, get_code(amazon))
+    assert (answer.status_code, answer.text) == (429, "")
+    assert answer.headers["x-amzn-RequestId"]
+
+
 @pytest.mark.parametrize(
     "faults",
     [
         {"token": {"count": 2}},  # neither status nor delay
         {"token": {"status": 200}},
         {"token": {"status": 503, "count": 0}},
+        {"token": {"status": 429, "bare": "yes"}},
+        {"token": {"status": 429, "bare": True, "error": "invalid_grant"}},
         {"nowhere": {"status": 503}},
         [],
     ],
@@ -429,6 +438,7 @@ def test_reset_forgets_tokens_and_counts(amazon: str) -> None:
     assert stats(amazon) == {
         "token": {"authorization_code": 0, "refresh_token": 0, "total": 0},
         "participations": 1,
+        "user_agents": {"participations": ["python-requests/" + requests.__version__]},
         "faults": {},
         "client_secret": {"rotated": False, "previous_valid": False},
         "roles": {"withheld": False},
