@@ -60,6 +60,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             emails.send_notice,
             amazon.exchange_authorization_code,
             amazon.check_marketplace,
+            amazon.check_connection,
             connections.confirm_request_saved,
             connections.store_connection,
             connections.record_outcome,

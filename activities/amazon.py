@@ -1,21 +1,32 @@
-"""Amazon activities: exchange the seller's code for tokens, check the marketplace."""
+"""Amazon activities: exchange the seller's code for tokens, check the marketplace, and check a
+stored connection's health."""
 
 from datetime import timedelta
 
+from sqlalchemy import update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Activities
 from activities.rows import load
 from core import marketplaces
+from core.accounts import AmazonConnection
 from core.amazon import AmazonRefused, AppRefused, Participation
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
 from core.requests import Authorization
-from vocabulary.messages import AuthorizationRef, ExchangeResult, MarketplaceCheck
+from core.timeline import add_event
+from vocabulary.messages import (
+    AuthorizationRef,
+    ConnectionRef,
+    ExchangeResult,
+    Health,
+    MarketplaceCheck,
+)
+from vocabulary.statuses import ConnectionState
 
 
-def _refused(err: AmazonRefused | AppRefused, authorization: Authorization) -> ApplicationError:
+def _refused(err: AmazonRefused | AppRefused, request_id: int) -> ApplicationError:
     """The failure the workflow reads: the seller's grant refused ("AmazonRefused"), or the app
     itself ("AppRefused", its StuckReason in the details). Only Amazon's error code travels,
     never its description: that may quote what was sent."""
@@ -29,7 +40,7 @@ def _refused(err: AmazonRefused | AppRefused, authorization: Authorization) -> A
         " 'When Amazon refuses the app'",
         err.reason,
         err.detail,
-        authorization.request_id,
+        request_id,
     )
     return ApplicationError(
         f"Amazon refused the app: {err.detail}",
@@ -70,7 +81,7 @@ class AmazonActivities(Activities):
                     # Single-use and dead within minutes: it is never presented again.
                     authorization.code_encrypted = None
                     session.commit()
-                    raise _refused(err, authorization) from None
+                    raise _refused(err, authorization.request_id) from None
                 authorization.code_encrypted = None
                 authorization.access_token_encrypted = encrypt(keys, tokens.access_token)
                 authorization.access_token_expires_at = utcnow() + timedelta(
@@ -99,7 +110,7 @@ class AmazonActivities(Activities):
                         decrypt(keys, authorization.refresh_token_encrypted)
                     )
                 except (AmazonRefused, AppRefused) as err:
-                    raise _refused(err, authorization) from None
+                    raise _refused(err, authorization.request_id) from None
                 access_token = tokens.access_token
                 authorization.access_token_encrypted = encrypt(keys, access_token)
                 authorization.access_token_expires_at = utcnow() + timedelta(
@@ -111,7 +122,7 @@ class AmazonActivities(Activities):
                     marketplace, access_token
                 )
             except (AmazonRefused, AppRefused) as err:
-                raise _refused(err, authorization) from None
+                raise _refused(err, authorization.request_id) from None
             for participation in participations:
                 if (
                     participation.marketplace_id == marketplace.marketplace_id
@@ -121,6 +132,57 @@ class AmazonActivities(Activities):
             _remember_account_used(authorization, participations)
             session.commit()
             return MarketplaceCheck(False, "")
+
+    @activity.defn
+    def check_connection(self, input: ConnectionRef) -> Health:
+        """A stored connection's health check: a refresh grant, then the Sellers API call the
+        connection is for. Amazon refusing the refresh token (invalid_grant) means the seller
+        removed the app or the authorization lapsed: revoked. Amazon busy or down raises, for
+        Temporal to retry; Amazon refusing the app itself fails for good (AppRefused)."""
+        keys = self.deps.settings.token_encryption_key
+        with self.deps.session() as session:
+            connection = session.get(AmazonConnection, input.connection_id)
+            if connection is None or connection.status == ConnectionState.DISCONNECTED:
+                return Health(ConnectionState.DISCONNECTED)
+            request_id, token = connection.request_id, connection.refresh_token_encrypted
+            if connection.status == ConnectionState.REVOKED:
+                return Health(ConnectionState.REVOKED, request_id, connection.checked_at)
+            marketplace = marketplaces.get(connection.marketplace)
+            try:
+                tokens = self.deps.amazon.refresh_access_token(decrypt(keys, token))
+                self.deps.amazon.marketplace_participations(marketplace, tokens.access_token)
+                verdict = ConnectionState.HEALTHY
+            except AmazonRefused:
+                verdict = ConnectionState.REVOKED
+            except AppRefused as err:
+                raise _refused(err, request_id) from None
+            now = utcnow()
+            # Only the token checked: a reconnect that stored a new one meanwhile stands.
+            checked = session.execute(
+                update(AmazonConnection)
+                .where(
+                    AmazonConnection.id == connection.id,
+                    AmazonConnection.refresh_token_encrypted == token,
+                    AmazonConnection.status == ConnectionState.HEALTHY,
+                )
+                .values(status=verdict, checked_at=now)
+            ).rowcount
+            if checked and verdict == ConnectionState.REVOKED:
+                add_event(
+                    request_id,
+                    "revoked",
+                    "Amazon",
+                    f"Access revoked: Amazon no longer accepts the connection of seller"
+                    f" {connection.selling_partner_id} (found by the health check)",
+                )
+            session.commit()
+            if not checked:  # changed meanwhile: whatever it is now is the verdict
+                session.expire_all()
+                now_stored = session.get(AmazonConnection, input.connection_id)
+                if now_stored is None:
+                    return Health(ConnectionState.DISCONNECTED)
+                return Health(now_stored.status, now_stored.request_id, now_stored.checked_at)
+            return Health(verdict, request_id, now)
 
 
 def _remember_account_used(

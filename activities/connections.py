@@ -51,7 +51,7 @@ class ConnectionActivities(Activities):
                 select(AmazonConnection).filter_by(request_id=request.id)
             ).first()
             if existing is not None:
-                return StoredConnection(existing.id)
+                return StoredConnection(existing.id, existing.account_id)
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no refresh token to store", non_retryable=True)
             # Atomic with the close of a withdrawal or of ops: exactly one of them wins.
@@ -86,7 +86,7 @@ class ConnectionActivities(Activities):
                 f" in Amazon {request.marketplace}",
             )
             session.commit()
-            return StoredConnection(connection.id)
+            return StoredConnection(connection.id, connection.account_id)
 
     @activity.defn
     def record_outcome(self, input: OutcomeInput) -> Done:

@@ -1,6 +1,7 @@
 """Client accounts (the businesses whose books are kept) and their Amazon connections."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import utcnow
 from core.extensions import db
 from core.users import User
+from vocabulary.statuses import ConnectionState
+
+if TYPE_CHECKING:
+    from core.requests import ConnectionRequest
 
 
 class ClientAccount(db.Model):
@@ -70,5 +75,12 @@ class AmazonConnection(db.Model):
     # The connection request that stored it; makes storing idempotent.
     request_id: Mapped[int] = mapped_column(ForeignKey("connection_requests.id"), unique=True)
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Its health check's verdict (ConnectionWorkflow): statuses.ConnectionState.
+    status: Mapped[str] = mapped_column(
+        String(20), default=ConnectionState.HEALTHY, server_default=ConnectionState.HEALTHY
+    )
+    checked_at: Mapped[datetime | None]
 
     account: Mapped[ClientAccount] = relationship(back_populates="connections")
+    # The request that stored it: who its owner is (core.requests imports this module).
+    request: Mapped["ConnectionRequest"] = relationship("ConnectionRequest")

@@ -163,6 +163,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # How often the worker's schedule looks for open requests and invitations whose
         # workflow ops ended in Temporal (Terminate, Reset); see docs/operations.md.
         "RECONCILE_EVERY": parse_duration(env.get("RECONCILE_EVERY", "5m")),
+        # How often a stored connection's health is checked at Amazon (ConnectionWorkflow).
+        "CONNECTION_CHECK_EVERY": parse_duration(env.get("CONNECTION_CHECK_EVERY", "1d")),
         "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
             env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")
         ),

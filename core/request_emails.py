@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import current_app
 
 from core import marketplaces
-from core.accounts import Membership
+from core.accounts import AmazonConnection, Membership
 from core.emails import Email, invitation_subject, on_behalf_of, person, render, sender
 from core.extensions import db
 from core.requests import Authorization, ConnectionRequest
@@ -115,10 +115,14 @@ def bookkeeper_connected(request: ConnectionRequest, base_url: str) -> Email:
     return Email(request.requested_by.email, subject, text, html)
 
 
-def seller_connected(request: ConnectionRequest, base_url: str) -> Email:
+def _why_owner(request: ConnectionRequest) -> str:
+    """Why the seller who connected it gets an email about the connection."""
     who = person(request.requested_by.name, request.requested_by.firm_name)
-    why = _why_seller(request, f"you connected {request.account.name}'s Amazon account for {who}")
-    text, html = render("connected_seller", **_context(request, why=why))
+    return _why_seller(request, f"you connected {request.account.name}'s Amazon account for {who}")
+
+
+def seller_connected(request: ConnectionRequest, base_url: str) -> Email:
+    text, html = render("connected_seller", **_context(request, why=_why_owner(request)))
     firm = request.requested_by.firm_name
     subject = f"You connected {request.account.name}'s Amazon account to {firm}"
     return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
@@ -216,6 +220,39 @@ def bookkeeper_app_refused(request: ConnectionRequest, base_url: str) -> Email:
     return Email(request.requested_by.email, subject, text, html)
 
 
+def bookkeeper_revoked(request: ConnectionRequest, base_url: str) -> Email | None:
+    """The health check found the connection this request stored revoked at Amazon."""
+    connection = db.session.scalars(
+        db.select(AmazonConnection).filter_by(request_id=request.id)
+    ).first()
+    if connection is None:
+        return None  # disconnected meanwhile: nothing left to revoke
+    invite = request.kind == ConnectionRequest.INVITE
+    reconnect = (
+        _renew_link(request, base_url) if invite else f"{base_url}/accounts/{request.account_id}"
+    )
+    context = _context(request, connection=connection, reconnect_link=reconnect, invite=invite)
+    text, html = render("revoked_bookkeeper", **context)
+    marketplace = marketplaces.get(request.marketplace)
+    subject = f"Amazon access to {request.account.name} ({marketplace.label}) was revoked"
+    return Email(request.requested_by.email, subject, text, html)
+
+
+def owner_disconnected(request: ConnectionRequest, base_url: str) -> Email:
+    """The connection this request stored was disconnected here: its owner (the seller who
+    connected it, or the member who connected directly) learns how to remove the app at Amazon."""
+    asker = request.requested_by
+    if request.kind == ConnectionRequest.INVITE:
+        context = _context(request, why=_why_owner(request), owner_name=request.client_name)
+        to, sent_as = request.client_email, on_behalf_of(asker)
+    else:
+        context = _context(request, owner_name=asker.name)
+        to, sent_as = asker.email, {}
+    text, html = render("disconnected_owner", **context)
+    subject = f"{request.account.name} is disconnected from {current_app.config['APP_NAME']}"
+    return Email(to, subject, text, html, **sent_as)
+
+
 # Which composer writes each notice: a new notice is a template pair, a composer and a line here.
 NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] = {
     RequestNotice.CONNECTED_BOOKKEEPER: bookkeeper_connected,
@@ -228,4 +265,6 @@ NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] =
     RequestNotice.CLOSED_BY_OPERATIONS: bookkeeper_closed_by_operations,
     RequestNotice.WRONG_ACCOUNT_BOOKKEEPER: bookkeeper_wrong_account,
     RequestNotice.APP_REFUSED_BOOKKEEPER: bookkeeper_app_refused,
+    RequestNotice.REVOKED_BOOKKEEPER: bookkeeper_revoked,
+    RequestNotice.DISCONNECTED_OWNER: owner_disconnected,
 }

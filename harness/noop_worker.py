@@ -25,9 +25,12 @@ from vocabulary.messages import (
     EmailChange,
     EmailsSent,
     ExchangeResult,
+    Health,
     MarketplaceCheck,
     StoredConnection,
 )
+from vocabulary.statuses import ConnectionState
+from workflows.connection import ConnectionWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 
 # What each no-op activity answers: a success, at once, with nothing done. Names, inputs and
@@ -44,6 +47,7 @@ NOOP_ANSWERS = {
     "remove_connection": lambda input: Done(),
     "close_request": lambda input: Closed(input.status),
     "change_client_email": lambda input: EmailChange(changed=True),
+    "check_connection": lambda input: Health(ConnectionState.HEALTHY),
 }
 # Plain functions, so they run in the worker's thread pool as before.
 NOOP_ACTIVITIES = [
@@ -64,6 +68,7 @@ REAL_ACTIVITIES = [
     ConnectionActivities.remove_connection,
     ConnectionActivities.close_request,
     ConnectionActivities.change_client_email,
+    AmazonActivities.check_connection,  # the connection's own workflow, a child
 ]
 
 
@@ -81,8 +86,9 @@ def check_noop_names() -> None:
 
 
 async def noop_worker_main() -> None:
-    """ConnectionRequestWorkflow with no-op activities, configured as worker.py's Worker is
-    (16 activity threads and slots, the cache from WORKER_MAX_CACHED_WORKFLOWS)."""
+    """ConnectionRequestWorkflow (and the ConnectionWorkflow it starts) with no-op activities,
+    configured as worker.py's Worker is (16 activity threads and slots, the cache from
+    WORKER_MAX_CACHED_WORKFLOWS)."""
     check_noop_names()
     client = await Client.connect(os.environ["TEMPORAL_ADDRESS"], namespace=NAMESPACE)
     stop = asyncio.Event()
@@ -93,7 +99,7 @@ async def noop_worker_main() -> None:
         worker = Worker(
             client,
             task_queue=os.environ["TEMPORAL_TASK_QUEUE"],
-            workflows=[ConnectionRequestWorkflow],
+            workflows=[ConnectionRequestWorkflow, ConnectionWorkflow],
             activities=NOOP_ACTIVITIES,
             activity_executor=executor,
             max_concurrent_activities=16,

@@ -5,11 +5,12 @@ import uuid
 
 from flask import current_app
 
-from core.accounts import ClientAccount, Membership
+from core.accounts import AmazonConnection, ClientAccount, Membership
 from core.extensions import db, temporal
 from services import gateway, limits
-from vocabulary.messages import AccountEmailInput
+from vocabulary.messages import AccountEmailInput, ConnectionInput, DisconnectRequest
 from workflows.account_email import AccountEmailWorkflow
+from workflows.connection import ConnectionWorkflow, connection_workflow_id
 
 
 def send_account_email(purpose: str, user_id: int | None) -> None:
@@ -42,3 +43,42 @@ def add_account(user_id: int, name: str) -> ClientAccount:
     db.session.add(Membership(account=account, user_id=user_id, role=Membership.ADMIN))
     db.session.commit()
     return account
+
+
+def disconnect(connection_id: int, actor: str) -> None:
+    """Forget a stored connection and its token at once; then its workflow ends and tells the
+    owner how to remove the app at Amazon too (started for that if it is over, after a revoke or
+    an ops Terminate). Temporal being away leaves only that email unsent: logged."""
+    connection = db.session.get(AmazonConnection, connection_id)
+    if connection is None:
+        return
+    config = current_app.config
+    life = ConnectionInput(
+        connection_id=connection.id,
+        account_id=connection.account_id,
+        account_name=connection.account.name,
+        marketplace=connection.marketplace,
+        check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
+    )
+    said = DisconnectRequest(actor, connection.request_id)
+    db.session.delete(connection)
+    db.session.commit()
+
+    async def tell(client) -> None:
+        await client.start_workflow(
+            ConnectionWorkflow.run,
+            life,
+            id=connection_workflow_id(life.connection_id),
+            task_queue=config["TEMPORAL_TASK_QUEUE"],
+            start_signal="disconnect",
+            start_signal_args=[said],
+        )
+
+    try:
+        temporal.run(tell, gateway.TIMEOUT)
+    except Exception:
+        current_app.logger.warning(
+            "connection %s disconnected; its workflow was not told",
+            life.connection_id,
+            exc_info=True,
+        )

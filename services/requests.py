@@ -51,6 +51,7 @@ def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestIn
             [int(d.total_seconds()) for d in config["CONNECT_REMINDERS"]] if invite else []
         ),
         reminder_pause_seconds=int(config["CONNECT_REMINDER_PAUSE"].total_seconds()),
+        connection_check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
     )
 
 

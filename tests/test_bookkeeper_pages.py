@@ -164,7 +164,7 @@ def test_withdraw_and_disconnect_ask_first_without_javascript(people, mailbox, a
     page.goto(f"/accounts/{account_id}")
     page.get_by_role("link", name="Disconnect").click()
     expect(page.locator("main")).to_contain_text("United Kingdom (UK)")
-    expect(page.locator("main")).to_contain_text("not told")
+    expect(page.locator("main")).to_contain_text("gets an email saying so")
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_text("Connected · ready")).to_be_visible()
     page.get_by_role("link", name="Disconnect").click()

@@ -80,4 +80,6 @@ def test_account_status_feed_for_live_pages(app, client, seller, mailbox):
     assert list(before["requests"].values()) == ["sent"] and before["connections"] == []
     seller.connect(link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0]))
     after = client.get(f"/accounts/{account_id}/status").get_json()
-    assert list(after["requests"].values()) == ["connected"] and after["connections"] == ["US"]
+    assert list(after["requests"].values()) == ["connected"] and after["connections"] == [
+        "US:healthy"
+    ]

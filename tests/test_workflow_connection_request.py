@@ -55,6 +55,7 @@ from vocabulary.policies import (
     FLAG_AFTER_ATTEMPTS,
 )
 from vocabulary.statuses import OPERATIONS, OUTCOME_MESSAGES, Outcome, RequestState, StuckReason
+from workflows.connection import ConnectionWorkflow
 from workflows.connection_request import PROGRESS, ConnectionRequestWorkflow
 
 pytest_plugins = ["tests.workflow_stand_ins"]
@@ -162,7 +163,8 @@ class Case:
 @pytest.fixture
 def play(loop, workflow_env):
     """play(scenario): run `async scenario(case)` with the real workflow and the stand-ins."""
-    return player(loop, workflow_env, ConnectionRequestWorkflow, StandIns.connection_request, Case)
+    workflows = [ConnectionRequestWorkflow, ConnectionWorkflow]  # it starts the connection's
+    return player(loop, workflow_env, workflows, StandIns.connection_request, Case)
 
 
 def seller_event(case: Case, state: RequestState) -> EventInput:

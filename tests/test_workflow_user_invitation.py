@@ -132,7 +132,7 @@ class Case:
 @pytest.fixture
 def play(loop, workflow_env):
     """play(scenario): run `async scenario(case)` with the real workflow and the stand-ins."""
-    return player(loop, workflow_env, UserInvitationWorkflow, StandIns.user_invitation, Case)
+    return player(loop, workflow_env, [UserInvitationWorkflow], StandIns.user_invitation, Case)
 
 
 def notices(stand_ins: StandIns) -> list[str]:

@@ -38,11 +38,13 @@ from vocabulary.messages import (
     Closed,
     CloseInvitationInput,
     CloseRequestInput,
+    ConnectionRef,
     Done,
     EmailChange,
     EmailsSent,
     EventInput,
     ExchangeResult,
+    Health,
     InvitationInput,
     InvitationNoticeInput,
     MarketplaceCheck,
@@ -54,7 +56,7 @@ from vocabulary.messages import (
     UserInvitationEmailInput,
 )
 from vocabulary.policies import SAVED_DEADLINE
-from vocabulary.statuses import ABANDONED
+from vocabulary.statuses import ABANDONED, ConnectionState
 
 DAY = timedelta(days=1)
 
@@ -74,6 +76,8 @@ CONNECTION_REQUEST_ACTIVITIES: Activities = {
     "change_client_email": (ChangeEmailInput, EmailChange),
     "remove_connection": (RequestRef, Done),
     "close_request": (CloseRequestInput, Closed),
+    # The connection's own workflow, started as a child once connected.
+    "check_connection": (ConnectionRef, Health),
 }
 USER_INVITATION_ACTIVITIES: Activities = {
     "confirm_invitation_saved": (AcceptInput, Done),
@@ -96,6 +100,7 @@ CONNECTION_REQUEST_ANSWERS: dict[str, Any] = {
     "change_client_email": EmailChange(True),
     "remove_connection": Done(),
     "close_request": lambda i: Closed(i.status),
+    "check_connection": lambda i: Health(ConnectionState.HEALTHY, 1, datetime(2026, 1, 1)),
 }
 USER_INVITATION_ANSWERS: dict[str, Any] = {
     "confirm_invitation_saved": Done(),
@@ -307,11 +312,11 @@ _case_ids = itertools.count(1000)
 def player(
     loop: Any,
     env: WorkflowEnvironment,
-    workflow: type,
+    workflows: list[type],
     activities: Callable[[StandIns], list[Callable]],
     case: type,
 ) -> Callable[[Callable[[Any], Awaitable[None]]], StandIns]:
-    """play(scenario): run `async scenario(case)` with a worker of the real `workflow` and the
+    """play(scenario): run `async scenario(case)` with a worker of the real `workflows` and the
     stand-ins; `case(env, stand_ins, task_queue, id)` is the test's case, on its own task queue
     and with an id no other test uses."""
 
@@ -320,7 +325,7 @@ def player(
         this = case(env, stand_ins, fresh("queue"), next(_case_ids))
 
         async def main() -> None:
-            async with worker(env.client, workflow, activities(stand_ins), this.task_queue):
+            async with worker(env.client, workflows, activities(stand_ins), this.task_queue):
                 try:
                     await scenario(this)
                 finally:
@@ -332,6 +337,8 @@ def player(
     return play
 
 
-def worker(client: Client, workflow: type, activities: list[Callable], task_queue: str) -> Worker:
-    """A worker for one test: the real workflow class and the stand-ins, on the test's queue."""
-    return Worker(client, task_queue=task_queue, workflows=[workflow], activities=activities)
+def worker(
+    client: Client, workflows: list[type], activities: list[Callable], task_queue: str
+) -> Worker:
+    """A worker for one test: the real workflow classes and the stand-ins, on the test's queue."""
+    return Worker(client, task_queue=task_queue, workflows=workflows, activities=activities)

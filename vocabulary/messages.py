@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vocabulary.notices import AccountEmail, InvitationNotice, RequestNotice
+from vocabulary.policies import CHECKS_PER_RUN
 
 # ---- the connection request workflow ------------------------------------------------------
 
@@ -22,6 +23,8 @@ class ConnectionRequestInput:
     reminder_offsets_seconds: list[int] = field(default_factory=list)
     reminder_pause_seconds: int = 86400
     seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
+    # How often the connection it stores is checked (ConnectionWorkflow), once it connects.
+    connection_check_every_seconds: int = 86400
 
 
 @dataclass
@@ -194,6 +197,60 @@ class MarketplaceCheck:
 @dataclass
 class StoredConnection:
     connection_id: int
+    account_id: int = 0
+
+
+# ---- a stored connection's life (ConnectionWorkflow) ------------------------------------------
+
+
+@dataclass
+class ConnectionInput:
+    """Copied in at start: a connection checked every `check_every_seconds`, the first time
+    after `first_check_after_seconds` (None: a random moment within the first interval, so
+    connections made together are not checked together)."""
+
+    connection_id: int
+    account_id: int
+    account_name: str
+    marketplace: str
+    check_every_seconds: int
+    first_check_after_seconds: int | None = None
+    checks_per_run: int = CHECKS_PER_RUN
+
+
+@dataclass
+class ConnectionRef:
+    connection_id: int
+
+
+@dataclass
+class Health:
+    """A health check's verdict; `request_id` is the request that stored the connection now."""
+
+    status: str  # statuses.ConnectionState
+    request_id: int = 0
+    checked_at: datetime | None = None
+
+
+@dataclass
+class DisconnectRequest:
+    """A bookkeeper disconnected it; `request_id` made the connection (its owner is told)."""
+
+    actor: str
+    request_id: int
+
+
+@dataclass
+class ConnectionStatus:
+    status: str
+    checked_at: datetime | None
+    next_check_at: datetime | None
+    checks: int
+
+
+@dataclass
+class ConnectionResult:
+    status: str
 
 
 @dataclass

@@ -32,6 +32,9 @@ class RequestNotice(EmailName):
     CLOSED_BY_OPERATIONS = "closed_by_operations"
     WRONG_ACCOUNT_BOOKKEEPER = "wrong_account_bookkeeper"
     APP_REFUSED_BOOKKEEPER = "app_refused_bookkeeper"
+    # The connection the request stored, later in its life.
+    REVOKED_BOOKKEEPER = "revoked_bookkeeper"
+    DISCONNECTED_OWNER = "disconnected_owner"
 
 
 class InvitationNotice(EmailName):

@@ -35,3 +35,15 @@ FLAG_AFTER_ATTEMPTS = 5
 # not a confirmation: give up on it rather than keep the request from expiring or being
 # withdrawn while the mail server is down for long.
 HELP_NOTICE_DEADLINE = timedelta(hours=1)
+# A connection's health check: Amazon down is retried quietly for this long, then the next
+# check tries again (no alarm: a blip is not a revoked connection).
+HEALTH_CHECK_DEADLINE = timedelta(hours=1)
+HEALTH_CHECK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["AppRefused"],
+)
+# A connection's workflow starts afresh (continue-as-new) after this many checks, so its history
+# stays small however long it lives.
+CHECKS_PER_RUN = 50

@@ -12,6 +12,8 @@ SELLER_EMAIL_DOMAIN = SearchAttributeKey.for_keyword("SellerEmailDomain")
 # Set while a step keeps failing (statuses.StuckReason: the mail server, or Amazon refusing the
 # app itself), so ops can list the requests stuck on it; cleared when the step succeeds.
 STUCK_REASON = SearchAttributeKey.for_keyword("StuckReason")
+# A connection's health (statuses.ConnectionState), on its ConnectionWorkflow.
+CONNECTION_STATUS = SearchAttributeKey.for_keyword("ConnectionStatus")
 
 
 def email_domain(address: str) -> str:
@@ -20,4 +22,11 @@ def email_domain(address: str) -> str:
     return address.rsplit("@", 1)[-1].lower()
 
 
-ALL = (ACCOUNT_ID, MARKETPLACE, ONBOARDING_STATUS, SELLER_EMAIL_DOMAIN, STUCK_REASON)
+ALL = (
+    ACCOUNT_ID,
+    MARKETPLACE,
+    ONBOARDING_STATUS,
+    SELLER_EMAIL_DOMAIN,
+    STUCK_REASON,
+    CONNECTION_STATUS,
+)

@@ -68,6 +68,17 @@ OUTCOME_MESSAGES = {
 }
 
 
+class ConnectionState(StrEnum):
+    """Where a stored connection stands: its health check's verdict (the ConnectionStatus search
+    attribute, the account page)."""
+
+    HEALTHY = "healthy"
+    REVOKED = (
+        "revoked"  # Amazon refused its refresh token: the seller removed the app, or it lapsed
+    )
+    DISCONNECTED = "disconnected"  # a bookkeeper disconnected it here
+
+
 class StuckReason(StrEnum):
     """Why a request is stuck, for ops (the StuckReason search attribute); unset otherwise."""
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeInput,
         OutcomeInput,
         RequestRef,
+        StoredConnection,
     )
     from vocabulary.notices import RequestNotice
     from vocabulary.policies import (
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         StuckReason,
     )
     from workflows.cancellation import is_cancellation, reraise_cancellation
+    from workflows.connection import start_connection_life
     from workflows.emailing import send_email
     from workflows.request_messages import RequestMessages
     from workflows.request_visibility import RequestVisibility
@@ -104,6 +106,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         self._email_domain = ""
         self._settled = False  # the row holds the final status (withdraw answers then)
         self._told: set[RequestNotice] = set()  # the help notices sent, once each
+        self._stored: StoredConnection | None = None  # the connection it stored
         self._email_failing = False
         self._app_refused: StuckReason | None = None  # Amazon refused the app: ops must act
 
@@ -195,6 +198,14 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         self._set_status(RequestState.CONNECTED)
         self._settled = True
         result = await self._confirm()
+        if result.status == RequestState.CONNECTED and workflow.patched("connection-life"):
+            assert self._stored is not None
+            await start_connection_life(
+                self._stored,
+                input.account_name,
+                input.marketplace,
+                input.connection_check_every_seconds,
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -306,7 +317,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         if not check.participates:
             return await self._record(ref, Outcome.WRONG_ACCOUNT)
         try:
-            await workflow.execute_activity_method(
+            self._stored = await workflow.execute_activity_method(
                 ConnectionActivities.store_connection,
                 ref,
                 start_to_close_timeout=SHORT,

@@ -1,6 +1,7 @@
 """Every workflow this project runs: the worker registers them, the replay test replays them."""
 
 from workflows.account_email import AccountEmailWorkflow
+from workflows.connection import ConnectionWorkflow
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
 from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
@@ -8,6 +9,7 @@ from workflows.user_invitation import UserInvitationWorkflow
 
 WORKFLOWS = [
     ConnectionRequestWorkflow,
+    ConnectionWorkflow,
     NewLinkAskedWorkflow,
     UserInvitationWorkflow,
     AccountEmailWorkflow,

@@ -117,7 +117,7 @@ def live_state(account) -> dict:
     return {
         "requests": {r.public_id: r.status for r in requests},
         "invitations": {i.public_id: i.status for i in invitations},
-        "connections": sorted(c.marketplace for c in account.connections),
+        "connections": sorted(f"{c.marketplace}:{c.status}" for c in account.connections),
     }
 
 
@@ -157,11 +157,11 @@ def disconnect(account_id: int, connection_id: int):
             connection=connection,
             marketplace=marketplaces.get(connection.marketplace),
         )
-    db.session.delete(connection)
-    db.session.commit()
+    marketplace = connection.marketplace
+    accounts.disconnect(connection.id, current_user.name)
     flash(
-        f"Amazon {connection.marketplace} disconnected; its token is deleted. The seller can also"
-        " remove the app in Seller Central under Manage Your Apps.",
+        f"Amazon {marketplace} disconnected; its token is deleted. We have told the owner how to"
+        " remove the app at Amazon too (Seller Central, Manage Your Apps).",
         "success",
     )
     return redirect(url_for("accounts.show", account_id=account.id))
