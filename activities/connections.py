@@ -22,7 +22,7 @@ from vocabulary.messages import (
     RequestRef,
     StoredConnection,
 )
-from vocabulary.statuses import Outcome, RequestState
+from vocabulary.statuses import ConnectionState, Outcome, RequestState
 
 
 class ConnectionActivities(Activities):
@@ -74,6 +74,9 @@ class ConnectionActivities(Activities):
             connection.refresh_token_encrypted = authorization.refresh_token_encrypted
             connection.request_id = request.id
             connection.connected_at = utcnow()
+            # A reconnect (after a revoke, or of another seller): a fresh life, not yet checked.
+            connection.status = ConnectionState.HEALTHY
+            connection.checked_at = None
             authorization.wipe_secrets()
             authorization.outcome = Outcome.CONNECTED
             authorization.outcome_message = "Connected."

@@ -1,0 +1,145 @@
+"""After Connected, on the real stack: the connection's workflow checks it at Amazon, finds it
+revoked when the seller removes the app, tells the bookkeeper once, and a reconnect brings it
+back to life; a disconnect ends it and tells the owner how to remove the app at Amazon too."""
+
+import re
+import time
+from datetime import timedelta
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from core.accounts import AmazonConnection
+from core.extensions import db
+from tests.support import Bookkeeper, connections, link_in, path_of, text_of
+from vocabulary import search_attributes
+from vocabulary.statuses import ConnectionState
+from workflows.connection import connection_workflow_id
+
+SELLER_ID = "A2DEMOUSSELL01"  # seller-us@example.com at the stand-in
+
+
+def wait_until(check, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.1)
+    return found
+
+
+def connection_of(app, account_id) -> AmazonConnection | None:
+    with app.app_context():
+        found = db.session.scalars(db.select(AmazonConnection).filter_by(account_id=account_id))
+        return found.first()
+
+
+def connected(client, seller, mailbox, name: str) -> tuple[Bookkeeper, int, dict]:
+    bookkeeper = Bookkeeper(client).sign_up()
+    account_id = bookkeeper.add_account(name)
+    sent = bookkeeper.send_request(account_id, marketplace="US", client_name="Sam Seller")
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
+    assert "<h1>Connected</h1>" in seller.connect(link).text
+    return bookkeeper, account_id, sent
+
+
+def described(loop, temporal_env, connection_id: int):
+    """The latest run of the connection's workflow, or None before there is one."""
+    handle = temporal_env.client.get_workflow_handle(connection_workflow_id(connection_id))
+    try:
+        return loop.run(handle.describe())
+    except RPCError:
+        return None
+
+
+def run_of(loop, temporal_env, connection_id: int, status: WorkflowExecutionStatus, what: str):
+    """Wait for the latest run of the connection's workflow to be in `status`."""
+    return wait_until(
+        lambda: (d := described(loop, temporal_env, connection_id)) and d.status == status and d,
+        what,
+    )
+
+
+def test_checked_then_revoked_told_once_and_brought_back_by_a_reconnect(
+    app, client, seller, mailbox, amazon_faults, config, loop, temporal_env
+):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=2)
+    bookkeeper, account_id, sent = connected(client, seller, mailbox, "Checked Ltd")
+    connection = connection_of(app, account_id)
+    wait_until(lambda: connection_of(app, account_id).checked_at, "the first check")
+    wait_until(lambda: mailbox.wait_for(bookkeeper.email, "is connected to Amazon"), "confirmed")
+    page = client.get(f"/accounts/{account_id}").text
+    assert "Connected · ready" in page and "Checked" in page
+    running = run_of(
+        loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "its workflow"
+    )
+    status = running.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
+    assert status == ConnectionState.HEALTHY
+
+    # The seller removes the app in Seller Central.
+    amazon_faults.control("revoke", {"selling_partner_id": SELLER_ID})
+    wait_until(lambda: connection_of(app, account_id).status == ConnectionState.REVOKED, "revoked")
+    [told] = mailbox.wait_for(bookkeeper.email, "was revoked")
+    assert "Checked Ltd (United States (US))" in told["Subject"]
+    ended = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "its end")
+    revoked = ended.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
+    assert revoked == ConnectionState.REVOKED
+    page = client.get(f"/accounts/{account_id}").text
+    assert "Access revoked" in page and "Ask Sam Seller to reconnect" in page
+    assert len([m for m in mailbox.to(bookkeeper.email) if "was revoked" in m["Subject"]]) == 1
+
+    # One click from the email: the same request again, previewed, then sent.
+    renew = re.search(r"https?://\S+/renew", text_of(told)).group(0)
+    preview = client.get(path_of(renew))
+    assert preview.status_code == 303
+    page = client.get(preview.headers["Location"]).text
+    draft = re.search(r'name="draft" value="([^"]+)"', page).group(1)
+    url = f"/accounts/{account_id}/connect/request/send"
+    assert client.post(url, data={"draft": draft}).status_code == 303
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect", count=2)[-1])
+    assert "<h1>Connected</h1>" in seller.connect(link).text
+    again = connection_of(app, account_id)
+    assert (again.id, again.status) == (connection.id, ConnectionState.HEALTHY)
+    assert len(connections(app, account_id)) == 1
+    # Started once the confirmation emails are out, a moment after the seller's page.
+    back = wait_until(
+        lambda: (
+            (d := described(loop, temporal_env, connection.id)) and d.run_id != ended.run_id and d
+        ),
+        "a new life for the connection",
+    )
+    assert back.status == WorkflowExecutionStatus.RUNNING
+
+
+def test_disconnect_ends_its_life_and_tells_the_owner_how_to_remove_the_app(
+    app, client, seller, mailbox, loop, temporal_env
+):
+    bookkeeper, account_id, sent = connected(client, seller, mailbox, "Parting Ltd")
+    connection = connection_of(app, account_id)
+    wait_until(lambda: mailbox.wait_for(bookkeeper.email, "is connected to Amazon"), "confirmed")
+    running = wait_until(
+        lambda: (
+            (d := described(loop, temporal_env, connection.id)).status
+            == WorkflowExecutionStatus.RUNNING
+            and d
+        ),
+        "the connection's workflow",
+    )
+    url = f"/accounts/{account_id}/connections/{connection.id}/disconnect"
+    assert "gets an email saying so" in client.get(url).text
+    answer = client.post(url, follow_redirects=True)
+    assert "Amazon US disconnected" in answer.text
+    assert connection_of(app, account_id) is None
+    [told] = mailbox.wait_for(sent["client_email"], "is disconnected from")
+    assert "Manage Your Apps" in text_of(told)
+    assert told["Reply-To"] == bookkeeper.email
+    ended = wait_until(
+        lambda: (
+            (d := described(loop, temporal_env, connection.id)).status
+            == WorkflowExecutionStatus.COMPLETED
+            and d
+        ),
+        "the connection's workflow to end",
+    )
+    assert ended.run_id == running.run_id  # the signal ended the life it had, no new one
+    gone = ended.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
+    assert gone == ConnectionState.DISCONNECTED
