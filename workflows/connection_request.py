@@ -198,7 +198,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         self._set_status(RequestState.CONNECTED)
         self._settled = True
         result = await self._confirm()
-        if result.status == RequestState.CONNECTED and workflow.patched("connection-life"):
+        if result.status == RequestState.CONNECTED:
             assert self._stored is not None
             await start_connection_life(
                 self._stored,
