@@ -1,7 +1,6 @@
 """Client accounts (the businesses whose books are kept) and their Amazon connections."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,9 +9,6 @@ from core.clock import utcnow
 from core.extensions import db
 from core.users import User
 from vocabulary.statuses import ConnectionState
-
-if TYPE_CHECKING:
-    from core.requests import ConnectionRequest
 
 
 class ClientAccount(db.Model):
@@ -82,5 +78,4 @@ class AmazonConnection(db.Model):
     checked_at: Mapped[datetime | None]
 
     account: Mapped[ClientAccount] = relationship(back_populates="connections")
-    # The request that stored it: who its owner is (core.requests imports this module).
-    request: Mapped["ConnectionRequest"] = relationship("ConnectionRequest")
+    # `request`, the request that stored it (who its owner is): core.requests declares it.

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.accounts import ClientAccount
+from core.accounts import AmazonConnection, ClientAccount
 from core.clock import utcnow
 from core.extensions import db
 from core.users import User
@@ -69,6 +69,8 @@ class ConnectionRequest(AskedOf, db.Model):
     events: Mapped[list["RequestEvent"]] = relationship(
         back_populates="request", order_by="RequestEvent.id"
     )
+    # The connection it stored, if any; the connection's `request` is this request.
+    connection: Mapped[AmazonConnection | None] = relationship(backref="request")
 
     @property
     def workflow_id(self) -> str:

@@ -5,7 +5,7 @@ own tests); what the pages are about (requests, invitations) goes through the re
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
@@ -42,17 +42,21 @@ def make_bookkeeper(app, account_name: str = "Acme Widgets Ltd", name: str = "Be
         return email, account.id
 
 
-def add_connection(app, account_id: int, email: str, marketplace: str) -> None:
-    """A finished connection (and the request that made it), as the worker stores them."""
+def add_connection(
+    app, account_id: int, email: str, marketplace: str, owner: str = "", **health
+) -> None:
+    """A finished connection (and the request that made it), as the worker stores them: made by
+    the bookkeeper directly, or by `owner` invited; `health` (status, checked_at) as its checks
+    left it."""
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(email=email))
         request = ConnectionRequest(
             account_id=account_id,
             requested_by=user,
-            kind=ConnectionRequest.DIRECT,
+            kind=ConnectionRequest.INVITE if owner else ConnectionRequest.DIRECT,
             marketplace=marketplace,
-            client_name=user.name,
-            client_email=user.email,
+            client_name=owner or user.name,
+            client_email=unique_email("owner") if owner else user.email,
             status=RequestState.CONNECTED,
         )
         db.session.add(request)
@@ -64,6 +68,7 @@ def add_connection(app, account_id: int, email: str, marketplace: str) -> None:
                 selling_partner_id="A1SELLER" + marketplace,
                 refresh_token_encrypted=b"x",
                 request_id=request.id,
+                **health,
             )
         )
         db.session.commit()
@@ -262,3 +267,27 @@ def test_an_invited_client_is_not_asked_for_a_firm(people, mailbox, app):
         user = db.session.scalar(db.select(User).filter_by(email=owner_email))
         assert user.display_firm == ""
     assert olive.page.locator("header .who").inner_text().strip() == "Olive Owner"
+
+
+def test_the_account_page_says_when_each_connection_was_checked_and_which_was_revoked(people, app):
+    bea = people("bookkeeper", timezone_id=NEW_YORK, locale="en-US")
+    email, account_id = make_bookkeeper(app, "Health Ltd")
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    add_connection(app, account_id, email, "UK", checked_at=two_hours_ago)
+    add_connection(
+        app, account_id, email, "DE", owner="Sam Seller", status="revoked", checked_at=utcnow()
+    )
+    log_in(bea, email)
+    page = bea.page
+    page.goto(f"/accounts/{account_id}")
+    rows = page.locator("section.card").first.locator("tbody tr")
+    uk, de = rows.filter(has_text="United Kingdom"), rows.filter(has_text="Germany")
+    expect(uk).to_contain_text("Connected · ready")
+    expect(uk).to_contain_text("Checked 2 hours ago")
+    expect(de).to_contain_text("Access revoked")
+    reconnect = de.get_by_role("link", name="Ask Sam Seller to reconnect")
+    expect(reconnect).to_be_visible()
+    assert "primary" in reconnect.get_attribute("class")
+    bea.shot("20-connection-revoked")
+    reconnect.click()
+    page.get_by_role("button", name="Send Request to Connect").wait_for()  # the preview
