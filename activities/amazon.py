@@ -3,7 +3,7 @@ stored connection's health."""
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -94,7 +94,9 @@ class AmazonActivities(Activities):
 
     @activity.defn
     def check_marketplace(self, input: AuthorizationRef) -> MarketplaceCheck:
-        """Does the seller who consented sell in the requested marketplace?"""
+        """Does the seller who consented sell in the requested marketplace, and is it the seller
+        connected there already, if one is? (An invited owner renews or reconnects that
+        connection; only an admin connecting directly may replace it, having confirmed.)"""
         keys = self.deps.settings.token_encryption_key
         with self.deps.session() as session:
             authorization = load(session, Authorization, input.authorization_id)
@@ -123,15 +125,17 @@ class AmazonActivities(Activities):
                 )
             except (AmazonRefused, AppRefused) as err:
                 raise _refused(err, authorization.request_id) from None
+            expected = _seller_connected_before(session, authorization)
             for participation in participations:
                 if (
-                    participation.marketplace_id == marketplace.marketplace_id
+                    not expected
+                    and participation.marketplace_id == marketplace.marketplace_id
                     and participation.participating
                 ):
                     return MarketplaceCheck(True, participation.store_name)
             _remember_account_used(authorization, participations)
             session.commit()
-            return MarketplaceCheck(False, "")
+            return MarketplaceCheck(False, "", expected)
 
     @activity.defn
     def check_connection(self, input: ConnectionRef) -> Health:
@@ -183,6 +187,22 @@ class AmazonActivities(Activities):
                     return Health(ConnectionState.DISCONNECTED)
                 return Health(now_stored.status, now_stored.request_id, now_stored.checked_at)
             return Health(verdict, request_id, now)
+
+
+def _seller_connected_before(session, authorization: Authorization) -> str:
+    """The seller id of the marketplace's connection when an invited owner came back with
+    another seller ("" when there is none, it is the same seller, or the request is direct)."""
+    request = authorization.request
+    if request.kind != request.INVITE:
+        return ""
+    connection = session.scalars(
+        select(AmazonConnection).filter_by(
+            account_id=request.account_id, marketplace=request.marketplace
+        )
+    ).first()
+    if connection is None or connection.selling_partner_id == authorization.selling_partner_id:
+        return ""
+    return connection.selling_partner_id
 
 
 def _remember_account_used(

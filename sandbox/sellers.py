@@ -54,6 +54,8 @@ _ALL = (
     _demo_seller(
         "fe", "Fumiko Demo (FE)", "A1DEMOFESELL03", "Demo Goods Asia Pacific", "FE", "JP AU SG"
     ),
+    # A second US seller: signing in with the wrong one of two that both sell there.
+    _demo_seller("us2", "Uma Demo (US, second)", "A4DEMOUSSELL04", "Other Goods US", "NA", "US"),
 )
 
 SELLERS: dict[str, Seller] = {s.email: s for s in _ALL}

@@ -777,6 +777,21 @@ def test_wrong_account_twice_tells_the_bookkeeper_once(play):
     play(scenario)
 
 
+def test_another_seller_than_the_one_connected_before_stores_nothing_and_may_try_again(play):
+    async def scenario(case: Case) -> None:
+        other = MarketplaceCheck(False, "", expected_seller="A1CONNECTEDBEFORE")
+        case.stand_ins.script("check_marketplace", other)
+        handle = await case.start_invited()
+        assert await case.submit(handle, 66) == answered(Outcome.OTHER_SELLER)
+        assert case.stand_ins.of("record_outcome") == [recorded(66, Outcome.OTHER_SELLER)]
+        assert "store_connection" not in case.stand_ins.names()
+        assert notices(case.stand_ins) == []
+        assert (await case.status(handle)).open
+        await case.connect(handle, 67)
+
+    play(scenario)
+
+
 def test_wrong_account_notice_that_cannot_be_sent_does_not_stop_the_request(play):
     async def scenario(case: Case) -> None:
         case.stand_ins.script("check_marketplace", MarketplaceCheck(False, "Elsewhere Ltd"))

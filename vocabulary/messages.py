@@ -190,8 +190,12 @@ class ExchangeResult:
 
 @dataclass
 class MarketplaceCheck:
+    """Whether the seller who consented may connect: sells in the marketplace, and is the seller
+    already connected there if there is one (`expected_seller` names that one when not)."""
+
     participates: bool
     store_name: str
+    expected_seller: str = ""
 
 
 @dataclass

@@ -49,6 +49,8 @@ class Outcome(StrEnum):
     CLOSED = "closed"  # the request closed while Amazon's answer was being handled
     # Amazon refused the app itself (its credentials, a role, a malformed call): not the seller.
     APP_REFUSED = "app_refused"
+    # Another seller than the one connected there before: a reconnect must be the same seller.
+    OTHER_SELLER = "other_seller"
 
 
 # What the seller reads about each outcome.
@@ -63,6 +65,8 @@ OUTCOME_MESSAGES = {
     Outcome.LINK_REPLACED: "This request was sent again, so the link you started from no longer"
     " works. Nothing was connected. Please use the link in the most recent email.",
     Outcome.CLOSED: "This connection request was withdrawn. Nothing was connected.",
+    Outcome.OTHER_SELLER: "This is not the Amazon seller account connected before, so nothing"
+    " was connected or changed. Sign in with the seller account that was connected.",
     Outcome.APP_REFUSED: "Amazon did not accept our app's own set-up, so nothing was connected."
     " This is on our side, not yours: you do not need to do anything now.",
 }

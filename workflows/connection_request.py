@@ -314,6 +314,8 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
                 return await self._record(ref, Outcome.APP_REFUSED)
             outcome = {"AmazonRefused": Outcome.CODE_EXPIRED, "LinkReplaced": Outcome.LINK_REPLACED}
             return await self._record(ref, outcome.get(kind, Outcome.AMAZON_UNAVAILABLE))
+        if check.expected_seller:
+            return await self._record(ref, Outcome.OTHER_SELLER)
         if not check.participates:
             return await self._record(ref, Outcome.WRONG_ACCOUNT)
         try:

@@ -15,6 +15,7 @@ from flask import (
 )
 
 from core import marketplaces
+from core.accounts import AmazonConnection
 from core.clock import utcnow
 from core.crypto import digest, encrypt
 from core.extensions import db, limiter
@@ -70,8 +71,19 @@ def landing(token: str):
         "consent/landing.html",
         connection_request=link.request,
         marketplace=marketplaces.get(link.request.marketplace),
+        connected_seller=_connected_seller(link.request),
         token=token,
     )
+
+
+def _connected_seller(connection_request) -> str:
+    """The seller id connected in the request's marketplace already: a reconnect must be it."""
+    connected = db.session.scalar(
+        db.select(AmazonConnection).filter_by(
+            account_id=connection_request.account_id, marketplace=connection_request.marketplace
+        )
+    )
+    return connected.selling_partner_id if connected else ""
 
 
 def _seller_link_limit() -> str:
@@ -297,6 +309,7 @@ def _outcome(authorization: Authorization, timeout: float):
         marketplace=marketplaces.get(connection_request.marketplace),
         authorization=authorization,
         sells_in=[marketplaces.get(c) for c in authorization.sells_in_countries],
+        connected_seller=_connected_seller(connection_request),
         link_again=connection_request.is_open,
     ), status
 
@@ -316,5 +329,5 @@ def retry(public_id: str):
         ), 410
     # The wrong account is still signed in at Amazon: through Amazon's sign-out, or the seller
     # lands in the same session and confirms with the same account again.
-    wrong = authorization.outcome == Outcome.WRONG_ACCOUNT
+    wrong = authorization.outcome in (Outcome.WRONG_ACCOUNT, Outcome.OTHER_SELLER)
     return flow.begin(connection_request, authorization.link, sign_out_first=wrong)
