@@ -143,3 +143,26 @@ def test_disconnect_ends_its_life_and_tells_the_owner_how_to_remove_the_app(
     assert ended.run_id == running.run_id  # the signal ended the life it had, no new one
     gone = ended.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
     assert gone == ConnectionState.DISCONNECTED
+
+
+def test_after_ops_terminate_its_workflow_the_page_stands_and_a_disconnect_still_tells_the_owner(
+    app, client, seller, mailbox, loop, temporal_env
+):
+    bookkeeper, account_id, sent = connected(client, seller, mailbox, "Terminated Ltd")
+    connection = connection_of(app, account_id)
+    running = run_of(
+        loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "its workflow"
+    )
+    handle = temporal_env.client.get_workflow_handle(connection_workflow_id(connection.id))
+    loop.run(handle.terminate(reason="ops, trying the button"))
+    page = client.get(f"/accounts/{account_id}")
+    assert page.status_code == 200 and "Connected · ready" in page.text
+
+    url = f"/accounts/{account_id}/connections/{connection.id}/disconnect"
+    assert "Amazon US disconnected" in client.post(url, follow_redirects=True).text
+    [told] = mailbox.wait_for(sent["client_email"], "is disconnected from")
+    assert "Manage Your Apps" in text_of(told)
+    ended = run_of(
+        loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "a run to tell"
+    )
+    assert ended.run_id != running.run_id  # started by the disconnect, for the owner's email
