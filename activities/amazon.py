@@ -18,7 +18,7 @@ from core.requests import Authorization
 from core.timeline import add_event
 from vocabulary.messages import (
     AuthorizationRef,
-    ConnectionRef,
+    CheckInput,
     ExchangeResult,
     Health,
     MarketplaceCheck,
@@ -138,26 +138,30 @@ class AmazonActivities(Activities):
             return MarketplaceCheck(False, "", expected)
 
     @activity.defn
-    def check_connection(self, input: ConnectionRef) -> Health:
+    def check_connection(self, input: CheckInput) -> Health:
         """A stored connection's health check: a refresh grant, then the Sellers API call the
-        connection is for. Amazon refusing the refresh token (invalid_grant) means the seller
-        removed the app or the authorization lapsed: revoked. Amazon busy or down raises, for
-        Temporal to retry; Amazon refusing the app itself fails for good (AppRefused)."""
+        connection is for. Amazon refusing the refresh token (invalid_grant) means the
+        authorization lapsed, once its lifetime is over, or else that the seller removed the app
+        (revoked). Amazon busy or down raises, for Temporal to retry; Amazon refusing the app
+        itself fails for good (AppRefused)."""
         keys = self.deps.settings.token_encryption_key
         with self.deps.session() as session:
             connection = session.get(AmazonConnection, input.connection_id)
             if connection is None or connection.status == ConnectionState.DISCONNECTED:
                 return Health(ConnectionState.DISCONNECTED)
             request_id, token = connection.request_id, connection.refresh_token_encrypted
-            if connection.status == ConnectionState.REVOKED:
-                return Health(ConnectionState.REVOKED, request_id, connection.checked_at)
+            if connection.status in (ConnectionState.REVOKED, ConnectionState.LAPSED):
+                return Health(connection.status, request_id, connection.checked_at)
             marketplace = marketplaces.get(connection.marketplace)
             try:
                 tokens = self.deps.amazon.refresh_access_token(decrypt(keys, token))
                 self.deps.amazon.marketplace_participations(marketplace, tokens.access_token)
                 verdict = ConnectionState.HEALTHY
             except AmazonRefused:
-                verdict = ConnectionState.REVOKED
+                lifetime = timedelta(seconds=input.authorization_lifetime_seconds)
+                authorized_at = connection.authorized_at or connection.connected_at
+                over = utcnow() >= authorized_at + lifetime
+                verdict = ConnectionState.LAPSED if over else ConnectionState.REVOKED
             except AppRefused as err:
                 raise _refused(err, request_id) from None
             now = utcnow()
@@ -171,14 +175,8 @@ class AmazonActivities(Activities):
                 )
                 .values(status=verdict, checked_at=now)
             ).rowcount
-            if checked and verdict == ConnectionState.REVOKED:
-                add_event(
-                    request_id,
-                    "revoked",
-                    "Amazon",
-                    f"Access revoked: Amazon no longer accepts the connection of seller"
-                    f" {connection.selling_partner_id} (found by the health check)",
-                )
+            if checked and verdict != ConnectionState.HEALTHY:
+                add_event(request_id, verdict, "Amazon", ENDED_EVENTS[verdict](connection))
             session.commit()
             if not checked:  # changed meanwhile: whatever it is now is the verdict
                 session.expire_all()
@@ -187,6 +185,19 @@ class AmazonActivities(Activities):
                     return Health(ConnectionState.DISCONNECTED)
                 return Health(now_stored.status, now_stored.request_id, now_stored.checked_at)
             return Health(verdict, request_id, now)
+
+
+# The timeline's line when a health check finds the connection ended at Amazon.
+ENDED_EVENTS = {
+    ConnectionState.REVOKED: lambda c: (
+        f"Access revoked: Amazon no longer accepts the connection"
+        f" of seller {c.selling_partner_id} (found by the health check)"
+    ),
+    ConnectionState.LAPSED: lambda c: (
+        f"Authorization lapsed: the authorization of seller"
+        f" {c.selling_partner_id} is over a year old; the owner must authorize again"
+    ),
+}
 
 
 def _seller_connected_before(session, authorization: Authorization) -> str:

@@ -77,6 +77,7 @@ class ConnectionActivities(Activities):
             # A reconnect (after a revoke, or of another seller): a fresh life, not yet checked.
             connection.status = ConnectionState.HEALTHY
             connection.checked_at = None
+            connection.authorized_at = connection.connected_at
             authorization.wipe_secrets()
             authorization.outcome = Outcome.CONNECTED
             authorization.outcome_message = "Connected."

@@ -76,6 +76,8 @@ class AmazonConnection(db.Model):
         String(20), default=ConnectionState.HEALTHY, server_default=ConnectionState.HEALTHY
     )
     checked_at: Mapped[datetime | None]
+    # When the seller last authorized it at Amazon: the authorization lapses a lifetime later.
+    authorized_at: Mapped[datetime | None]
 
     account: Mapped[ClientAccount] = relationship(back_populates="connections")
     # `request`, the request that stored it (who its owner is): core.requests declares it.

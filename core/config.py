@@ -165,6 +165,10 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "RECONCILE_EVERY": parse_duration(env.get("RECONCILE_EVERY", "5m")),
         # How often a stored connection's health is checked at Amazon (ConnectionWorkflow).
         "CONNECTION_CHECK_EVERY": parse_duration(env.get("CONNECTION_CHECK_EVERY", "1d")),
+        # How long a seller's authorization lasts at Amazon (a year), from when it was given.
+        "AMAZON_AUTHORIZATION_LIFETIME": parse_duration(
+            env.get("AMAZON_AUTHORIZATION_LIFETIME", "365d")
+        ),
         "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
             env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")
         ),

@@ -220,22 +220,35 @@ def bookkeeper_app_refused(request: ConnectionRequest, base_url: str) -> Email:
     return Email(request.requested_by.email, subject, text, html)
 
 
-def bookkeeper_revoked(request: ConnectionRequest, base_url: str) -> Email | None:
-    """The health check found the connection this request stored revoked at Amazon."""
+def _connection_ended(request: ConnectionRequest, base_url: str, what: str) -> Email | None:
+    """The health check found the connection this request stored `what` ("revoked" or
+    "lapsed") at Amazon: the bookkeeper who asked learns it, with one click to ask again."""
     connection = db.session.scalars(
         db.select(AmazonConnection).filter_by(request_id=request.id)
     ).first()
     if connection is None:
-        return None  # disconnected meanwhile: nothing left to revoke
+        return None  # disconnected meanwhile: nothing left to tell
     invite = request.kind == ConnectionRequest.INVITE
     reconnect = (
         _renew_link(request, base_url) if invite else f"{base_url}/accounts/{request.account_id}"
     )
     context = _context(request, connection=connection, reconnect_link=reconnect, invite=invite)
-    text, html = render("revoked_bookkeeper", **context)
+    text, html = render(f"{what}_bookkeeper", **context)
     marketplace = marketplaces.get(request.marketplace)
-    subject = f"Amazon access to {request.account.name} ({marketplace.label}) was revoked"
+    subject = {
+        "revoked": f"Amazon access to {request.account.name} ({marketplace.label}) was revoked",
+        "lapsed": f"The Amazon authorization of {request.account.name} ({marketplace.label})"
+        " lapsed",
+    }[what]
     return Email(request.requested_by.email, subject, text, html)
+
+
+def bookkeeper_revoked(request: ConnectionRequest, base_url: str) -> Email | None:
+    return _connection_ended(request, base_url, "revoked")
+
+
+def bookkeeper_lapsed(request: ConnectionRequest, base_url: str) -> Email | None:
+    return _connection_ended(request, base_url, "lapsed")
 
 
 def owner_disconnected(request: ConnectionRequest, base_url: str) -> Email:
@@ -266,5 +279,6 @@ NOTICES: dict[RequestNotice, Callable[[ConnectionRequest, str], Email | None]] =
     RequestNotice.WRONG_ACCOUNT_BOOKKEEPER: bookkeeper_wrong_account,
     RequestNotice.APP_REFUSED_BOOKKEEPER: bookkeeper_app_refused,
     RequestNotice.REVOKED_BOOKKEEPER: bookkeeper_revoked,
+    RequestNotice.LAPSED_BOOKKEEPER: bookkeeper_lapsed,
     RequestNotice.DISCONNECTED_OWNER: owner_disconnected,
 }

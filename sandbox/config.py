@@ -13,11 +13,13 @@ DEFAULTS: dict[str, str] = {
     "SANDBOX_CLIENT_SECRET": "demo-client-secret",
     "SANDBOX_CODE_TTL": "300",
     "SANDBOX_ACCESS_TOKEN_TTL": "3600",
+    # How long a seller's authorization lasts (Amazon: 365 days), then refreshes are refused.
+    "SANDBOX_AUTHORIZATION_LIFETIME": str(365 * 86400),
     "SANDBOX_FAULTS_ENABLED": "true",
 }
 
 _BOOLEANS = ("SANDBOX_APP_DRAFT", "SANDBOX_FAULTS_ENABLED")
-_SECONDS = ("SANDBOX_CODE_TTL", "SANDBOX_ACCESS_TOKEN_TTL")
+_SECONDS = ("SANDBOX_CODE_TTL", "SANDBOX_ACCESS_TOKEN_TTL", "SANDBOX_AUTHORIZATION_LIFETIME")
 
 
 def from_env() -> dict[str, Any]:

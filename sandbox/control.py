@@ -147,6 +147,23 @@ def rotate_client_secret() -> Response:
     return jsonify(store.stats()["client_secret"])
 
 
+@bp.post("/authorization-lifetime")
+def authorization_lifetime() -> Response:
+    """How long authorizations last, in seconds, from now on ({"seconds": n > 0}, or
+    {"seconds": null} for SANDBOX_AUTHORIZATION_LIFETIME again; reset does that too): a refresh
+    grant of an authorization older than that is refused with invalid_grant, as Amazon refuses
+    one that has lapsed (after 365 days)."""
+    body = request.get_json(silent=True)
+    seconds = body.get("seconds", 0) if isinstance(body, dict) and set(body) == {"seconds"} else 0
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
+    ):
+        return _bad_request('expected {"seconds": a number > 0, or null}')
+    store = get_store()
+    store.lapse_after(seconds)
+    return jsonify(authorization_lifetime=store.stats()["authorization_lifetime"])
+
+
 @bp.post("/roles")
 def withhold_role() -> Response:
     """Withhold the role the Sellers API needs, or give it back: {"withheld": true|false}. While

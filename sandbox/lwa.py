@@ -1,6 +1,7 @@
 """Login with Amazon's token endpoint (api.amazon.com/auth/o2/token)."""
 
 import hmac
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -90,9 +91,14 @@ def _exchange_code(client_id: str) -> dict[str, Any]:
 
 def _refresh(client_id: str) -> dict[str, Any]:
     refresh_token = _required("refresh_token")
-    grant = get_store().find_grant(refresh_token)
+    store = get_store()
+    grant = store.find_grant(refresh_token)
     if grant is None or grant.client_id != client_id:
         raise TokenError("invalid_grant", "The refresh token is invalid or has been revoked.")
+    lifetime = store.authorization_lifetime or current_app.config["SANDBOX_AUTHORIZATION_LIFETIME"]
+    if time.monotonic() - grant.granted_at >= lifetime:
+        # Amazon's authorizations last a year; then the seller must authorize again.
+        raise TokenError("invalid_grant", "The authorization has expired.")
     return _tokens(client_id, grant.authorization, refresh_token)
 
 

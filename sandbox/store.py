@@ -38,10 +38,12 @@ class AuthorizationCode:
 
 @dataclass(frozen=True)
 class Grant:
-    """What a refresh token stands for: one seller's authorization of one client."""
+    """What a refresh token stands for: one seller's authorization of one client, given at
+    `granted_at` (monotonic seconds): it lapses after the authorization lifetime."""
 
     client_id: str
     authorization: Authorization
+    granted_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Store:
     client_secret: str | None = None
     previous_client_secret: str | None = None
     role_withheld: bool = False
+    # Seconds an authorization lasts (None: SANDBOX_AUTHORIZATION_LIFETIME), for tests.
+    authorization_lifetime: float | None = None
 
     def issue_code(
         self, client_id: str, redirect_uri: str, authorization: Authorization, ttl: float
@@ -113,7 +117,7 @@ class Store:
     def issue_refresh_token(self, client_id: str, authorization: Authorization) -> str:
         token = "Atzr|" + secrets.token_urlsafe(48)
         with self.lock:
-            self.grants[token] = Grant(client_id, authorization)
+            self.grants[token] = Grant(client_id, authorization, time.monotonic())
         return token
 
     def find_grant(self, refresh_token: str) -> Grant | None:
@@ -165,6 +169,10 @@ class Store:
             current = [self.client_secret or configured]
             return current + ([self.previous_client_secret] if self.previous_client_secret else [])
 
+    def lapse_after(self, seconds: float | None) -> None:
+        with self.lock:
+            self.authorization_lifetime = seconds
+
     def withhold_role(self, withheld: bool) -> None:
         with self.lock:
             self.role_withheld = withheld
@@ -209,6 +217,7 @@ class Store:
                     "previous_valid": self.previous_client_secret is not None,
                 },
                 "roles": {"withheld": self.role_withheld},
+                "authorization_lifetime": self.authorization_lifetime,
             }
 
     def reset(self) -> None:
@@ -223,6 +232,7 @@ class Store:
             self.client_secret = None
             self.previous_client_secret = None
             self.role_withheld = False
+            self.authorization_lifetime = None
 
 
 def get_store() -> Store:

@@ -59,6 +59,7 @@ def disconnect(connection_id: int, actor: str) -> None:
         account_name=connection.account.name,
         marketplace=connection.marketplace,
         check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
+        authorization_lifetime_seconds=int(config["AMAZON_AUTHORIZATION_LIFETIME"].total_seconds()),
     )
     said = DisconnectRequest(actor, connection.request_id)
     db.session.delete(connection)

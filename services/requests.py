@@ -52,6 +52,7 @@ def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestIn
         ),
         reminder_pause_seconds=int(config["CONNECT_REMINDER_PAUSE"].total_seconds()),
         connection_check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
+        authorization_lifetime_seconds=int(config["AMAZON_AUTHORIZATION_LIFETIME"].total_seconds()),
     )
 
 

@@ -166,3 +166,18 @@ def test_after_ops_terminate_its_workflow_the_page_stands_and_a_disconnect_still
         loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "a run to tell"
     )
     assert ended.run_id != running.run_id  # started by the disconnect, for the owner's email
+
+
+def test_an_authorization_past_its_lifetime_lapses_and_the_bookkeeper_is_asked_to_renew(
+    app, client, seller, mailbox, amazon_faults, config
+):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=1)
+    # Amazon's year, in seconds; the app counts from storing, a moment after Amazon's grant.
+    config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=2)
+    amazon_faults.control("authorization-lifetime", {"seconds": 3})
+    bookkeeper, account_id, _ = connected(client, seller, mailbox, "Lapsing Ltd")
+    wait_until(lambda: connection_of(app, account_id).status == ConnectionState.LAPSED, "lapsed")
+    [told] = mailbox.wait_for(bookkeeper.email, "lapsed")
+    assert "Ask Sam Seller to renew it" in text_of(told)
+    page = client.get(f"/accounts/{account_id}").text
+    assert "Authorization lapsed" in page and "Ask Sam Seller to reconnect" in page

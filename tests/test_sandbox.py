@@ -316,6 +316,23 @@ def test_revoked_seller_cannot_refresh(amazon: str) -> None:
     assert participations(amazon, tokens["access_token"]).status_code == 403
 
 
+def test_an_authorization_lapses_after_its_lifetime(amazon: str) -> None:
+    assert control(amazon, "authorization-lifetime", {"seconds": 0.3}).status_code == 200
+    tokens = exchange(amazon, get_code(amazon)).json()
+    assert refresh(amazon, tokens["refresh_token"]).status_code == 200  # still within it
+    time.sleep(0.35)
+    lapsed = refresh(amazon, tokens["refresh_token"])
+    assert (lapsed.status_code, lapsed.json()["error"]) == (400, "invalid_grant")
+    assert "expired" in lapsed.json()["error_description"]
+    control(amazon, "authorization-lifetime", {"seconds": None}).raise_for_status()
+    assert refresh(amazon, tokens["refresh_token"]).status_code == 200  # a year again
+
+
+@pytest.mark.parametrize("body", [{"seconds": 0}, {"seconds": "1"}, {}, {"seconds": 1, "x": 1}])
+def test_a_bad_authorization_lifetime_is_refused(amazon: str, body: Any) -> None:
+    assert control(amazon, "authorization-lifetime", body).status_code == 400
+
+
 # Participations
 
 
@@ -442,13 +459,21 @@ def test_reset_forgets_tokens_and_counts(amazon: str) -> None:
         "faults": {},
         "client_secret": {"rotated": False, "previous_valid": False},
         "roles": {"withheld": False},
+        "authorization_lifetime": None,
     }
 
 
 def test_control_api_absent_when_faults_disabled() -> None:
     with start_sandbox(SANDBOX_FAULTS_ENABLED="false") as base_url:
         assert requests.get(f"{base_url}/_sandbox/stats", timeout=5).status_code == 404
-        for path in ("reset", "faults", "revoke", "client-secret", "roles"):
+        for path in (
+            "reset",
+            "faults",
+            "revoke",
+            "client-secret",
+            "roles",
+            "authorization-lifetime",
+        ):
             assert control(base_url, path, {}).status_code == 404, path
 
 

@@ -121,19 +121,23 @@ def test_the_first_check_is_spread_over_the_first_interval(play):
     play(scenario)
 
 
-def test_revoked_ends_it_and_tells_the_bookkeeper_once(play):
+@pytest.mark.parametrize(
+    ("ended", "notice"),
+    [
+        (ConnectionState.REVOKED, RequestNotice.REVOKED_BOOKKEEPER),
+        (ConnectionState.LAPSED, RequestNotice.LAPSED_BOOKKEEPER),
+    ],
+)
+def test_revoked_or_lapsed_ends_it_and_tells_the_bookkeeper_once(play, ended, notice):
     async def scenario(case: Case) -> None:
-        case.stand_ins.script(
-            "check_connection", healthy(), Health(ConnectionState.REVOKED, 7, CHECKED)
-        )
-        handle = await case.start()
+        case.stand_ins.script("check_connection", healthy(), Health(ended, 7, CHECKED))
+        handle = await case.start(authorization_lifetime_seconds=30 * 86400)
         await case.env.fast_forward(handle, None)
-        assert (await handle.result()).status == ConnectionState.REVOKED
-        assert case.stand_ins.of("send_notice") == [
-            NoticeInput(7, RequestNotice.REVOKED_BOOKKEEPER)
-        ]
-        assert await case.attributes(handle) == (ConnectionState.REVOKED, None)
-        assert (await handle.query(ConnectionWorkflow.status)).status == "revoked"
+        assert (await handle.result()).status == ended
+        assert case.stand_ins.of("send_notice") == [NoticeInput(7, notice)]
+        assert await case.attributes(handle) == (ended, None)
+        assert (await handle.query(ConnectionWorkflow.status)).status == ended
+        assert case.checks()[0].authorization_lifetime_seconds == 30 * 86400
 
     play(scenario)
 

@@ -35,10 +35,10 @@ from vocabulary.messages import (
     AcceptInput,
     AuthorizationRef,
     ChangeEmailInput,
+    CheckInput,
     Closed,
     CloseInvitationInput,
     CloseRequestInput,
-    ConnectionRef,
     Done,
     EmailChange,
     EmailsSent,
@@ -77,7 +77,7 @@ CONNECTION_REQUEST_ACTIVITIES: Activities = {
     "remove_connection": (RequestRef, Done),
     "close_request": (CloseRequestInput, Closed),
     # The connection's own workflow, started as a child once connected.
-    "check_connection": (ConnectionRef, Health),
+    "check_connection": (CheckInput, Health),
 }
 USER_INVITATION_ACTIVITIES: Activities = {
     "confirm_invitation_saved": (AcceptInput, Done),

@@ -23,8 +23,10 @@ class ConnectionRequestInput:
     reminder_offsets_seconds: list[int] = field(default_factory=list)
     reminder_pause_seconds: int = 86400
     seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
-    # How often the connection it stores is checked (ConnectionWorkflow), once it connects.
+    # How often the connection it stores is checked (ConnectionWorkflow), once it connects, and
+    # how long Amazon's authorization lasts.
     connection_check_every_seconds: int = 86400
+    authorization_lifetime_seconds: int = 365 * 86400
 
 
 @dataclass
@@ -220,11 +222,16 @@ class ConnectionInput:
     check_every_seconds: int
     first_check_after_seconds: int | None = None
     checks_per_run: int = CHECKS_PER_RUN
+    authorization_lifetime_seconds: int = 365 * 86400
 
 
 @dataclass
-class ConnectionRef:
+class CheckInput:
+    """One health check: a refresh token refused past the authorization's lifetime has lapsed;
+    before it, it was revoked."""
+
     connection_id: int
+    authorization_lifetime_seconds: int = 365 * 86400
 
 
 @dataclass

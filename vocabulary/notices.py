@@ -34,6 +34,7 @@ class RequestNotice(EmailName):
     APP_REFUSED_BOOKKEEPER = "app_refused_bookkeeper"
     # The connection the request stored, later in its life.
     REVOKED_BOOKKEEPER = "revoked_bookkeeper"
+    LAPSED_BOOKKEEPER = "lapsed_bookkeeper"
     DISCONNECTED_OWNER = "disconnected_owner"
 
 

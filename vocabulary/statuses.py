@@ -77,9 +77,11 @@ class ConnectionState(StrEnum):
     attribute, the account page)."""
 
     HEALTHY = "healthy"
-    REVOKED = (
-        "revoked"  # Amazon refused its refresh token: the seller removed the app, or it lapsed
-    )
+    # Amazon refused its refresh token within the authorization's lifetime: the seller removed
+    # the app in Seller Central.
+    REVOKED = "revoked"
+    # Refused after AMAZON_AUTHORIZATION_LIFETIME: the seller must authorize again.
+    LAPSED = "lapsed"
     DISCONNECTED = "disconnected"  # a bookkeeper disconnected it here
 
 

@@ -14,8 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from vocabulary import search_attributes
     from vocabulary.messages import (
+        CheckInput,
         ConnectionInput,
-        ConnectionRef,
         ConnectionResult,
         ConnectionStatus,
         DisconnectRequest,
@@ -35,13 +35,30 @@ with workflow.unsafe.imports_passed_through():
     from workflows.markdown import escape
 
 
+# Who is told when Amazon ends a connection, and the step's summary.
+ENDED_NOTICES = {
+    ConnectionState.REVOKED: (
+        RequestNotice.REVOKED_BOOKKEEPER,
+        "Tell the bookkeeper Amazon access was revoked",
+    ),
+    ConnectionState.LAPSED: (
+        RequestNotice.LAPSED_BOOKKEEPER,
+        "Tell the bookkeeper the authorization lapsed",
+    ),
+}
+
+
 def connection_workflow_id(connection_id: int) -> str:
     """One life per stored connection (its row lives on across reconnects)."""
     return f"amazon-connection-{connection_id}"
 
 
 async def start_connection_life(
-    stored: StoredConnection, account_name: str, marketplace: str, check_every_seconds: int
+    stored: StoredConnection,
+    account_name: str,
+    marketplace: str,
+    check_every_seconds: int,
+    authorization_lifetime_seconds: int,
 ) -> None:
     """From the request that stored the connection: its own workflow, a child that outlives
     the request. A reconnect of the same connection finds it running and leaves it be: its next
@@ -55,6 +72,7 @@ async def start_connection_life(
                 account_name=account_name,
                 marketplace=marketplace,
                 check_every_seconds=check_every_seconds,
+                authorization_lifetime_seconds=authorization_lifetime_seconds,
             ),
             id=connection_workflow_id(stored.connection_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
@@ -142,7 +160,7 @@ class ConnectionWorkflow:
         try:
             health: Health = await workflow.execute_activity_method(
                 AmazonActivities.check_connection,
-                ConnectionRef(self._input.connection_id),
+                CheckInput(self._input.connection_id, self._input.authorization_lifetime_seconds),
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=HEALTH_CHECK_DEADLINE,
                 retry_policy=HEALTH_CHECK_RETRY,
@@ -164,11 +182,9 @@ class ConnectionWorkflow:
         """Amazon ended it (revoked), or it was disconnected without a signal (row gone)."""
         self._status = ConnectionState(health.status)
         self._publish()
-        if self._status == ConnectionState.REVOKED:
-            await self._tell(
-                NoticeInput(health.request_id, RequestNotice.REVOKED_BOOKKEEPER),
-                "Tell the bookkeeper Amazon access was revoked",
-            )
+        if self._status in ENDED_NOTICES:
+            notice, summary = ENDED_NOTICES[self._status]
+            await self._tell(NoticeInput(health.request_id, notice), summary)
         return ConnectionResult(self._status)
 
     async def _disconnected(self) -> ConnectionResult:

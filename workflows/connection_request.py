@@ -205,6 +205,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
                 input.account_name,
                 input.marketplace,
                 input.connection_check_every_seconds,
+                input.authorization_lifetime_seconds,
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
