@@ -3,7 +3,7 @@ stored connection's health."""
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -125,7 +125,7 @@ class AmazonActivities(Activities):
                 )
             except (AmazonRefused, AppRefused) as err:
                 raise _refused(err, authorization.request_id) from None
-            expected = _seller_connected_before(session, authorization)
+            expected = _seller_connected_before(authorization)
             for participation in participations:
                 if (
                     not expected
@@ -147,7 +147,7 @@ class AmazonActivities(Activities):
         keys = self.deps.settings.token_encryption_key
         with self.deps.session() as session:
             connection = session.get(AmazonConnection, input.connection_id)
-            if connection is None or connection.status == ConnectionState.DISCONNECTED:
+            if connection is None:  # disconnected: the row and its token are gone
                 return Health(ConnectionState.DISCONNECTED)
             request_id, token = connection.request_id, connection.refresh_token_encrypted
             if connection.status in (ConnectionState.REVOKED, ConnectionState.LAPSED):
@@ -200,17 +200,13 @@ ENDED_EVENTS = {
 }
 
 
-def _seller_connected_before(session, authorization: Authorization) -> str:
+def _seller_connected_before(authorization: Authorization) -> str:
     """The seller id of the marketplace's connection when an invited owner came back with
     another seller ("" when there is none, it is the same seller, or the request is direct)."""
     request = authorization.request
     if request.kind != request.INVITE:
         return ""
-    connection = session.scalars(
-        select(AmazonConnection).filter_by(
-            account_id=request.account_id, marketplace=request.marketplace
-        )
-    ).first()
+    connection = AmazonConnection.of(request.account_id, request.marketplace)
     if connection is None or connection.selling_partner_id == authorization.selling_partner_id:
         return ""
     return connection.selling_partner_id

@@ -60,11 +60,7 @@ class ConnectionActivities(Activities):
                 raise ApplicationError(
                     "the request was closed first", type="RequestClosed", non_retryable=True
                 )
-            connection = session.scalars(
-                select(AmazonConnection).filter_by(
-                    account_id=request.account_id, marketplace=request.marketplace
-                )
-            ).first()
+            connection = AmazonConnection.of(request.account_id, request.marketplace)
             if connection is None:
                 connection = AmazonConnection(
                     account_id=request.account_id, marketplace=request.marketplace

@@ -81,3 +81,10 @@ class AmazonConnection(db.Model):
 
     account: Mapped[ClientAccount] = relationship(back_populates="connections")
     # `request`, the request that stored it (who its owner is): core.requests declares it.
+
+    @classmethod
+    def of(cls, account_id: int, marketplace: str) -> "AmazonConnection | None":
+        """The account's connection in that marketplace, if there is one (at most one)."""
+        return db.session.scalar(
+            db.select(cls).filter_by(account_id=account_id, marketplace=marketplace)
+        )

@@ -9,6 +9,7 @@ the seller's grant is no good (AmazonRefused: start again), the app itself is re
 (AmazonUnavailable and network errors: worth retrying).
 """
 
+import functools
 import platform
 import re
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ def _busy_or_down(response: requests.Response) -> requests.Response:
     return response
 
 
+@functools.cache
 def user_agent(app_name: str) -> str:
     """`<app>/<version> (Language=Python/<version>)`, as Amazon asks of every LWA and SP-API
     call (amazon-sp-api.md, section 10); the app's name as one product token."""

@@ -65,9 +65,7 @@ def _takeover(account_id: int, country: str) -> tuple[ConnectionRequest | None, 
     someone: its connection, or another's open request (admins only, once confirmed)."""
     existing = requests.open_request_for(account_id, country)
     replaces = []
-    connection = db.session.scalar(
-        db.select(AmazonConnection).filter_by(account_id=account_id, marketplace=country)
-    )
+    connection = AmazonConnection.of(account_id, country)
     if connection is not None:
         replaces.append(
             f"This replaces the connection to seller {connection.selling_partner_id} made on"

@@ -78,11 +78,7 @@ def landing(token: str):
 
 def _connected_seller(connection_request) -> str:
     """The seller id connected in the request's marketplace already: a reconnect must be it."""
-    connected = db.session.scalar(
-        db.select(AmazonConnection).filter_by(
-            account_id=connection_request.account_id, marketplace=connection_request.marketplace
-        )
-    )
+    connected = AmazonConnection.of(connection_request.account_id, connection_request.marketplace)
     return connected.selling_partner_id if connected else ""
 
 
