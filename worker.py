@@ -68,6 +68,7 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             connections.change_client_email,
             connections.remove_connection,
             connections.close_request,
+            connections.ask_renewal,
             invitations.confirm_invitation_saved,
             invitations.send_user_invitation,
             invitations.add_member,

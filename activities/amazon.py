@@ -14,6 +14,7 @@ from core.accounts import AmazonConnection
 from core.amazon import AmazonRefused, AppRefused, Participation
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
+from core.marketplaces import Marketplace
 from core.requests import Authorization
 from core.timeline import add_event
 from vocabulary.messages import (
@@ -23,7 +24,7 @@ from vocabulary.messages import (
     Health,
     MarketplaceCheck,
 )
-from vocabulary.statuses import ConnectionState
+from vocabulary.statuses import LIVE_CONNECTION, ConnectionState
 
 
 def _refused(err: AmazonRefused | AppRefused, request_id: int) -> ApplicationError:
@@ -132,6 +133,9 @@ class AmazonActivities(Activities):
                     and participation.marketplace_id == marketplace.marketplace_id
                     and participation.participating
                 ):
+                    # What the connection will cover: store_connection copies it.
+                    authorization.sells_in = ",".join(covered(participations, marketplace))
+                    session.commit()
                     return MarketplaceCheck(True, participation.store_name)
             _remember_account_used(authorization, participations)
             session.commit()
@@ -150,30 +154,38 @@ class AmazonActivities(Activities):
             if connection is None:  # disconnected: the row and its token are gone
                 return Health(ConnectionState.DISCONNECTED)
             request_id, token = connection.request_id, connection.refresh_token_encrypted
-            if connection.status in (ConnectionState.REVOKED, ConnectionState.LAPSED):
-                return Health(connection.status, request_id, connection.checked_at)
+            if connection.status not in LIVE_CONNECTION:
+                return _health(connection)
             marketplace = marketplaces.get(connection.marketplace)
+            covers = connection.covers
             try:
                 tokens = self.deps.amazon.refresh_access_token(decrypt(keys, token))
-                self.deps.amazon.marketplace_participations(marketplace, tokens.access_token)
+                participations = self.deps.amazon.marketplace_participations(
+                    marketplace, tokens.access_token
+                )
+                covers = ",".join(covered(participations, marketplace)) or covers
                 verdict = ConnectionState.HEALTHY
             except AmazonRefused:
                 lifetime = timedelta(seconds=input.authorization_lifetime_seconds)
-                authorized_at = connection.authorized_at or connection.connected_at
-                over = utcnow() >= authorized_at + lifetime
+                since = connection.authorized_at or connection.connected_at
+                over = utcnow() >= since + lifetime
                 verdict = ConnectionState.LAPSED if over else ConnectionState.REVOKED
             except AppRefused as err:
                 raise _refused(err, request_id) from None
-            now = utcnow()
+            now, authorized_at = utcnow(), connection.authorized_at
+            # A pass keeps the status (healthy, or renewal due); a refusal ends it.
+            values = {"checked_at": now, "covers": covers}
+            if verdict != ConnectionState.HEALTHY:
+                values["status"] = verdict
             # Only the token checked: a reconnect that stored a new one meanwhile stands.
             checked = session.execute(
                 update(AmazonConnection)
                 .where(
                     AmazonConnection.id == connection.id,
                     AmazonConnection.refresh_token_encrypted == token,
-                    AmazonConnection.status == ConnectionState.HEALTHY,
+                    AmazonConnection.status.in_(LIVE_CONNECTION),
                 )
-                .values(status=verdict, checked_at=now)
+                .values(**values)
             ).rowcount
             if checked and verdict != ConnectionState.HEALTHY:
                 add_event(request_id, verdict, "Amazon", ENDED_EVENTS[verdict](connection))
@@ -183,8 +195,26 @@ class AmazonActivities(Activities):
                 now_stored = session.get(AmazonConnection, input.connection_id)
                 if now_stored is None:
                     return Health(ConnectionState.DISCONNECTED)
-                return Health(now_stored.status, now_stored.request_id, now_stored.checked_at)
-            return Health(verdict, request_id, now)
+                return _health(now_stored)
+            return Health(verdict, request_id, now, authorized_at)
+
+
+def _health(connection: AmazonConnection) -> Health:
+    status = ConnectionState.HEALTHY if connection.status in LIVE_CONNECTION else connection.status
+    return Health(status, connection.request_id, connection.checked_at, connection.authorized_at)
+
+
+def covered(participations: list[Participation], marketplace: Marketplace) -> list[str]:
+    """The marketplaces of `marketplace`'s region the seller sells in: one authorization covers
+    them all (amazon-sp-api.md, section 5)."""
+    countries = [
+        known.country
+        for p in participations
+        if p.participating
+        and (known := marketplaces.BY_ID.get(p.marketplace_id)) is not None
+        and known.region == marketplace.region
+    ]
+    return list(dict.fromkeys(countries))
 
 
 # The timeline's line when a health check finds the connection ended at Amazon.

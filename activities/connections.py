@@ -1,5 +1,8 @@
 """Database activities: store or remove a connection, record outcomes, close requests."""
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -7,7 +10,13 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Activities
 from core.accounts import AmazonConnection
 from core.clock import utcnow
-from core.request_rows import close_open_request, move_open_request, supersede_links
+from core.request_input import request_input
+from core.request_rows import (
+    close_open_request,
+    move_open_request,
+    open_request_for,
+    supersede_links,
+)
 from core.requests import Authorization, ConnectionLink, ConnectionRequest
 from core.timeline import add_event
 from vocabulary.messages import (
@@ -19,10 +28,20 @@ from vocabulary.messages import (
     EmailChange,
     EventInput,
     OutcomeInput,
+    RenewalAsked,
+    RenewalInput,
     RequestRef,
     StoredConnection,
 )
 from vocabulary.statuses import ConnectionState, Outcome, RequestState
+
+_RENEWAL_DUE = (
+    "Renewal due: Amazon's authorization ends soon; the owner is asked to authorize again"
+)
+
+
+def _stored(connection: AmazonConnection) -> StoredConnection:
+    return StoredConnection(connection.id, connection.account_id, connection.authorized_at)
 
 
 class ConnectionActivities(Activities):
@@ -32,8 +51,12 @@ class ConnectionActivities(Activities):
     def confirm_request_saved(self, input: RequestRef) -> Done:
         """The web app commits the request just after starting its workflow: wait for it."""
         with self.deps.session() as session:
-            if session.get(ConnectionRequest, input.request_id) is None:
+            request = session.get(ConnectionRequest, input.request_id)
+            if request is None:
                 raise ApplicationError("the request is not saved yet", type="NotYetSaved")
+            if request.workflow_run_id is None:  # started by a workflow (a renewal)
+                request.workflow_run_id = activity.info().workflow_run_id
+                session.commit()
             return Done()
 
     @activity.defn
@@ -51,7 +74,7 @@ class ConnectionActivities(Activities):
                 select(AmazonConnection).filter_by(request_id=request.id)
             ).first()
             if existing is not None:
-                return StoredConnection(existing.id, existing.account_id)
+                return _stored(existing)
             if authorization.refresh_token_encrypted is None:
                 raise ApplicationError("no refresh token to store", non_retryable=True)
             # Atomic with the close of a withdrawal or of ops: exactly one of them wins.
@@ -74,19 +97,64 @@ class ConnectionActivities(Activities):
             connection.status = ConnectionState.HEALTHY
             connection.checked_at = None
             connection.authorized_at = connection.connected_at
+            connection.covers = authorization.sells_in or request.marketplace
             authorization.wipe_secrets()
             authorization.outcome = Outcome.CONNECTED
             authorization.outcome_message = "Connected."
             request.status_detail = f"Seller {authorization.selling_partner_id}"
+            done = "Renewed the authorization of" if request.is_renewal else "Connected"
             add_event(
                 request.id,
                 "connected",
                 request.client_name,
-                f"Connected seller {authorization.selling_partner_id}"
-                f" in Amazon {request.marketplace}",
+                f"{done} seller {authorization.selling_partner_id} in Amazon {request.marketplace}",
             )
             session.commit()
-            return StoredConnection(connection.id, connection.account_id)
+            return _stored(connection)
+
+    @activity.defn
+    def ask_renewal(self, input: RenewalInput) -> RenewalAsked:
+        """Open the request that asks the connection's owner to renew it before it ends: a
+        connection request for renewal, to the same person, emailed like the first (its
+        workflow is started by the connection's). An open request for the marketplace serves
+        instead. Either way the connection is now due for renewal. Idempotent: a retry finds the
+        renewal it opened, not yet started, and starts it (its workflow id refuses a second)."""
+        with self.deps.session() as session:
+            connection = session.get(AmazonConnection, input.connection_id)
+            if connection is None:
+                return RenewalAsked()
+            first = connection.request
+            connection.status = ConnectionState.RENEWAL_DUE
+            renewal = open_request_for(connection.account_id, connection.marketplace)
+            if renewal is not None and not (renewal.is_renewal and renewal.workflow_run_id is None):
+                add_event(renewal.id, "renewal_due", "system", _RENEWAL_DUE)
+                session.commit()
+                return RenewalAsked(renewal.id)
+            if renewal is None:
+                renewal = ConnectionRequest(
+                    account_id=connection.account_id,
+                    requested_by_id=first.requested_by_id,
+                    kind=ConnectionRequest.INVITE,
+                    purpose=ConnectionRequest.RENEW,
+                    marketplace=connection.marketplace,
+                    client_name=first.client_name,
+                    client_email=first.client_email,
+                    note="",
+                )
+                session.add(renewal)
+                session.flush()
+                add_event(renewal.id, "renewal_due", "system", _RENEWAL_DUE)
+            ends_at = input.ends_at.replace(tzinfo=None)
+            renewal.expires_at = ends_at
+            session.commit()
+            left = max(ends_at - utcnow(), timedelta(seconds=1))
+            reminders = [
+                left - timedelta(seconds=o)
+                for o in input.reminder_offsets_seconds
+                if timedelta(seconds=o) < left
+            ]
+            start = request_input(renewal, current_app.config, left, reminders)
+            return RenewalAsked(renewal.id, start, renewal.workflow_id)
 
     @activity.defn
     def record_outcome(self, input: OutcomeInput) -> Done:

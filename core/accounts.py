@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import utcnow
 from core.extensions import db
 from core.users import User
-from vocabulary.statuses import ConnectionState
+from vocabulary.statuses import LIVE_CONNECTION, ConnectionState
 
 
 class ClientAccount(db.Model):
@@ -78,9 +78,31 @@ class AmazonConnection(db.Model):
     checked_at: Mapped[datetime | None]
     # When the seller last authorized it at Amazon: the authorization lapses a lifetime later.
     authorized_at: Mapped[datetime | None]
+    # The marketplaces of its region the seller sells in ("DE,FR,GB"): one authorization covers
+    # them all. From Amazon's participations, at connect and at each health check.
+    covers: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     account: Mapped[ClientAccount] = relationship(back_populates="connections")
     # `request`, the request that stored it (who its owner is): core.requests declares it.
+
+    @property
+    def covered(self) -> list[str]:
+        return [c for c in self.covers.split(",") if c]
+
+    @classmethod
+    def covering(cls, account_id: int, country: str) -> "AmazonConnection | None":
+        """The account's live connection of another marketplace whose authorization covers
+        `country` too (one region's marketplaces share it), if any."""
+        for connection in db.session.scalars(
+            db.select(cls).filter(
+                cls.account_id == account_id,
+                cls.marketplace != country,
+                cls.status.in_(LIVE_CONNECTION),
+            )
+        ):
+            if country in connection.covered:
+                return connection
+        return None
 
     @classmethod
     def of(cls, account_id: int, marketplace: str) -> "AmazonConnection | None":

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.crypto import fernet
+from vocabulary.messages import ConnectionLife
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,31 @@ def parse_duration(text: str) -> timedelta:
 def parse_durations(text: str) -> list[timedelta]:
     """Parse a comma-separated list such as '2d,5d,9d' (empty means none)."""
     return [parse_duration(part) for part in text.split(",") if part.strip()]
+
+
+def _renewal_reminders(text: str, lifetime: timedelta) -> list[timedelta]:
+    """RENEWAL_REMINDERS, longest first; each must fall within the authorization's lifetime."""
+    offsets = sorted(set(parse_durations(text)), reverse=True)
+    if offsets and offsets[0] >= lifetime:
+        raise RuntimeError(
+            f"RENEWAL_REMINDERS must each be shorter than AMAZON_AUTHORIZATION_LIFETIME"
+            f" ({lifetime}); {offsets[0]} is not"
+        )
+    return offsets
+
+
+def connection_life(config) -> ConnectionLife:
+    """The settings a stored connection lives by, as its workflow copies them in."""
+    return ConnectionLife(
+        check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
+        authorization_lifetime_seconds=int(config["AMAZON_AUTHORIZATION_LIFETIME"].total_seconds()),
+        # Only those within the lifetime (checked at start; a test may change either later).
+        renewal_offsets_seconds=[
+            int(o.total_seconds())
+            for o in config["RENEWAL_REMINDERS"]
+            if o < config["AMAZON_AUTHORIZATION_LIFETIME"]
+        ],
+    )
 
 
 def _bool(value: str) -> bool:
@@ -116,6 +142,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # Sellers must not mistake us for Amazon (and Amazon's trademark rules forbid it).
         raise RuntimeError(f"APP_NAME must not contain Amazon's name: {app_name!r}")
     var = ROOT / "var"
+    lifetime = parse_duration(env.get("AMAZON_AUTHORIZATION_LIFETIME", "365d"))
     return {
         "APP_ENV": "production" if production else "development",
         # Our product's name: page titles, the From of every email ("Bea Keeper via …").
@@ -166,8 +193,11 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # How often a stored connection's health is checked at Amazon (ConnectionWorkflow).
         "CONNECTION_CHECK_EVERY": parse_duration(env.get("CONNECTION_CHECK_EVERY", "1d")),
         # How long a seller's authorization lasts at Amazon (a year), from when it was given.
-        "AMAZON_AUTHORIZATION_LIFETIME": parse_duration(
-            env.get("AMAZON_AUTHORIZATION_LIFETIME", "365d")
+        "AMAZON_AUTHORIZATION_LIFETIME": lifetime,
+        # Before the authorization ends, the owner is asked to renew it: the first email at the
+        # longest of these, a reminder at each of the others.
+        "RENEWAL_REMINDERS": _renewal_reminders(
+            env.get("RENEWAL_REMINDERS", "30d,7d,1d"), lifetime
         ),
         "DIRECT_CONNECT_EXPIRES_AFTER": parse_duration(
             env.get("DIRECT_CONNECT_EXPIRES_AFTER", "1h")

@@ -60,6 +60,8 @@ def seller_invitation(
     again (a resend, a new address), so the subject says so and threads do not bury it."""
     who = person(request.requested_by.name, request.requested_by.firm_name)
     asked = f"{who} asked you to connect {request.account.name}'s Amazon account"
+    if request.is_renewal:
+        asked = f"you connected {request.account.name}'s Amazon account for {who}"
     why = _why_seller(request, asked)
     context = _context(
         request,
@@ -71,8 +73,11 @@ def seller_invitation(
     )
     text, html = render("invite_seller", **context)
     left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
+    ask = f"connect {request.account.name}'s Amazon account"
+    if request.is_renewal:
+        ask = f"renew {request.account.name}'s Amazon connection"
     subject = invitation_subject(
-        f"{who} asks you to connect {request.account.name}'s Amazon account",
+        f"{who} asks you to {ask}",
         left if reminder_number else None,
         new_link,
     )
@@ -82,6 +87,11 @@ def seller_invitation(
 def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
     text, html = render("invite_bookkeeper", **_context(request, expires_at=expires_at))
     subject = f"Request sent: {request.client_name} to connect Amazon ({request.marketplace})"
+    if request.is_renewal:
+        subject = (
+            f"Renewal due: {request.account.name}'s Amazon connection ({request.marketplace});"
+            f" we asked {request.client_name}"
+        )
     return Email(request.requested_by.email, subject, text, html)
 
 
@@ -112,6 +122,8 @@ def bookkeeper_connected(request: ConnectionRequest, base_url: str) -> Email:
     context = _context(request, selling_partner_id=_seller_id(request))
     text, html = render("connected_bookkeeper", **context)
     subject = f"{request.account.name} is connected to Amazon {request.marketplace} and ready"
+    if request.is_renewal:
+        subject = f"Renewed: {request.account.name}'s Amazon {request.marketplace} connection"
     return Email(request.requested_by.email, subject, text, html)
 
 
@@ -125,6 +137,8 @@ def seller_connected(request: ConnectionRequest, base_url: str) -> Email:
     text, html = render("connected_seller", **_context(request, why=_why_owner(request)))
     firm = request.requested_by.firm_name
     subject = f"You connected {request.account.name}'s Amazon account to {firm}"
+    if request.is_renewal:
+        subject = f"You renewed {request.account.name}'s Amazon connection with {firm}"
     return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 

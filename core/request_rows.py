@@ -50,3 +50,14 @@ def close_open_request(request: ConnectionRequest, status: str, detail: str, act
         authorization.outcome_message = "The request was closed before this could be used."
     db.session.refresh(request)
     return True
+
+
+def open_request_for(account_id: int, marketplace: str) -> ConnectionRequest | None:
+    """The account's open request for that marketplace (at most one: its workflow id says so)."""
+    return db.session.scalar(
+        db.select(ConnectionRequest).filter(
+            ConnectionRequest.account_id == account_id,
+            ConnectionRequest.marketplace == marketplace,
+            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
+        )
+    )

@@ -46,6 +46,9 @@ class ConnectionRequest(AskedOf, db.Model):
     # kind
     INVITE = "invite"  # the owner is emailed a link
     DIRECT = "direct"  # the signed-in user owns the seller account
+    # purpose
+    CONNECT = "connect"
+    RENEW = "renew"  # asked by the connection's workflow before its authorization ends
     # status: vocabulary.statuses.RequestState (the OnboardingStatus search attribute too)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +56,7 @@ class ConnectionRequest(AskedOf, db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id"), index=True)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16), default=CONNECT, server_default=CONNECT)
     status: Mapped[str] = mapped_column(String(16), default=RequestState.SENT, index=True)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     reminders_sent: Mapped[int] = mapped_column(default=0)
@@ -76,6 +80,10 @@ class ConnectionRequest(AskedOf, db.Model):
     def workflow_id(self) -> str:
         """From the business key: Temporal itself refuses a second open request."""
         return workflow_id_for(self.account_id, self.marketplace)
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.purpose == self.RENEW
 
     @property
     def is_open(self) -> bool:

@@ -6,6 +6,7 @@ import uuid
 from flask import current_app
 
 from core.accounts import AmazonConnection, ClientAccount, Membership
+from core.config import connection_life
 from core.extensions import db, temporal
 from services import gateway, limits
 from vocabulary.messages import AccountEmailInput, ConnectionInput, DisconnectRequest
@@ -58,8 +59,8 @@ def disconnect(connection_id: int, actor: str) -> None:
         account_id=connection.account_id,
         account_name=connection.account.name,
         marketplace=connection.marketplace,
-        check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
-        authorization_lifetime_seconds=int(config["AMAZON_AUTHORIZATION_LIFETIME"].total_seconds()),
+        life=connection_life(config),
+        authorized_at=connection.authorized_at,
     )
     said = DisconnectRequest(actor, connection.request_id)
     db.session.delete(connection)

@@ -11,8 +11,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core import marketplaces
-from core.accounts import ClientAccount
+from core.accounts import AmazonConnection, ClientAccount
 from core.extensions import db, temporal
+from core.request_input import request_input
+from core.request_rows import open_request_for
 from core.requests import ConnectionLink, ConnectionRequest
 from core.users import User
 from services import gateway, limits
@@ -26,34 +28,25 @@ from vocabulary.messages import (
     ResendRequest,
     SellerProgress,
 )
-from vocabulary.statuses import OPEN_REQUEST_STATES, RequestState
+from vocabulary.statuses import RequestState
 from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.markdown import escape
 from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 
-__all__ = ["AlreadyOpen", "Unavailable"]
+__all__ = ["AlreadyOpen", "Unavailable", "open_request_for"]
 
 
 def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
     """The settings in force now, copied into the workflow so later changes never affect it."""
     config = current_app.config
-    invite = connection_request.kind == ConnectionRequest.INVITE
-    expires = config["CONNECT_EXPIRES_AFTER" if invite else "DIRECT_CONNECT_EXPIRES_AFTER"]
-    return ConnectionRequestInput(
-        seller_email_domain=search_attributes.email_domain(connection_request.client_email),
-        request_id=connection_request.id,
-        send_invite=invite,
-        account_name=connection_request.account.name,
-        marketplace=connection_request.marketplace,
-        requested_by=connection_request.requested_by.name,
-        expires_after_seconds=int(expires.total_seconds()),
-        reminder_offsets_seconds=(
-            [int(d.total_seconds()) for d in config["CONNECT_REMINDERS"]] if invite else []
-        ),
-        reminder_pause_seconds=int(config["CONNECT_REMINDER_PAUSE"].total_seconds()),
-        connection_check_every_seconds=int(config["CONNECTION_CHECK_EVERY"].total_seconds()),
-        authorization_lifetime_seconds=int(config["AMAZON_AUTHORIZATION_LIFETIME"].total_seconds()),
-    )
+    if connection_request.kind == ConnectionRequest.INVITE:
+        return request_input(
+            connection_request,
+            config,
+            config["CONNECT_EXPIRES_AFTER"],
+            config["CONNECT_REMINDERS"],
+        )
+    return request_input(connection_request, config, config["DIRECT_CONNECT_EXPIRES_AFTER"], [])
 
 
 def _start_workflow(connection_request: ConnectionRequest) -> None:
@@ -86,10 +79,33 @@ def _start_workflow(connection_request: ConnectionRequest) -> None:
     )
 
 
+class AlreadyCovered(Exception):
+    """The marketplace is covered by the account's connection of another marketplace of its
+    region: Amazon's one authorization serves both, so there is nothing to ask for."""
+
+    def __init__(self, connection: AmazonConnection, country: str) -> None:
+        self.connection = connection
+        self.message = covered_message(connection, country)
+        super().__init__(self.message)
+
+
+def covered_message(connection: AmazonConnection, country: str) -> str:
+    covered = marketplaces.get(country)
+    return (
+        f"{covered.label} is already covered: the {connection.marketplace} connection (seller"
+        f" {connection.selling_partner_id}) includes it, as Amazon authorizes a seller for"
+        f" every marketplace of {covered.region.name} at once. Nothing to send."
+    )
+
+
 def start(account_id: int, user_id: int, kind: str, fields: dict) -> ConnectionRequest:
-    """Write the request and start its workflow, or write nothing: AlreadyOpen when Temporal
-    runs a request for this marketplace already, limits.OverLimit when an invitation would pass
-    the sender's or the account's limits, Unavailable when Temporal cannot be reached."""
+    """Write the request and start its workflow, or write nothing: AlreadyCovered when another
+    connection of the account covers the marketplace, AlreadyOpen when Temporal runs a request
+    for this marketplace already, limits.OverLimit when an invitation would pass the sender's
+    or the account's limits, Unavailable when Temporal cannot be reached."""
+    covering = AmazonConnection.covering(account_id, fields["marketplace"])
+    if covering is not None:
+        raise AlreadyCovered(covering, fields["marketplace"])
     account = db.session.get(ClientAccount, account_id)
     if kind == ConnectionRequest.INVITE:
         limits.spend_seller_email(account, user_id)
@@ -201,16 +217,6 @@ def ask_for_new_link(connection_request: ConnectionRequest) -> AskResult:
     except WorkflowAlreadyStartedError:
         return AskResult(notified=False)
     return AskResult(notified=True)
-
-
-def open_request_for(account_id: int, marketplace: str) -> ConnectionRequest | None:
-    return db.session.scalar(
-        db.select(ConnectionRequest).filter(
-            ConnectionRequest.account_id == account_id,
-            ConnectionRequest.marketplace == marketplace,
-            ConnectionRequest.status.in_(OPEN_REQUEST_STATES),
-        )
-    )
 
 
 def latest_request_for(link: ConnectionLink) -> ConnectionRequest | None:

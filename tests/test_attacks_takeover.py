@@ -36,12 +36,14 @@ def join_as_member(app, admin: Bookkeeper, account_id: int, mailbox) -> Bookkeep
     return member
 
 
-def connect_directly(client, account_id: int, marketplace: str, **form) -> str:
+def connect_directly(
+    client, account_id: int, marketplace: str, seller: str = "seller-us@example.com", **form
+) -> str:
     started = client.post(
         f"/accounts/{account_id}/connect/direct", data={"marketplace": marketplace, **form}
     )
     assert started.status_code == 303, started.text
-    redirect = consent(started.headers["Location"], "seller-us@example.com")
+    redirect = consent(started.headers["Location"], seller)
     assert "<h1>Connected</h1>" in client.get(path_of(redirect)).text
     return redirect
 
@@ -83,12 +85,13 @@ def test_a_member_cannot_replace_a_connection_or_finish_an_admins_request(app, c
     admin = Bookkeeper(client, name="Ada Admin").sign_up()
     account_id = admin.add_account("Takeover Ltd")
     connect_directly(client, account_id, "US")
-    sent = admin.send_request(account_id, marketplace="MX", client_name="Sam Seller")
+    # Another region than the connection's, which covers US, CA and MX.
+    sent = admin.send_request(account_id, marketplace="UK", client_name="Sam Seller")
     mailbox.wait_for(sent["client_email"], "asks you to connect")
     member = join_as_member(app, admin, account_id, mailbox)
     before = snapshot(app, account_id)
 
-    for marketplace in ("US", "MX"):
+    for marketplace in ("US", "UK"):
         for form in ({}, {"confirm": "yes"}):  # confirming is for admins only
             refused = member.client.post(
                 f"/accounts/{account_id}/connect/direct",
@@ -102,13 +105,13 @@ def test_a_member_cannot_replace_a_connection_or_finish_an_admins_request(app, c
     path = member.client.get(f"/accounts/{account_id}/connect/path?marketplace=US")
     assert "This replaces the connection to seller A2DEMOUSSELL01 made on" in path.text
     assert "connect now" not in path.text
-    path = member.client.get(f"/accounts/{account_id}/connect/path?marketplace=MX")
+    path = member.client.get(f"/accounts/{account_id}/connect/path?marketplace=UK")
     assert "This finishes Ada Admin&#39;s open request to Sam Seller" in path.text
     assert "connect now" not in path.text
     assert request_of(app, account_id).status == "sent"
 
     # What a member may do: connect a marketplace that has neither, and resume that.
-    connect_directly(member.client, account_id, "CA")
+    connect_directly(member.client, account_id, "DE", "seller-eu@example.com")
 
 
 def test_an_admin_is_told_what_a_direct_connect_replaces_and_confirms(

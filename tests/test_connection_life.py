@@ -11,10 +11,10 @@ from temporalio.service import RPCError
 
 from core.accounts import AmazonConnection
 from core.extensions import db
-from tests.support import Bookkeeper, connections, link_in, path_of, text_of
+from tests.support import Bookkeeper, connections, link_in, path_of, request_of, text_of
 from vocabulary import search_attributes
 from vocabulary.statuses import ConnectionState
-from workflows.connection import connection_workflow_id
+from workflows.connection import ConnectionWorkflow, connection_workflow_id
 
 SELLER_ID = "A2DEMOUSSELL01"  # seller-us@example.com at the stand-in
 
@@ -116,13 +116,8 @@ def test_disconnect_ends_its_life_and_tells_the_owner_how_to_remove_the_app(
     bookkeeper, account_id, sent = connected(client, seller, mailbox, "Parting Ltd")
     connection = connection_of(app, account_id)
     wait_until(lambda: mailbox.wait_for(bookkeeper.email, "is connected to Amazon"), "confirmed")
-    running = wait_until(
-        lambda: (
-            (d := described(loop, temporal_env, connection.id)).status
-            == WorkflowExecutionStatus.RUNNING
-            and d
-        ),
-        "the connection's workflow",
+    running = run_of(
+        loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "its workflow"
     )
     url = f"/accounts/{account_id}/connections/{connection.id}/disconnect"
     assert "gets an email saying so" in client.get(url).text
@@ -132,13 +127,8 @@ def test_disconnect_ends_its_life_and_tells_the_owner_how_to_remove_the_app(
     [told] = mailbox.wait_for(sent["client_email"], "is disconnected from")
     assert "Manage Your Apps" in text_of(told)
     assert told["Reply-To"] == bookkeeper.email
-    ended = wait_until(
-        lambda: (
-            (d := described(loop, temporal_env, connection.id)).status
-            == WorkflowExecutionStatus.COMPLETED
-            and d
-        ),
-        "the connection's workflow to end",
+    ended = run_of(
+        loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "its end"
     )
     assert ended.run_id == running.run_id  # the signal ended the life it had, no new one
     gone = ended.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
@@ -174,6 +164,7 @@ def test_an_authorization_past_its_lifetime_lapses_and_the_bookkeeper_is_asked_t
     config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=1)
     # Amazon's year, in seconds; the app counts from storing, a moment after Amazon's grant.
     config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=2)
+    config["RENEWAL_REMINDERS"] = []  # no time to ask: it lapses
     amazon_faults.control("authorization-lifetime", {"seconds": 3})
     bookkeeper, account_id, _ = connected(client, seller, mailbox, "Lapsing Ltd")
     wait_until(lambda: connection_of(app, account_id).status == ConnectionState.LAPSED, "lapsed")
@@ -181,3 +172,66 @@ def test_an_authorization_past_its_lifetime_lapses_and_the_bookkeeper_is_asked_t
     assert "Ask Sam Seller to renew it" in text_of(told)
     page = client.get(f"/accounts/{account_id}").text
     assert "Authorization lapsed" in page and "Ask Sam Seller to reconnect" in page
+
+
+def test_the_owner_is_asked_to_renew_before_it_ends_and_renewing_restarts_the_clock(
+    app, client, seller, mailbox, amazon_faults, config, loop, temporal_env
+):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(minutes=5)  # checks stay out of the way
+    config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=40)
+    config["RENEWAL_REMINDERS"] = [timedelta(seconds=36), timedelta(seconds=30)]
+    amazon_faults.control("authorization-lifetime", {"seconds": 60})
+    bookkeeper, account_id, sent = connected(client, seller, mailbox, "Renewing Ltd")
+    first = connection_of(app, account_id)
+
+    # Four seconds in: the owner is asked, the bookkeeper told, and a reminder follows.
+    [asked] = mailbox.wait_for(sent["client_email"], "renew Renewing Ltd's Amazon connection")
+    assert "Continue to renew" in text_of(asked) and "ends on" in text_of(asked)
+    [note] = mailbox.wait_for(bookkeeper.email, "Renewal due")
+    assert "Nothing for you to do now" in text_of(note)
+    wait_until(
+        lambda: connection_of(app, account_id).status == ConnectionState.RENEWAL_DUE,
+        "renewal due",
+    )
+    page = client.get(f"/accounts/{account_id}").text
+    assert "Renewal due" in page and "waiting for Sam Seller to renew Amazon US" in page
+    life = run_of(loop, temporal_env, first.id, WorkflowExecutionStatus.RUNNING, "its workflow")
+    handle = temporal_env.client.get_workflow_handle(connection_workflow_id(first.id))
+    wait_until(
+        lambda: (
+            loop.run(handle.describe()).typed_search_attributes.get(
+                search_attributes.CONNECTION_STATUS
+            )
+            == ConnectionState.RENEWAL_DUE
+        ),
+        "ConnectionStatus renewal_due",
+    )
+    reminded = mailbox.wait_for(
+        sent["client_email"], "renew Renewing Ltd's Amazon connection", count=2
+    )
+    assert "left" in reminded[-1]["Subject"]
+
+    # The seller renews from the latest email: the same trusted landing page and consent.
+    link = link_in(reminded[-1])
+    landing = seller.open_link(link)
+    assert "Renew Renewing Ltd's Amazon account" in landing.text
+    assert "<h1>Renewed</h1>" in seller.connect(link).text
+    renewed = connection_of(app, account_id)
+    assert (renewed.id, renewed.status) == (first.id, ConnectionState.HEALTHY)
+    assert renewed.authorized_at > first.authorized_at
+    [done] = mailbox.wait_for(bookkeeper.email, "Renewed:")
+    assert "another year" in text_of(done)
+
+    # The same life goes on, its clock restarted; the renewal's reminders stop.
+    def restarted():
+        status = loop.run(handle.query(ConnectionWorkflow.status))
+        return status if status.authorized_at is not None and status.status == "healthy" else None
+
+    status = wait_until(restarted, "the clock restarted")
+    assert status.authorized_at.replace(tzinfo=None) == renewed.authorized_at
+    assert status.renewal_at == status.authorized_at + timedelta(seconds=4)
+    assert loop.run(handle.describe()).run_id == life.run_id
+    page = client.get(f"/accounts/{account_id}").text
+    assert "Connected · ready" in page and "Renewal due" not in page
+    renewal = request_of(app, account_id)
+    assert (renewal.purpose, renewal.status) == ("renew", "connected")  # no more reminders

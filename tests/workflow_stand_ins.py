@@ -51,6 +51,8 @@ from vocabulary.messages import (
     MemberAdded,
     NoticeInput,
     OutcomeInput,
+    RenewalAsked,
+    RenewalInput,
     RequestRef,
     StoredConnection,
     UserInvitationEmailInput,
@@ -78,6 +80,7 @@ CONNECTION_REQUEST_ACTIVITIES: Activities = {
     "close_request": (CloseRequestInput, Closed),
     # The connection's own workflow, started as a child once connected.
     "check_connection": (CheckInput, Health),
+    "ask_renewal": (RenewalInput, RenewalAsked),
 }
 USER_INVITATION_ACTIVITIES: Activities = {
     "confirm_invitation_saved": (AcceptInput, Done),
@@ -101,6 +104,7 @@ CONNECTION_REQUEST_ANSWERS: dict[str, Any] = {
     "remove_connection": Done(),
     "close_request": lambda i: Closed(i.status),
     "check_connection": lambda i: Health(ConnectionState.HEALTHY, 1, datetime(2026, 1, 1)),
+    "ask_renewal": RenewalAsked(0),
 }
 USER_INVITATION_ANSWERS: dict[str, Any] = {
     "confirm_invitation_saved": Done(),
@@ -224,6 +228,10 @@ class StandIns:
     def of(self, name: str) -> list[Any]:
         """The inputs of every attempt of one activity, in order."""
         return [call.input for call in self.calls if call.name == name]
+
+    def calls_of(self, name: str) -> list[Call]:
+        """Every attempt of one activity, with when it was scheduled."""
+        return [call for call in self.calls if call.name == name]
 
     def names(self) -> list[str]:
         return [call.name for call in self.calls]

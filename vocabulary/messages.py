@@ -11,6 +11,18 @@ from vocabulary.policies import CHECKS_PER_RUN
 
 
 @dataclass
+class ConnectionLife:
+    """How a stored connection lives, copied in from the settings when its request starts:
+    checked every `check_every_seconds` (CONNECTION_CHECK_EVERY); Amazon's authorization lasts
+    `authorization_lifetime_seconds` (AMAZON_AUTHORIZATION_LIFETIME); the owner is asked to
+    renew it `renewal_offsets_seconds` before it ends (RENEWAL_REMINDERS, longest first)."""
+
+    check_every_seconds: int = 86400
+    authorization_lifetime_seconds: int = 365 * 86400
+    renewal_offsets_seconds: list[int] = field(default_factory=list)
+
+
+@dataclass
 class ConnectionRequestInput:
     """Copied in at start, so later changes of settings never affect a running request."""
 
@@ -23,10 +35,11 @@ class ConnectionRequestInput:
     reminder_offsets_seconds: list[int] = field(default_factory=list)
     reminder_pause_seconds: int = 86400
     seller_email_domain: str = ""  # kept current in the SellerEmailDomain search attribute
-    # How often the connection it stores is checked (ConnectionWorkflow), once it connects, and
-    # how long Amazon's authorization lasts.
-    connection_check_every_seconds: int = 86400
-    authorization_lifetime_seconds: int = 365 * 86400
+    # How the connection it stores lives once it connects (ConnectionWorkflow).
+    life: ConnectionLife = field(default_factory=ConnectionLife)
+    # A renewal (asked by the connection's workflow, which says when it lapses): no "expired"
+    # email of its own.
+    renewal: bool = False
 
 
 @dataclass
@@ -204,6 +217,8 @@ class MarketplaceCheck:
 class StoredConnection:
     connection_id: int
     account_id: int = 0
+    # When the seller authorized it at Amazon (now, for a new one, a renewal or a reconnect).
+    authorized_at: datetime | None = None
 
 
 # ---- a stored connection's life (ConnectionWorkflow) ------------------------------------------
@@ -211,18 +226,21 @@ class StoredConnection:
 
 @dataclass
 class ConnectionInput:
-    """Copied in at start: a connection checked every `check_every_seconds`, the first time
-    after `first_check_after_seconds` (None: a random moment within the first interval, so
-    connections made together are not checked together)."""
+    """Copied in at start: a connection checked every `life.check_every_seconds`, the first
+    time after `first_check_after_seconds` (None: a random moment within the first interval, so
+    connections made together are not checked together). `authorized_at` starts the renewal
+    clock; `renewal_asked_for` is the authorization a renewal was already asked for (carried
+    over a continue-as-new)."""
 
     connection_id: int
     account_id: int
     account_name: str
     marketplace: str
-    check_every_seconds: int
+    life: ConnectionLife = field(default_factory=ConnectionLife)
+    authorized_at: datetime | None = None
     first_check_after_seconds: int | None = None
     checks_per_run: int = CHECKS_PER_RUN
-    authorization_lifetime_seconds: int = 365 * 86400
+    renewal_asked_for: datetime | None = None
 
 
 @dataclass
@@ -236,11 +254,33 @@ class CheckInput:
 
 @dataclass
 class Health:
-    """A health check's verdict; `request_id` is the request that stored the connection now."""
+    """A health check's verdict; `request_id` is the request that stored the connection now,
+    `authorized_at` when the seller last authorized it (a renewal meanwhile moves it)."""
 
     status: str  # statuses.ConnectionState
     request_id: int = 0
     checked_at: datetime | None = None
+    authorized_at: datetime | None = None
+
+
+@dataclass
+class RenewalInput:
+    """Ask the owner to renew the connection before its authorization ends at `ends_at`: the
+    first email now, a reminder at each of `reminder_offsets_seconds` before the end."""
+
+    connection_id: int
+    ends_at: datetime
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RenewalAsked:
+    """The renewal request: `start` is its workflow's input when it is to be started (None: an
+    open request for the marketplace serves, or the connection is gone, `request_id` 0)."""
+
+    request_id: int = 0
+    start: ConnectionRequestInput | None = None
+    workflow_id: str = ""
 
 
 @dataclass
@@ -257,6 +297,8 @@ class ConnectionStatus:
     checked_at: datetime | None
     next_check_at: datetime | None
     checks: int
+    authorized_at: datetime | None = None
+    renewal_at: datetime | None = None  # when the owner is (or was) asked to renew
 
 
 @dataclass

@@ -77,12 +77,18 @@ class ConnectionState(StrEnum):
     attribute, the account page)."""
 
     HEALTHY = "healthy"
+    # Its authorization ends within RENEWAL_REMINDERS: the owner has been asked to renew it.
+    RENEWAL_DUE = "renewal_due"
     # Amazon refused its refresh token within the authorization's lifetime: the seller removed
     # the app in Seller Central.
     REVOKED = "revoked"
     # Refused after AMAZON_AUTHORIZATION_LIFETIME: the seller must authorize again.
     LAPSED = "lapsed"
     DISCONNECTED = "disconnected"  # a bookkeeper disconnected it here
+
+
+# A connection Amazon still accepts, as far as the last check knows.
+LIVE_CONNECTION = (ConnectionState.HEALTHY, ConnectionState.RENEWAL_DUE)
 
 
 class StuckReason(StrEnum):

@@ -201,11 +201,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         if result.status == RequestState.CONNECTED:
             assert self._stored is not None
             await start_connection_life(
-                self._stored,
-                input.account_name,
-                input.marketplace,
-                input.connection_check_every_seconds,
-                input.authorization_lifetime_seconds,
+                self._stored, input.account_name, input.marketplace, input.life
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
@@ -442,7 +438,8 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
         self._closed = True
         self._clear_app_refused()
         await self._close_row(status, detail, actor)
-        if status == RequestState.EXPIRED and self._input.send_invite:
+        # A renewal that expires is the connection's lapse, which its own workflow tells.
+        if status == RequestState.EXPIRED and self._input.send_invite and not self._input.renewal:
             await self._notify(
                 RequestNotice.EXPIRED_BOOKKEEPER, "Tell the bookkeeper the link expired"
             )

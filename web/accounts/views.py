@@ -5,6 +5,7 @@ import json
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     has_request_context,
     redirect,
@@ -103,6 +104,7 @@ def show(account_id: int):
         membership=membership,
         requests=requests,
         marketplaces=marketplaces,
+        lifetime=current_app.config["AMAZON_AUTHORIZATION_LIFETIME"],
     )
 
 

@@ -27,7 +27,7 @@ from core.extensions import db
 from core.requests import ConnectionRequest, RequestDraft
 from services import requests
 from services.limits import OverLimit
-from vocabulary.statuses import OPEN_REQUEST_STATES
+from vocabulary.statuses import LIVE_CONNECTION, OPEN_REQUEST_STATES
 from web import limits
 from web.accounts.access import account_for, membership_for
 from web.connect.forms import ConnectRequestForm, MarketplaceForm
@@ -42,6 +42,9 @@ def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | N
     sent. Raises AlreadyOpen and limits.OverLimit for the caller's own page."""
     try:
         return requests.start(account.id, current_user.id, kind, form_data)
+    except requests.AlreadyCovered as covered:
+        flash(covered.message, "info")
+        return None
     except requests.Unavailable:
         flash(
             "The request could not be started just now; nothing was sent. Please try again in a"
@@ -96,6 +99,9 @@ def choose_marketplace(account_id: int):
     form = MarketplaceForm(data={"marketplace": request.args.get("marketplace", "US")})
     # Say in the list which marketplaces are already connected or waiting for their seller.
     covered = {c.marketplace: "connected" for c in account.connections}
+    for c in account.connections:
+        for country in c.covered if c.status in LIVE_CONNECTION else []:
+            covered.setdefault(country, f"covered by the {c.marketplace} connection")
     for open_request in db.session.scalars(
         db.select(ConnectionRequest).filter(
             ConnectionRequest.account_id == account.id,
@@ -129,6 +135,10 @@ def choose_path(account_id: int):
     if country not in marketplaces.BY_COUNTRY:
         flash("Choose one of Amazon's marketplaces from the list.", "error")
         return redirect(url_for(".choose_marketplace", account_id=account.id))
+    covering = AmazonConnection.covering(account.id, country)
+    if covering is not None:
+        flash(requests.covered_message(covering, country), "info")
+        return redirect(url_for("accounts.show", account_id=account.id))
     return render_template(
         "connect/path.html",
         account=account,
@@ -287,6 +297,10 @@ def request_access(account_id: int):
     existing = requests.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
+    covering = AmazonConnection.covering(account.id, data["marketplace"])
+    if covering is not None:  # said before the preview, not after Send
+        form.marketplace.errors.append(requests.covered_message(covering, data["marketplace"]))
+        return render_template("connect/request.html", account=account, form=form), 409
     store_draft(account.id, data)
     return redirect(url_for(".preview", account_id=account.id), 303)
 
