@@ -127,9 +127,7 @@ def test_disconnect_ends_its_life_and_tells_the_owner_how_to_remove_the_app(
     [told] = mailbox.wait_for(sent["client_email"], "is disconnected from")
     assert "Manage Your Apps" in text_of(told)
     assert told["Reply-To"] == bookkeeper.email
-    ended = run_of(
-        loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "its end"
-    )
+    ended = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.COMPLETED, "its end")
     assert ended.run_id == running.run_id  # the signal ended the life it had, no new one
     gone = ended.typed_search_attributes.get(search_attributes.CONNECTION_STATUS)
     assert gone == ConnectionState.DISCONNECTED
