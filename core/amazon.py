@@ -14,13 +14,13 @@ import platform
 import re
 from dataclasses import dataclass
 from importlib import metadata
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from core.marketplaces import SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
+from core.marketplaces import MARKETPLACES, SIGN_OUT_PATH, SIGN_OUT_RETURN_PARAM, Marketplace
 from vocabulary.statuses import StuckReason
 
 TIMEOUT = (5, 15)  # connect, read: seconds
@@ -110,6 +110,36 @@ def consent_url(config, marketplace: Marketplace, state: str) -> str:
         params["version"] = "beta"
     params["redirect_uri"] = redirect_uri(config)
     return f"{host}/apps/authorize/consent?{urlencode(params)}"
+
+
+CONSENT_PATH = "/apps/authorize/consent"
+
+
+def is_consent_page(config, url: str) -> bool:
+    """Is `url` Amazon's consent page on a Seller Central host (the configured stand-in in
+    development)? The Log-in URI continues only there: never an open redirect."""
+    if any(c in url for c in "\\\r\n\t @") or len(url) > 2048:
+        return False
+    parts = urlsplit(url)
+    configured = config["AMAZON_SELLER_CENTRAL_URL"]
+    hosts = {configured} if configured else {m.seller_central_url for m in MARKETPLACES}
+    return (
+        f"{parts.scheme}://{parts.netloc}" in hosts
+        and parts.path == CONSENT_PATH
+        and not parts.fragment
+    )
+
+
+def login_continue_url(config, amazon_callback_uri: str, amazon_state: str, state: str) -> str:
+    """The Log-in URI flow's way back to Amazon (amazon-sp-api.md, section 8): Amazon's
+    `amazon_callback_uri` with its `amazon_state` unchanged, our own `state`, our `redirect_uri`
+    and, for a draft app, `version=beta`. The caller has checked is_consent_page."""
+    params = {"amazon_state": amazon_state, "state": state, "redirect_uri": redirect_uri(config)}
+    if config["AMAZON_APP_DRAFT"]:
+        params["version"] = "beta"
+    parts = urlsplit(amazon_callback_uri)
+    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    return urlunsplit(parts._replace(query=query))
 
 
 def sign_out_url(config, marketplace: Marketplace, return_to: str) -> str:

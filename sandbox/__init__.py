@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.wrappers import Response
 
-from . import config, consent, control, lwa, spapi
+from . import apps, config, consent, control, lwa, spapi
 from .store import Store
 
 
@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["amazon_sandbox"] = Store()
 
     app.register_blueprint(consent.bp)
+    app.register_blueprint(apps.bp)
     app.register_blueprint(lwa.bp)
     app.register_blueprint(spapi.bp)
     if app.config["SANDBOX_FAULTS_ENABLED"]:

@@ -3,12 +3,16 @@
 import os
 from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULTS: dict[str, str] = {
     "SANDBOX_APP_ID": "amzn1.sp.solution.demo-bookkeeping-app",
     "SANDBOX_APP_NAME": "Demo Bookkeeping App",
     "SANDBOX_APP_DRAFT": "true",
     "SANDBOX_REDIRECT_URIS": "http://127.0.0.1:8000/amazon/callback",
+    # The app's OAuth Log-in URI, where Manage Your Apps' Re-authorize sends the seller first
+    # (empty: the first redirect URI's /amazon/login).
+    "SANDBOX_LOGIN_URI": "",
     "SANDBOX_CLIENT_ID": "amzn1.application-oa2-client.demo",
     "SANDBOX_CLIENT_SECRET": "demo-client-secret",
     "SANDBOX_CODE_TTL": "300",
@@ -44,3 +48,6 @@ def normalize(config: MutableMapping[str, Any]) -> None:
     if isinstance(uris, str):
         uris = uris.split(",")
     config["SANDBOX_REDIRECT_URIS"] = [u.strip() for u in uris if u.strip()]
+    if not config["SANDBOX_LOGIN_URI"]:
+        first = urlsplit(config["SANDBOX_REDIRECT_URIS"][0])
+        config["SANDBOX_LOGIN_URI"] = urlunsplit(first._replace(path="/amazon/login", query=""))

@@ -23,7 +23,7 @@ from .store import Authorization, get_store
 bp = Blueprint("consent", __name__)
 
 # The query parameters of a consent URL, carried through sign-in and the confirm form.
-CONSENT_PARAMS = ("application_id", "state", "version", "redirect_uri")
+CONSENT_PARAMS = ("application_id", "state", "version", "redirect_uri", "amazon_state")
 
 
 class ConsentError(Exception):
@@ -50,6 +50,16 @@ def parse_consent(values: Mapping[str, str]) -> ConsentRequest:
     config = current_app.config
     params = {k: values[k] for k in CONSENT_PARAMS if values.get(k)}
     application_id = params.get("application_id", "")
+    if "amazon_state" in params:
+        # The Log-in URI flow: Amazon gave this browser the amazon_state (Manage Your Apps), and
+        # it names the app; the app's own state and redirect_uri come back with it.
+        if params["amazon_state"] not in session.get("amazon_states", []):
+            raise ConsentError(
+                "MD9100",
+                "Invalid amazon_state",
+                "The amazon_state is unknown or was already used. Start again from Seller Central.",
+            )
+        application_id = config["SANDBOX_APP_ID"]
     if application_id == config["SANDBOX_CLIENT_ID"]:
         # The common mix-up of LWA client id and application id: developers report MD1000
         # (amzn/selling-partner-api-models #2744). Its own message, to point at the mistake.
@@ -90,18 +100,18 @@ def parse_consent(values: Mapping[str, str]) -> ConsentRequest:
     return ConsentRequest(params, params["state"], redirect_uri or registered[0])
 
 
-def _csrf_token() -> str:
+def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
 
 
-def _csrf_ok() -> bool:
+def csrf_ok() -> bool:
     sent = request.form.get("csrf_token", "")
     return "csrf" in session and hmac.compare_digest(sent, session["csrf"])
 
 
-def _signed_in_seller() -> Seller | None:
+def signed_in_seller() -> Seller | None:
     email = session.get("seller_email")
     return SELLERS.get(email) if email else None
 
@@ -110,14 +120,14 @@ def _error_page(error: ConsentError) -> tuple[str, int]:
     return render_template("consent/error.html", error=error), 400
 
 
-def _sign_in_page(params: Mapping[str, str], error: str | None = None) -> str:
+def sign_in_page(params: Mapping[str, str], error: str | None = None) -> str:
     return render_template(
         "consent/signin.html",
         params=params,
         error=error,
         email=request.form.get("email", ""),
         sellers=SELLERS.values(),
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
     )
 
 
@@ -127,7 +137,7 @@ def _with_query(uri: str, query: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
 
 
-def _session_expired() -> tuple[str, int]:
+def session_expired() -> tuple[str, int]:
     return _error_page(
         ConsentError(
             "invalid_request",
@@ -140,9 +150,7 @@ def _session_expired() -> tuple[str, int]:
 @bp.get("/")
 def home() -> str:
     """Landing page: who is signed in, and the demo accounts."""
-    return render_template(
-        "consent/home.html", seller=_signed_in_seller(), sellers=SELLERS.values()
-    )
+    return render_template("consent/home.html", seller=signed_in_seller(), sellers=SELLERS.values())
 
 
 @bp.get("/apps/authorize/consent")
@@ -152,15 +160,15 @@ def consent() -> Any:
         consent_request = parse_consent(request.args)
     except ConsentError as error:
         return _error_page(error)
-    seller = _signed_in_seller()
+    seller = signed_in_seller()
     if seller is None:
-        return _sign_in_page(consent_request.params)
+        return sign_in_page(consent_request.params)
     return render_template(
         "consent/consent.html",
         app_name=current_app.config["SANDBOX_APP_NAME"],
         seller=seller,
         params=consent_request.params,
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
     )
 
 
@@ -171,16 +179,22 @@ def decide() -> Any:
         consent_request = parse_consent(request.form)
     except ConsentError as error:
         return _error_page(error)
-    if not _csrf_ok():
-        return _session_expired()
-    seller = _signed_in_seller()
+    if not csrf_ok():
+        return session_expired()
+    seller = signed_in_seller()
     if seller is None:
-        return _sign_in_page(consent_request.params)
+        return sign_in_page(consent_request.params)
     if request.form.get("action") != "confirm":
         return render_template(
             "consent/cancelled.html", app_name=current_app.config["SANDBOX_APP_NAME"]
         )
     config = current_app.config
+    if "amazon_state" in consent_request.params:  # single-use
+        session["amazon_states"] = [
+            s
+            for s in session.get("amazon_states", [])
+            if s != consent_request.params["amazon_state"]
+        ]
     code = get_store().issue_code(
         client_id=config["SANDBOX_CLIENT_ID"],
         redirect_uri=consent_request.redirect_uri,
@@ -198,19 +212,19 @@ def decide() -> Any:
 @bp.get("/ap/signin")
 def sign_in_form() -> str:
     """Sign-in page reached directly rather than through a consent URL."""
-    return _sign_in_page({})
+    return sign_in_page({})
 
 
 @bp.post("/ap/signin")
 def sign_in() -> Any:
     """Check the seller's email and password, then resume the pending consent."""
     params = {k: request.form[k] for k in CONSENT_PARAMS if request.form.get(k)}
-    if not _csrf_ok():
-        return _session_expired()
+    if not csrf_ok():
+        return session_expired()
     seller = find_seller(request.form.get("email", ""))
     password = request.form.get("password", "")
     if seller is None or not hmac.compare_digest(password, seller.password):
-        return _sign_in_page(params, error="Your email or password is incorrect.")
+        return sign_in_page(params, error="Your email or password is incorrect.")
     session["seller_email"] = seller.email
     # A fresh form token after sign-in, so one captured before it is of no use.
     session["csrf"] = secrets.token_urlsafe(32)

@@ -155,6 +155,17 @@ class Store:
                 del self.access_tokens[token]
         return len(grants) + len(accesses)
 
+    def authorized_since(self, seller_email: str) -> float | None:
+        """Seconds since the seller last authorized the app (None: not authorized, or removed):
+        what Manage Your Apps lists."""
+        with self.lock:
+            granted = [
+                g.granted_at
+                for g in self.grants.values()
+                if g.authorization.seller_email == seller_email
+            ]
+        return time.monotonic() - max(granted) if granted else None
+
     def rotate_client_secret(self, new_secret: str, configured: str, previous_valid: bool) -> None:
         """Make `new_secret` the client secret; the one it replaces keeps working only if
         `previous_valid` (Amazon's grace period after a rotation)."""

@@ -2,7 +2,7 @@
 seller's asks from an old link. Plain functions of ids and values; the rules (limits, one open
 request per marketplace) live here once, for the views, the API and tests."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import current_app
@@ -36,9 +36,16 @@ from workflows.new_link import NewLinkAskedInput, NewLinkAskedWorkflow
 __all__ = ["AlreadyOpen", "Unavailable", "open_request_for"]
 
 
-def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestInput:
+def workflow_input(
+    connection_request: ConnectionRequest, started_at_amazon: bool = False
+) -> ConnectionRequestInput:
     """The settings in force now, copied into the workflow so later changes never affect it."""
     config = current_app.config
+    if started_at_amazon:  # no email: the owner is on their way to Amazon's consent already
+        started = request_input(
+            connection_request, config, config["DIRECT_CONNECT_EXPIRES_AFTER"], []
+        )
+        return replace(started, send_invite=False, started_at_amazon=True)
     if connection_request.kind == ConnectionRequest.INVITE:
         return request_input(
             connection_request,
@@ -49,7 +56,7 @@ def workflow_input(connection_request: ConnectionRequest) -> ConnectionRequestIn
     return request_input(connection_request, config, config["DIRECT_CONNECT_EXPIRES_AFTER"], [])
 
 
-def _start_workflow(connection_request: ConnectionRequest) -> None:
+def _start_workflow(connection_request: ConnectionRequest, started_at_amazon: bool = False) -> None:
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
     marketplace = marketplaces.get(connection_request.marketplace)
     domain = search_attributes.email_domain(connection_request.client_email)
@@ -67,7 +74,7 @@ def _start_workflow(connection_request: ConnectionRequest) -> None:
     gateway.start(
         connection_request,
         ConnectionRequestWorkflow.run,
-        workflow_input(connection_request),
+        workflow_input(connection_request, started_at_amazon),
         attributes,
         summary=f"Connect {account} to Amazon {marketplace.country}",
         details=(
@@ -120,6 +127,37 @@ def start(account_id: int, user_id: int, kind: str, fields: dict) -> ConnectionR
     )
     gateway.save_and_start(connection_request, _start_workflow)
     return connection_request
+
+
+def renew_at_amazon(connection_id: int) -> ConnectionRequest:
+    """A seller renews at Amazon (the Log-in URI): the request the callback completes. The
+    marketplace's open request if there is one, else a renewal request to the connection's
+    owner that emails nobody (the owner is at Amazon already) and expires after
+    DIRECT_CONNECT_EXPIRES_AFTER. Raises Unavailable when Temporal cannot be reached."""
+    connection = db.session.get(AmazonConnection, connection_id)
+    existing = open_request_for(connection.account_id, connection.marketplace)
+    if existing is not None:
+        return existing
+    first = connection.request
+    renewal = ConnectionRequest(
+        account=connection.account,
+        requested_by=first.requested_by,
+        kind=ConnectionRequest.INVITE,
+        purpose=ConnectionRequest.RENEW,
+        status=RequestState.CONSENT_STARTED,
+        marketplace=connection.marketplace,
+        client_name=first.client_name,
+        client_email=first.client_email,
+        note="",
+    )
+    try:
+        gateway.save_and_start(renewal, lambda row: _start_workflow(row, started_at_amazon=True))
+    except AlreadyOpen:  # another browser began one a moment ago: that one serves
+        found = open_request_for(connection.account_id, connection.marketplace)
+        if found is None:
+            raise Unavailable from None
+        return found
+    return renewal
 
 
 def _spend_resend(connection_request: ConnectionRequest, user_id: int):

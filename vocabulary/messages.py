@@ -40,6 +40,9 @@ class ConnectionRequestInput:
     # A renewal (asked by the connection's workflow, which says when it lapses): no "expired"
     # email of its own.
     renewal: bool = False
+    # Begun by the seller at Amazon (Manage Your Apps, the Log-in URI): no invitation, and the
+    # seller who renews is thanked as an invited owner is.
+    started_at_amazon: bool = False
 
 
 @dataclass

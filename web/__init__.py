@@ -42,6 +42,7 @@ def register_blueprints(app: Flask) -> None:
     from web.accounts.views import bp as accounts
     from web.auth.views import bp as auth
     from web.connect.views import bp as connect
+    from web.consent.login_uri import bp as amazon_login
     from web.consent.views import bp as consent
     from web.health import bp as health
     from web.members.views import bp as members
@@ -51,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts)
     app.register_blueprint(connect)
     app.register_blueprint(consent)
+    app.register_blueprint(amazon_login)
     app.register_blueprint(requests)
     app.register_blueprint(members)
     app.register_blueprint(health)

@@ -59,6 +59,7 @@ PROGRESS = {
     RequestState.OPENED: "Opened the link",
     RequestState.CONSENT_STARTED: "Went to Amazon to sign in and confirm",
     "direct_started": "Started connecting directly",
+    "amazon_started": "Started the renewal at Amazon (Manage Your Apps)",
 }
 
 
@@ -142,7 +143,10 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
             self._publish()
         else:
             self._consent_started_at = workflow.now()
-            self._progress.append(("direct_started", input.requested_by))
+            if input.started_at_amazon:
+                self._progress.append(("amazon_started", "the seller, at Amazon"))
+            else:
+                self._progress.append(("direct_started", input.requested_by))
             self._set_status(RequestState.CONSENT_STARTED)
         while True:
             await self._record_progress()
@@ -399,7 +403,7 @@ class ConnectionRequestWorkflow(RequestMessages, RequestVisibility):
             await self._notify(
                 RequestNotice.CONNECTED_BOOKKEEPER, "Email the bookkeeper: connected and ready"
             )
-            if self._input.send_invite:
+            if self._input.send_invite or self._input.started_at_amazon:
                 await self._notify(
                     RequestNotice.CONNECTED_SELLER, "Email the seller: thank you, connected"
                 )

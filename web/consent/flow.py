@@ -52,6 +52,18 @@ def begin(
     return _to_amazon(request, state, sign_out_first)
 
 
+def begin_at_amazon(request: ConnectionRequest, amazon_callback_uri: str, amazon_state: str):
+    """The Log-in URI flow (a seller renewing at Amazon): back to Amazon's consent page with
+    Amazon's `amazon_state` and a fresh state of ours bound to this browser, as `begin` does."""
+    state = secrets.token_urlsafe(32)
+    db.session.add(OAuthState(state_hash=digest(state), request_id=request.id))
+    db.session.commit()
+    session[SESSION_KEY] = digest(state)
+    session[RAW_STATE_KEY] = state
+    url = amazon.login_continue_url(current_app.config, amazon_callback_uri, amazon_state, state)
+    return redirect(url, code=303)
+
+
 def resume(
     request: ConnectionRequest, link: ConnectionLink | None, sign_out_first: bool = False
 ) -> Response | None:
