@@ -190,3 +190,58 @@ def test_amazon_refusing_the_app_is_on_our_side_on_the_sellers_phone(
     sam.shot("19-amazon-refused-the-app")
     [told] = mailbox.wait_for(bea.email, "a problem on our side")
     assert "Our operations team has been alerted" in text_of(told)
+
+
+def test_the_owner_renews_on_a_phone_by_email_and_from_manage_your_apps(
+    people, mailbox, config, amazon
+):
+    """A year in seconds: the owner is asked to renew, the bookkeeper's page says renewal due;
+    the owner renews on a phone from the email, and again from Amazon's Manage Your Apps, which
+    goes through our Log-in URI page first."""
+    from datetime import timedelta
+
+    from playwright.sync_api import expect
+
+    config["CONNECTION_CHECK_EVERY"] = timedelta(minutes=5)
+    config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=60)
+    config["RENEWAL_REMINDERS"] = [timedelta(seconds=55)]
+    bea, link = asked_to_connect(people, mailbox, "Renewal Ltd")
+    account_url = re.sub(r"/requests/.*", "", bea.page.url)
+    sam = at_amazon_on_a_phone(people, link)
+    amazon_sign_in(sam.page, "seller-us@example.com")
+    sam.page.get_by_role("heading", name="Connected").wait_for()
+
+    [asked] = mailbox.wait_for(asked_to_email(mailbox, link), "asks you to renew")
+    bea.page.goto(account_url)
+    bea.page.get_by_text("Renewal due").first.wait_for()
+    expect(bea.page.get_by_text("waiting for Sam Seller to renew Amazon US")).to_be_visible()
+    bea.shot("21-account-renewal-due")
+
+    sam.page.goto(link_in(asked))
+    sam.page.get_by_role("heading", name="Renew Renewal Ltd's Amazon account").wait_for()
+    expect(sam.page.get_by_text("Amazon asks the owner to renew")).to_be_visible()
+    sam.shot("22-seller-renewal-landing")
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    sam.page.get_by_role("button", name="Confirm").click()  # still signed in at Amazon
+    sam.page.get_by_role("heading", name="Renewed").wait_for()
+    sam.shot("23-seller-renewed")
+    bea.page.get_by_text("Connected · ready").wait_for(timeout=15000)
+
+    # Later, from Seller Central: Manage Your Apps → Re-authorize → our Log-in URI page.
+    sam.page.goto(f"{amazon}/apps/manage")
+    sam.page.get_by_role("button", name="Re-authorize").click()
+    sam.page.get_by_role("heading", name="Renew your Amazon connection").wait_for()
+    expect(sam.page.get_by_text("Renewal Ltd")).to_be_visible()
+    sam.shot("24-renewal-from-amazon")
+    sam.page.get_by_role("button", name="Continue to Amazon").click()
+    sam.page.get_by_role("button", name="Confirm").click()
+    sam.page.get_by_role("heading", name="Renewed").wait_for()
+    mailbox.wait_for(bea.email, "Renewed:", count=2)
+
+
+def asked_to_email(mailbox, link: str) -> str:
+    """The address the emailed `link` was sent to."""
+    for message in reversed(mailbox.messages):
+        if link in text_of(message):
+            return str(message["To"])
+    raise AssertionError("no email carries that link")

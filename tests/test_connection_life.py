@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 from core.accounts import AmazonConnection
 from core.extensions import db
 from tests.support import Bookkeeper, connections, link_in, path_of, request_of, text_of
+from tests.test_ops import documented_filters, listed
 from vocabulary import search_attributes
 from vocabulary.statuses import ConnectionState
 from workflows.connection import ConnectionWorkflow, connection_workflow_id
@@ -208,6 +209,15 @@ def test_the_owner_is_asked_to_renew_before_it_ends_and_renewing_restarts_the_cl
         sent["client_email"], "renew Renewing Ltd's Amazon connection", count=2
     )
     assert "left" in reminded[-1]["Subject"]
+    # Ops' runbook queries find both: the connection due, and its renewal request reminded.
+    due, waiting = [
+        q for q in documented_filters() if "renewal_due" in q or "ParentWorkflowId" in q
+    ]
+    mine = f' AND AccountId = "{account_id}"'
+    assert listed(loop, temporal_env.client, due + mine) == [connection_workflow_id(first.id)]
+    assert listed(loop, temporal_env.client, waiting + mine) == [
+        f"connection-request-{account_id}-US"
+    ]
 
     # The seller renews from the latest email: the same trusted landing page and consent.
     link = link_in(reminded[-1])
