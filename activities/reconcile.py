@@ -1,18 +1,47 @@
 """Reconciliation activities: compare open rows with their workflow runs, close orphans."""
 
 import asyncio
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.deps import Activities, Deps
+from core.accounts import AmazonConnection
+from core.clock import utcnow
+from core.connection_life import (
+    CONNECTION_WORKFLOW,
+    connection_input,
+    connection_workflow_id,
+    start_connection_workflow,
+)
 from core.invitations import UserInvitation, close_open_invitation
 from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
 from core.requests import ConnectionRequest
-from vocabulary.messages import ClosedByOperations, Orphan, Reconciled, ReconcileInput
-from vocabulary.statuses import OPEN_REQUEST_STATES, OPERATIONS, InvitationState, RequestState
+from core.timeline import add_event
+from vocabulary.messages import (
+    ClosedByOperations,
+    ConnectionInput,
+    Orphan,
+    Reconciled,
+    ReconcileInput,
+)
+from vocabulary.statuses import (
+    LIVE_CONNECTION,
+    OPEN_REQUEST_STATES,
+    OPERATIONS,
+    InvitationState,
+    RequestState,
+)
+
+_RESTARTED = (
+    "The connection's checks had stopped in Temporal (its workflow was ended there): started"
+    " again by the reconciliation"
+)
 
 
 class ReconcileActivities(Activities):
@@ -73,4 +102,56 @@ class ReconcileActivities(Activities):
                 orphan = Orphan(target.kind, target.row_id, target.run_id, verdict.how)
                 await start_closing(self.client, orphan, input.task_queue)
                 closing += 1
-        return Reconciled(len(targets), adopted, closing)
+        restarted = await self._restart_lives(input.task_queue)
+        return Reconciled(len(targets), adopted, closing, restarted)
+
+    def _live_connections(self) -> list[ConnectionInput]:
+        """Connections Amazon still accepts, as the app knows them, stored over a minute ago
+        (a new one's workflow starts once its confirmation emails are out)."""
+        with self.deps.session() as session:
+            rows = session.scalars(
+                select(AmazonConnection).filter(
+                    AmazonConnection.status.in_(LIVE_CONNECTION),
+                    AmazonConnection.connected_at < utcnow() - timedelta(minutes=1),
+                )
+            ).all()
+            return [connection_input(row, current_app.config) for row in rows]
+
+    def _note_restarted(self, connection_id: int) -> None:
+        with self.deps.session() as session:
+            connection = session.get(AmazonConnection, connection_id)
+            if connection is not None:
+                add_event(connection.request_id, "restarted", OPERATIONS, _RESTARTED)
+                session.commit()
+
+    async def _restart_lives(self, task_queue: str) -> int:
+        """A stored connection always has its life (checks, renewal): one ops ended in Temporal
+        starts again, from what its row says (the owner is not asked to renew twice)."""
+        lives = await asyncio.to_thread(self._live_connections)
+        query = (
+            f'WorkflowType = "{CONNECTION_WORKFLOW}" AND ExecutionStatus = "Running"'
+            f' AND TaskQueue = "{task_queue}"'
+        )
+        running = {execution.id async for execution in self.client.list_workflows(query)}
+        restarted = 0
+        for life in lives:
+            if connection_workflow_id(life.connection_id) in running:
+                continue
+            activity.heartbeat(life.connection_id)
+            try:
+                await start_connection_workflow(
+                    self.client,
+                    life,
+                    task_queue,
+                    f"Amazon {life.marketplace} connection {life.connection_id}"
+                    " (restarted by the reconciliation)",
+                )
+            except WorkflowAlreadyStartedError:
+                continue  # started after the list was made
+            activity.logger.warning(
+                "connection %s had no running workflow (ended in Temporal): started again",
+                life.connection_id,
+            )
+            await asyncio.to_thread(self._note_restarted, life.connection_id)
+            restarted += 1
+        return restarted

@@ -6,12 +6,11 @@ import uuid
 from flask import current_app
 
 from core.accounts import AmazonConnection, ClientAccount, Membership
-from core.config import connection_life
+from core.connection_life import connection_input, start_connection_workflow
 from core.extensions import db, temporal
 from services import gateway, limits
-from vocabulary.messages import AccountEmailInput, ConnectionInput, DisconnectRequest
+from vocabulary.messages import AccountEmailInput, DisconnectRequest
 from workflows.account_email import AccountEmailWorkflow
-from workflows.connection import ConnectionWorkflow, connection_workflow_id
 
 
 def send_account_email(purpose: str, user_id: int | None) -> None:
@@ -54,24 +53,17 @@ def disconnect(connection_id: int, actor: str) -> None:
     if connection is None:
         return
     config = current_app.config
-    life = ConnectionInput(
-        connection_id=connection.id,
-        account_id=connection.account_id,
-        account_name=connection.account.name,
-        marketplace=connection.marketplace,
-        life=connection_life(config),
-        authorized_at=connection.authorized_at,
-    )
+    life = connection_input(connection, config)
     said = DisconnectRequest(actor, connection.request_id)
     db.session.delete(connection)
     db.session.commit()
 
     async def tell(client) -> None:
-        await client.start_workflow(
-            ConnectionWorkflow.run,
+        await start_connection_workflow(
+            client,
             life,
-            id=connection_workflow_id(life.connection_id),
-            task_queue=config["TEMPORAL_TASK_QUEUE"],
+            config["TEMPORAL_TASK_QUEUE"],
+            f"Disconnected: Amazon {life.marketplace} connection {life.connection_id}",
             start_signal="disconnect",
             start_signal_args=[said],
         )

@@ -10,12 +10,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from core.accounts import AmazonConnection
+from core.connection_life import connection_workflow_id
 from core.extensions import db
 from tests.support import Bookkeeper, connections, link_in, path_of, request_of, text_of
 from tests.test_ops import documented_filters, listed
 from vocabulary import search_attributes
 from vocabulary.statuses import ConnectionState
-from workflows.connection import ConnectionWorkflow, connection_workflow_id
+from workflows.connection import ConnectionWorkflow
 
 SELLER_ID = "A2DEMOUSSELL01"  # seller-us@example.com at the stand-in
 
@@ -243,3 +244,38 @@ def test_the_owner_is_asked_to_renew_before_it_ends_and_renewing_restarts_the_cl
     assert "Connected · ready" in page and "Renewal due" not in page
     renewal = request_of(app, account_id)
     assert (renewal.purpose, renewal.status) == ("renew", "connected")  # no more reminders
+
+
+def test_a_life_ops_ended_in_temporal_is_started_again_by_the_reconciliation(
+    app, client, seller, mailbox, loop, temporal_env
+):
+    """Terminate or Cancel in the Temporal UI stops a connection's checks and its renewal: the
+    reconciliation gives it a new run (once), from what its row says, and the timeline says so."""
+    from tests.test_reconcile import reconcile_now
+
+    _, account_id, _ = connected(client, seller, mailbox, "Restarted Ltd")
+    connection = connection_of(app, account_id)
+    first = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "its life")
+    with app.app_context():  # stored a while ago: its own start is long done
+        row = db.session.get(AmazonConnection, connection.id)
+        row.connected_at -= timedelta(minutes=5)
+        db.session.commit()
+    handle = temporal_env.client.get_workflow_handle(connection_workflow_id(connection.id))
+    for stop, ended in (
+        (handle.terminate, WorkflowExecutionStatus.TERMINATED),
+        (handle.cancel, WorkflowExecutionStatus.CANCELED),
+    ):
+        before = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "run")
+        loop.run(stop())
+        run_of(loop, temporal_env, connection.id, ended, f"it {ended.name.lower()}")
+        assert reconcile_now(app, temporal_env, loop).restarted >= 1
+        again = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "again")
+        assert again.run_id not in (before.run_id, first.run_id)
+        assert again.typed_search_attributes.get(search_attributes.ACCOUNT_ID) == str(account_id)
+    reconcile_now(app, temporal_env, loop)  # running: left alone
+    latest = run_of(loop, temporal_env, connection.id, WorkflowExecutionStatus.RUNNING, "same")
+    assert latest.run_id == again.run_id
+    renewal = request_of(app, account_id)
+    with app.app_context():
+        kinds = [e.kind for e in db.session.get(type(renewal), renewal.id).events]
+    assert kinds.count("restarted") == 2

@@ -411,3 +411,5 @@ class Reconciled:
     open_rows: int
     adopted: int
     closing: int
+    # Live connections whose workflow ops had ended (Terminate, Cancel): started again.
+    restarted: int = 0

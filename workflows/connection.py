@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.amazon import AmazonActivities
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
+    from core.connection_life import connection_attributes, connection_workflow_id
     from vocabulary import search_attributes
     from vocabulary.messages import (
         CheckInput,
@@ -62,11 +63,6 @@ def _utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def connection_workflow_id(connection_id: int) -> str:
-    """One life per stored connection (its row lives on across reconnects)."""
-    return f"amazon-connection-{connection_id}"
-
-
 async def start_connection_life(
     stored: StoredConnection, account_name: str, marketplace: str, life: ConnectionLife
 ) -> None:
@@ -88,12 +84,7 @@ async def start_connection_life(
             ),
             id=workflow_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.ACCOUNT_ID, str(stored.account_id)),
-                    SearchAttributePair(search_attributes.MARKETPLACE, marketplace),
-                ]
-            ),
+            search_attributes=connection_attributes(stored.account_id, marketplace),
             static_summary=f"Amazon {marketplace} connection of {escape(account_name)}",
         )
     except WorkflowAlreadyStartedError:

@@ -63,5 +63,5 @@ class ReconcileWorkflow:
             input,
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=1),
-            summary="Compare open requests and invitations with their workflows",
+            summary="Compare open requests, invitations and live connections with their workflows",
         )
