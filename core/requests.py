@@ -134,6 +134,12 @@ class OAuthState(db.Model):
     # The emailed link the seller started from (None: a direct connection); when that link is
     # replaced or closed, a consent begun from it is refused on its way back.
     link_id: Mapped[int | None] = mapped_column(ForeignKey("connection_links.id"))
+    # A renewal begun at Amazon (the Log-in URI): the connection it renews. `request_id` is then
+    # the request that stored it; the renewal request is made only once Amazon sends the seller
+    # back with that connection's seller id, so a stranger's press creates nothing.
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("amazon_connections.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
 

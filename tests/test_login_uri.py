@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 
+from core import marketplaces
+from core.amazon import consent_url as amazon_consent_url
 from core.extensions import db
 from core.requests import ConnectionRequest, OAuthState
 from tests.amazon_seller import _form, consent
@@ -163,3 +165,34 @@ def test_a_login_uri_call_that_did_not_come_from_amazon_goes_nowhere(
     }
     assert seller.client.post("/amazon/login", data=other).status_code == 404
     assert rows(app) == before
+
+
+def test_pressing_continue_stores_nothing_until_amazon_sends_the_same_seller_back(
+    app, client, seller, mailbox, amazon
+):
+    """A stranger who knows a seller id gets as far as Amazon's sign-in and no further: no
+    request exists until Amazon returns that seller; another seller is refused."""
+    _, account_id, _ = connected(client, seller, mailbox, "Stranger Proof Ltd")
+    connection = connection_of(app, account_id)
+    http = signed_in_at_amazon(amazon, "seller-us2@example.com")  # another US seller
+    query = {
+        "amazon_callback_uri": f"{amazon}/apps/authorize/consent",
+        "amazon_state": "appstore-state",
+        "selling_partner_id": US_SELLER,
+    }
+    page = seller.open_link(f"/amazon/login?{urlencode(query)}")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    requests_before = rows(app)[0]
+    pressed = seller.client.post(
+        "/amazon/login", data={**query, "csrf_token": csrf, "connection": connection.id}
+    )
+    assert pressed.status_code == 303
+    assert rows(app)[0] == requests_before  # no request yet
+    # Amazon's consent with our state, as another seller (a real code, the wrong account).
+    state = parse_qs(urlsplit(pressed.headers["Location"]).query)["state"][0]
+    url = amazon_consent_url(app.config, marketplaces.get("US"), state)
+    redirect = consent(url, "seller-us2@example.com", session=http)
+    answer = seller.return_from_amazon(redirect)
+    assert answer.status_code == 409 and "not the seller account connected before" in answer.text
+    assert rows(app)[0] == requests_before
+    assert connection_of(app, account_id).authorized_at == connection.authorized_at

@@ -10,6 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.wrappers import Response
 
 from core import amazon, marketplaces
+from core.accounts import AmazonConnection
 from core.clock import utcnow
 from core.crypto import digest
 from core.extensions import db, temporal
@@ -52,11 +53,16 @@ def begin(
     return _to_amazon(request, state, sign_out_first)
 
 
-def begin_at_amazon(request: ConnectionRequest, amazon_callback_uri: str, amazon_state: str):
+def begin_at_amazon(connection: AmazonConnection, amazon_callback_uri: str, amazon_state: str):
     """The Log-in URI flow (a seller renewing at Amazon): back to Amazon's consent page with
-    Amazon's `amazon_state` and a fresh state of ours bound to this browser, as `begin` does."""
+    Amazon's `amazon_state` and a fresh state of ours bound to this browser and naming the
+    connection to renew (the callback makes the renewal request)."""
     state = secrets.token_urlsafe(32)
-    db.session.add(OAuthState(state_hash=digest(state), request_id=request.id))
+    db.session.add(
+        OAuthState(
+            state_hash=digest(state), request_id=connection.request_id, connection_id=connection.id
+        )
+    )
     db.session.commit()
     session[SESSION_KEY] = digest(state)
     session[RAW_STATE_KEY] = state

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, current_app, render_template, request
 from core import amazon, marketplaces
 from core.accounts import AmazonConnection
 from core.extensions import db, limiter
-from services import requests
 from web.consent import flow
 from web.consent.views import SELLING_PARTNER_ID
 
@@ -70,17 +69,12 @@ def login():
 @bp.post("/amazon/login")
 @limiter.limit(_limit)
 def continue_at_amazon():
-    """The seller pressed Continue: the renewal request (the marketplace's open request, or a
-    new one that emails nobody), then back to Amazon's consent with a state bound to this
-    browser."""
+    """The seller pressed Continue: back to Amazon's consent with a state bound to this browser
+    and naming the connection. Nothing else is stored until Amazon sends the seller back."""
     params = _params(request.form)
     if params is None:
         return _not_from_amazon()
     connection = db.session.get(AmazonConnection, request.form.get("connection", type=int) or 0)
     if connection is None or connection.selling_partner_id != params["selling_partner_id"]:
         abort(404)
-    try:
-        renewal = requests.renew_at_amazon(connection.id)
-    except requests.Unavailable:
-        return render_template("consent/login_uri_unavailable.html"), 503
-    return flow.begin_at_amazon(renewal, params["amazon_callback_uri"], params["amazon_state"])
+    return flow.begin_at_amazon(connection, params["amazon_callback_uri"], params["amazon_state"])

@@ -19,7 +19,7 @@ from core.accounts import AmazonConnection
 from core.clock import utcnow
 from core.crypto import digest, encrypt
 from core.extensions import db, limiter
-from core.requests import Authorization, ConnectionLink, OAuthState
+from core.requests import Authorization, ConnectionLink, ConnectionRequest, OAuthState
 from services import reconcile, requests
 from vocabulary.statuses import Outcome, RequestState
 from web.consent import flow
@@ -219,6 +219,11 @@ def callback():
             "Open the link from your email again and sign in to Amazon once more.",
         )
     connection_request = oauth_state.request
+    if oauth_state.connection_id is not None:
+        renewing = _renewal_begun_at_amazon(oauth_state, seller_id)
+        if not isinstance(renewing, ConnectionRequest):
+            return renewing  # a problem page: nothing stored
+        connection_request = renewing
     if not connection_request.is_open:
         return _problem(
             "This request is closed",
@@ -261,6 +266,36 @@ def callback():
     flow.forget_state()
     session["authorization"] = authorization.public_id
     return _outcome(authorization, current_app.config["CALLBACK_WAIT_SECONDS"])
+
+
+def _renewal_begun_at_amazon(oauth_state: OAuthState, seller_id: str):
+    """The request a renewal begun at Amazon (the Log-in URI) completes, made now that Amazon
+    sent back the connection's seller: the marketplace's open request, or a new renewal request
+    that emails nobody. Otherwise a problem page, and nothing is stored."""
+    connection = db.session.get(AmazonConnection, oauth_state.connection_id or 0)
+    if connection is None:
+        return _problem(
+            "This connection was disconnected",
+            "Nothing to renew: ask your bookkeeper for a new invitation.",
+            410,
+        )
+    if connection.selling_partner_id != seller_id:
+        return _problem(
+            "That is not the seller account connected before",
+            f"You signed in at Amazon as seller {seller_id}, but {connection.account.name} is"
+            f" connected to seller {connection.selling_partner_id}. Nothing was changed: start"
+            " again from Manage Your Apps, signed in with that seller account.",
+            409,
+        )
+    try:
+        return requests.renew_at_amazon(connection.id)
+    except requests.Unavailable:
+        return _problem(
+            "Please try again in a minute",
+            "We could not start the renewal just now, and nothing was changed. Go back to"
+            " Amazon and press Re-authorize again in a minute.",
+            503,
+        )
 
 
 @bp.get("/amazon/authorizations/<public_id>")
