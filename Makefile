@@ -60,7 +60,7 @@ histories: $(INSTALLED)
 		tests/test_reminders_and_actions.py tests/test_amazon_outcomes.py \
 		tests/test_members.py tests/test_auth_and_access.py tests/test_one_truth.py \
 		tests/test_reconcile.py tests/test_amazon_errors.py tests/test_connection_life.py \
-		tests/test_same_seller.py \
+		tests/test_same_seller.py tests/test_login_uri.py \
 		--record-histories tests/histories/$$(git rev-parse --short HEAD)
 
 # The README's pictures, taken by the browser tests.
