@@ -108,24 +108,18 @@ def test_renewed_from_manage_your_apps_through_the_login_uri(app, client, seller
 def test_an_unknown_seller_is_told_to_ask_their_bookkeeper_and_nothing_is_stored(
     app, seller, amazon
 ):
+    """As the Appstore would send a seller nobody here connected (no test connects this id)."""
     before = rows(app)
-    http = signed_in_at_amazon(amazon, "seller-eu@example.com")
-    login_uri = reauthorize_or_build(amazon, http, EU_SELLER)
-    page = seller.open_link(login_uri)
-    assert page.status_code == 200 and "Ask your bookkeeper for an invitation" in page.text
-    assert rows(app) == before
-
-
-def reauthorize_or_build(amazon: str, http: requests.Session, seller_id: str) -> str:
-    """Amazon's Log-in URI call for a seller who never authorized the app here (Manage Your
-    Apps lists nothing, so as the Appstore would send it)."""
     query = {
         "amazon_callback_uri": f"{amazon}/apps/authorize/consent",
         "amazon_state": "appstore-state",
-        "selling_partner_id": seller_id,
+        "selling_partner_id": "A9UNKNOWNSELLER9",
         "version": "beta",
     }
-    return f"http://localhost/amazon/login?{urlencode(query)}"
+    page = seller.open_link(f"/amazon/login?{urlencode(query)}")
+    assert page.status_code == 200 and "Ask your bookkeeper for an invitation" in page.text
+    assert "Continue to Amazon" not in page.text
+    assert rows(app) == before
 
 
 def test_a_login_uri_call_that_did_not_come_from_amazon_goes_nowhere(
