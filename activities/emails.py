@@ -10,7 +10,7 @@ from activities.mail import composer, deliver
 from activities.rows import load
 from core import request_emails as emails
 from core.clock import utcnow
-from core.request_rows import move_open_request
+from core.request_rows import move_open_request, supersede_links
 from core.requests import ConnectionLink, ConnectionRequest
 from core.timeline import add_event
 from vocabulary.messages import EmailsSent, InvitationInput, NoticeInput
@@ -21,6 +21,42 @@ INVITATION_EVENTS = {
     "resent": "Re-sent the invitation with a fresh link (earlier links stopped working)",
     "email_changed": "Sent the invitation",  # after the line "Email changed from … to …"
 }
+
+
+def _speaker(request: ConnectionRequest, reason: str) -> ConnectionRequest:
+    """Which request of a group sends this email for all of it: the first its invitation, the
+    first still open the others (reminders fall at the same moments; a resend or a new address
+    is applied to every open one, the first first). Alone, itself."""
+    if request.group_id is None:
+        return request
+    group = request.group()
+    if reason == "sent":
+        return group[0]
+    return next((member for member in group if member.is_open), request)
+
+
+def _sent_with(session, request, speaker, input: InvitationInput, expires_at) -> EmailsSent:
+    """Another request of the group emailed for this one: its timeline and status say so."""
+    request.expires_at = expires_at
+    if input.reason != "reminder":
+        move_open_request(request.id, RequestState.SENT, reminders_sent=0)
+        what = "Sent" if input.reason == "sent" else "Sent again (a fresh link)"
+    else:
+        if request.status in (RequestState.SENT, RequestState.OPENED):
+            request.status = RequestState.REMINDED
+        request.reminders_sent = input.reminder_number
+        request.last_reminder_at = utcnow()
+        what = f"Reminder {input.reminder_number} of {input.reminders_total} sent"
+    if activity.info().attempt == 1:
+        add_event(
+            request.id,
+            input.reason,
+            input.actor,
+            f"{what} in one email with the Amazon {speaker.marketplace} request, to"
+            f" {request.client_email}",
+        )
+    session.commit()
+    return EmailsSent([])
 
 
 class EmailActivities(Activities):
@@ -36,6 +72,9 @@ class EmailActivities(Activities):
                     f"the request is {request.status}", type="RequestClosed", non_retryable=True
                 )
             expires_at = input.expires_at.replace(tzinfo=None)
+            speaker = _speaker(request, input.reason)
+            if speaker is not request:
+                return _sent_with(session, request, speaker, input, expires_at)
             token = issue_link(
                 session,
                 self.deps.settings.secret_key,
@@ -45,6 +84,11 @@ class EmailActivities(Activities):
                 supersede=input.supersede_links,
                 sent_to=request.client_email,
             )
+            if input.supersede_links and request.group_id is not None:
+                # Any link of the group leads to all of it: the old ones die together.
+                for member in request.group():
+                    if member.id != request.id:
+                        supersede_links(ConnectionLink, request_id=member.id)
             request.expires_at = expires_at
             number = input.reminder_number
             if input.reason == "reminder":

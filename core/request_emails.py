@@ -55,9 +55,12 @@ def seller_invitation(
     reminder_number: int = 0,
     days_left: int | None = None,
     new_link: bool = False,
+    regions: list[str] | None = None,
 ) -> Email:
     """The email the account owner receives, with the 'Continue to connect' link. `new_link`: sent
-    again (a resend, a new address), so the subject says so and threads do not bury it."""
+    again (a resend, a new address), so the subject says so and threads do not bury it.
+    `regions`: the marketplaces it asks for (a group's open ones; the preview says them)."""
+    asked_for = _regions(request, regions)
     who = person(request.requested_by.name, request.requested_by.firm_name)
     asked = f"{who} asked you to connect {request.account.name}'s Amazon account"
     if request.is_renewal:
@@ -70,10 +73,13 @@ def seller_invitation(
         reminder=reminder_number,
         days_left=days_left,
         why=why,
+        regions=asked_for,
     )
     text, html = render("invite_seller", **context)
     left = f"{days_left} day{'s' if days_left != 1 else ''} left" if days_left else "last day"
     ask = f"connect {request.account.name}'s Amazon account"
+    if len(asked_for) > 1:
+        ask += f" in {len(asked_for)} regions"
     if request.is_renewal:
         ask = f"renew {request.account.name}'s Amazon connection"
     subject = invitation_subject(
@@ -84,9 +90,19 @@ def seller_invitation(
     return Email(request.client_email, subject, text, html, **on_behalf_of(request.requested_by))
 
 
+def _regions(request: ConnectionRequest, countries: list[str] | None = None) -> list:
+    """The marketplaces a request asks for together with its group's open ones."""
+    if countries is None:
+        countries = [m.marketplace for m in request.group() if m.is_open or m is request]
+    return [marketplaces.get(c) for c in countries]
+
+
 def bookkeeper_invitation_copy(request: ConnectionRequest, expires_at: datetime | None) -> Email:
-    text, html = render("invite_bookkeeper", **_context(request, expires_at=expires_at))
-    subject = f"Request sent: {request.client_name} to connect Amazon ({request.marketplace})"
+    asked_for = _regions(request)
+    context = _context(request, expires_at=expires_at, regions=asked_for)
+    text, html = render("invite_bookkeeper", **context)
+    countries = ", ".join(m.country for m in asked_for)
+    subject = f"Request sent: {request.client_name} to connect Amazon ({countries})"
     if request.is_renewal:
         subject = (
             f"Renewal due: {request.account.name}'s Amazon connection ({request.marketplace});"
@@ -119,9 +135,19 @@ def _renew_link(request: ConnectionRequest, base_url: str) -> str:
 
 
 def bookkeeper_connected(request: ConnectionRequest, base_url: str) -> Email:
-    context = _context(request, selling_partner_id=_seller_id(request))
+    group = request.group()
+    done = [marketplaces.get(m.marketplace) for m in group if m.status == RequestState.CONNECTED]
+    waiting = [marketplaces.get(m.marketplace) for m in group if m.is_open]
+    context = _context(
+        request, selling_partner_id=_seller_id(request), group=group, done=done, waiting=waiting
+    )
     text, html = render("connected_bookkeeper", **context)
     subject = f"{request.account.name} is connected to Amazon {request.marketplace} and ready"
+    if len(group) > 1:
+        progress = "all regions connected" if not waiting else f"{len(done)} of {len(group)}"
+        subject = (
+            f"{request.account.name} is connected to Amazon {request.marketplace} ({progress})"
+        )
     if request.is_renewal:
         subject = f"Renewed: {request.account.name}'s Amazon {request.marketplace} connection"
     return Email(request.requested_by.email, subject, text, html)

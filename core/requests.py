@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import marketplaces
 from core.accounts import AmazonConnection, ClientAccount
 from core.clock import utcnow
 from core.extensions import db
@@ -57,6 +58,9 @@ class ConnectionRequest(AskedOf, db.Model):
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(String(16), default=CONNECT, server_default=CONNECT)
+    # Requests for several regions sent together (one email, one checklist for the seller)
+    # share the first one's public_id; None for a request alone.
+    group_id: Mapped[str | None] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), default=RequestState.SENT, index=True)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     reminders_sent: Mapped[int] = mapped_column(default=0)
@@ -80,6 +84,27 @@ class ConnectionRequest(AskedOf, db.Model):
     def workflow_id(self) -> str:
         """From the business key: Temporal itself refuses a second open request."""
         return workflow_id_for(self.account_id, self.marketplace)
+
+    def group(self) -> list["ConnectionRequest"]:
+        """The requests sent together with this one, itself included, in the order asked."""
+        if self.group_id is None:
+            return [self]
+        return list(
+            db.session.scalars(
+                db.select(ConnectionRequest)
+                .filter_by(group_id=self.group_id)
+                .order_by(ConnectionRequest.id)
+            )
+        )
+
+    @property
+    def marketplace_label(self) -> str:
+        return marketplaces.get(self.marketplace).label
+
+    @property
+    def leads_group(self) -> bool:
+        """Alone, or the first of its group: the one whose 'sent' email speaks for all."""
+        return self.group_id is None or self.group_id == self.public_id
 
     @property
     def is_renewal(self) -> bool:
@@ -212,8 +237,14 @@ class RequestDraft(AskedOf, db.Model):
     # Set by Send: Back then shows what was sent, and a second Send points to the request.
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connection_requests.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Marketplaces of other regions asked for at once ("DE,JP"): one request each, one email.
+    also: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     request: Mapped[ConnectionRequest | None] = relationship()
+
+    @property
+    def also_marketplaces(self) -> list[str]:
+        return [c for c in self.also.split(",") if c]
 
     FIELDS = ("marketplace", "client_name", "client_email", "note")
 

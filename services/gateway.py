@@ -33,10 +33,18 @@ def save_and_start(row, start_workflow: Callable[[Any], None]) -> None:
     """Write `row` and start its workflow, or write nothing: AlreadyOpen when its business key
     has a run in progress, Unavailable when Temporal cannot be reached. The workflow waits for the
     row (confirm_*_saved), which is committed only once the start succeeded."""
-    db.session.add(row)
+    save_and_start_all([row], start_workflow)
+
+
+def save_and_start_all(rows: list, start_workflow: Callable[[Any], None]) -> None:
+    """`save_and_start` for rows that go together: all are written before any workflow starts
+    (each one's first email sees the others), and committed only once every start succeeded;
+    runs started before a failure find no row and give up (confirm_*_saved)."""
+    db.session.add_all(rows)
     db.session.flush()
     try:
-        start_workflow(row)
+        for row in rows:
+            start_workflow(row)
     except AlreadyOpen:
         db.session.rollback()
         raise

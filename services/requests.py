@@ -2,6 +2,7 @@
 seller's asks from an old link. Plain functions of ids and values; the rules (limits, one open
 request per marketplace) live here once, for the views, the API and tests."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -15,7 +16,7 @@ from core.accounts import AmazonConnection, ClientAccount
 from core.extensions import db, temporal
 from core.request_input import request_input
 from core.request_rows import open_request_for
-from core.requests import ConnectionLink, ConnectionRequest
+from core.requests import ConnectionLink, ConnectionRequest, new_public_id
 from core.users import User
 from services import gateway, limits
 from services.changes import Change, apply
@@ -105,28 +106,40 @@ def covered_message(connection: AmazonConnection, country: str) -> str:
     )
 
 
-def start(account_id: int, user_id: int, kind: str, fields: dict) -> ConnectionRequest:
+def start(
+    account_id: int, user_id: int, kind: str, fields: dict, also: Sequence[str] = ()
+) -> ConnectionRequest:
     """Write the request and start its workflow, or write nothing: AlreadyCovered when another
     connection of the account covers the marketplace, AlreadyOpen when Temporal runs a request
     for this marketplace already, limits.OverLimit when an invitation would pass the sender's
-    or the account's limits, Unavailable when Temporal cannot be reached."""
-    covering = AmazonConnection.covering(account_id, fields["marketplace"])
-    if covering is not None:
-        raise AlreadyCovered(covering, fields["marketplace"])
+    or the account's limits, Unavailable when Temporal cannot be reached.
+
+    `also`: marketplaces of other regions asked for at once (invitations): one request each,
+    sent together as a group (one email, one checklist for the owner, one of the limits); the
+    first is returned."""
+    for country in (fields["marketplace"], *also):
+        covering = AmazonConnection.covering(account_id, country)
+        if covering is not None:
+            raise AlreadyCovered(covering, country)
     account = db.session.get(ClientAccount, account_id)
     if kind == ConnectionRequest.INVITE:
         limits.spend_seller_email(account, user_id)
-    connection_request = ConnectionRequest(
-        account=account,
-        requested_by=db.session.get(User, user_id),
-        kind=kind,
-        status=(
-            RequestState.SENT if kind == ConnectionRequest.INVITE else RequestState.CONSENT_STARTED
-        ),
-        **fields,
-    )
-    gateway.save_and_start(connection_request, _start_workflow)
-    return connection_request
+    status = RequestState.SENT if kind == ConnectionRequest.INVITE else RequestState.CONSENT_STARTED
+    lead_id = new_public_id()
+    group = [
+        ConnectionRequest(
+            account=account,
+            requested_by=db.session.get(User, user_id),
+            kind=kind,
+            status=status,
+            public_id=lead_id if country == fields["marketplace"] else new_public_id(),
+            group_id=lead_id if also else None,
+            **{**fields, "marketplace": country},
+        )
+        for country in (fields["marketplace"], *also)
+    ]
+    gateway.save_and_start_all(group, _start_workflow)
+    return group[0]
 
 
 def renew_at_amazon(connection_id: int) -> ConnectionRequest:
@@ -169,12 +182,29 @@ def _spend_resend(connection_request: ConnectionRequest, user_id: int):
     )
 
 
+def _open_group(connection_request: ConnectionRequest) -> list[ConnectionRequest]:
+    """The request and the others of its group still open, the first first (its email speaks
+    for all): a resend or a new address applies to them all."""
+    return [m for m in connection_request.group() if m.is_open or m is connection_request]
+
+
+def _apply_to_group(connection_request: ConnectionRequest, method, arg, done: str, undo) -> Change:
+    """`apply` on every open request of the group (one email); the answer of the one asked."""
+    answers = {}
+    for member in _open_group(connection_request):
+        answers[member.id] = apply(
+            member, method, arg, done, undo if member is connection_request else None
+        )
+    return answers[connection_request.id]
+
+
 def resend(request_id: int, user_id: int) -> Change:
-    """Email a fresh link now; earlier links stop working. Raises limits.OverLimit."""
+    """Email a fresh link now; earlier links stop working (for requests sent together, one
+    email for the regions still open). Raises limits.OverLimit."""
     connection_request = db.session.get(ConnectionRequest, request_id)
     user = db.session.get(User, user_id)
     undo = _spend_resend(connection_request, user_id)
-    return apply(
+    return _apply_to_group(
         connection_request,
         ConnectionRequestWorkflow.resend,
         ResendRequest(user.name),
@@ -191,7 +221,7 @@ def change_email(request_id: int, user_id: int, new_email: str) -> Change:
     user = db.session.get(User, user_id)
     undo = _spend_resend(connection_request, user_id)
     if new_email.lower() == connection_request.client_email.lower():
-        return apply(
+        return _apply_to_group(
             connection_request,
             ConnectionRequestWorkflow.resend,
             ResendRequest(user.name),
@@ -199,7 +229,7 @@ def change_email(request_id: int, user_id: int, new_email: str) -> Change:
             " links no longer work.",
             undo,
         )
-    return apply(
+    return _apply_to_group(
         connection_request,
         ConnectionRequestWorkflow.change_email,
         ChangeEmailRequest(new_email, user.name),
@@ -294,7 +324,8 @@ def send_latest_link(link: ConnectionLink) -> bool:
         return False
     asked = ResendRequest(f"{target.client_name} (asked for the latest link)")
     try:
-        gateway.update(target, ConnectionRequestWorkflow.resend, asked)
+        for member in _open_group(target):  # the group's first open one emails for all
+            gateway.update(member, ConnectionRequestWorkflow.resend, asked)
     except Exception:
         # Closed or busy with Amazon's answer meanwhile, or Temporal did not answer in time.
         current_app.logger.warning("latest link for request %s not sent", target.id, exc_info=True)

@@ -72,6 +72,44 @@ class ConnectRequestForm(MarketplaceForm):
         render_kw={"data-counter": ""},
     )
 
+    also_1 = SelectField(
+        "Also in another region (optional)",
+        choices=lambda: [SelectChoice("", "— none —"), *marketplace_choices()],
+        validate_choice=False,
+        description="The owner connects each region at Amazon in turn, from one email.",
+    )
+    also_2 = SelectField(
+        "And a third region (optional)",
+        choices=lambda: [SelectChoice("", "— none —"), *marketplace_choices()],
+        validate_choice=False,
+    )
+
+    def validate_also_1(self, field) -> None:
+        self._other_region(field)
+
+    def validate_also_2(self, field) -> None:
+        self._other_region(field, self.also_1.data)
+
+    def _other_region(self, field, *also: str) -> None:
+        """Another region than the marketplace's (and the other choice's): one Amazon
+        authorization covers a whole region, so two marketplaces of one region are one."""
+        if not field.data:
+            return
+        if field.data not in marketplaces.BY_COUNTRY:
+            raise ValidationError("Choose one of Amazon's marketplaces from the list.")
+        region = marketplaces.get(field.data).region
+        for other in (self.marketplace.data, *also):
+            if other in marketplaces.BY_COUNTRY and marketplaces.get(other).region == region:
+                raise ValidationError(
+                    f"{marketplaces.get(other).label} is in {region.name} already: one Amazon"
+                    " authorization covers a whole region. Choose another region, or none."
+                )
+
+    @property
+    def also(self) -> str:
+        """The other regions' marketplaces, as a draft keeps them ("DE,JP")."""
+        return ",".join(c for c in (self.also_1.data, self.also_2.data) if c)
+
 
 class ChangeEmailForm(FlaskForm):
     client_email = email_field("New email")

@@ -37,11 +37,13 @@ from workflows.connection_request import ConnectionRequestWorkflow
 bp = Blueprint("connect", __name__, url_prefix="/accounts/<int:account_id>/connect")
 
 
-def create_request(account, form_data: dict, kind: str) -> ConnectionRequest | None:
+def create_request(
+    account, form_data: dict, kind: str, also: list[str] | None = None
+) -> ConnectionRequest | None:
     """Start the request (services.requests.start), or say on the next page why nothing was
     sent. Raises AlreadyOpen and limits.OverLimit for the caller's own page."""
     try:
-        return requests.start(account.id, current_user.id, kind, form_data)
+        return requests.start(account.id, current_user.id, kind, form_data, also or [])
     except requests.AlreadyCovered as covered:
         flash(covered.message, "info")
         return None
@@ -247,7 +249,12 @@ def _seller_email(account, draft: RequestDraft) -> emails.Email:
         **draft.fields,
     )
     expires_at = utcnow() + current_app.config["CONNECT_EXPIRES_AFTER"]
-    return emails.seller_invitation(request_row, emails.PREVIEW_LINK, expires_at)
+    return emails.seller_invitation(
+        request_row,
+        emails.PREVIEW_LINK,
+        expires_at,
+        regions=[draft.marketplace, *draft.also_marketplaces],
+    )
 
 
 def _preview_page(account, draft: RequestDraft) -> str:
@@ -283,7 +290,8 @@ def request_access(account_id: int):
     account = account_for(account_id, admin=True)
     draft = _draft_for(account.id)
     if request.method == "GET" and request.args.get("edit") and draft:
-        form = ConnectRequestForm(data=draft.fields)
+        also = [*draft.also_marketplaces, "", ""]
+        form = ConnectRequestForm(data={**draft.fields, "also_1": also[0], "also_2": also[1]})
     else:
         form = ConnectRequestForm(data={"marketplace": request.args.get("marketplace", "US")})
     if not form.validate_on_submit():
@@ -297,11 +305,26 @@ def request_access(account_id: int):
     existing = requests.open_request_for(account.id, data["marketplace"])
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
-    covering = AmazonConnection.covering(account.id, data["marketplace"])
-    if covering is not None:  # said before the preview, not after Send
-        form.marketplace.errors.append(requests.covered_message(covering, data["marketplace"]))
+    # Said before the preview, not after Send: a covered marketplace, another region's open one.
+    refused = False
+    for field in (form.marketplace, form.also_1, form.also_2):
+        covering = AmazonConnection.covering(account.id, field.data) if field.data else None
+        if covering is not None:
+            field.errors.append(requests.covered_message(covering, field.data))
+            refused = True
+        elif (
+            field is not form.marketplace
+            and field.data
+            and requests.open_request_for(account.id, field.data) is not None
+        ):
+            field.errors.append(
+                f"A request for {marketplaces.get(field.data).label} is open already: see"
+                " the account's page."
+            )
+            refused = True
+    if refused:
         return render_template("connect/request.html", account=account, form=form), 409
-    store_draft(account.id, data)
+    store_draft(account.id, {**data, "also": form.also})
     return redirect(url_for(".preview", account_id=account.id), 303)
 
 
@@ -362,7 +385,9 @@ def send_request(account_id: int):
     if existing is not None:
         return _already_open(account, existing, data["marketplace"])
     try:
-        connection_request = create_request(account, data, ConnectionRequest.INVITE)
+        connection_request = create_request(
+            account, data, ConnectionRequest.INVITE, draft.also_marketplaces
+        )
     except requests.AlreadyOpen:
         return _already_open(account, None, data["marketplace"])
     except OverLimit as over:

@@ -46,6 +46,8 @@ def _closed_page(link: ConnectionLink | None, token: str):
     if link.superseded_at is None:
         reconcile.check(connection_request)  # ops may have ended its workflow in Temporal
     if not connection_request.is_open:
+        if link.superseded_at is None and _next_in_group(connection_request) is not None:
+            return None  # its region is done; the link leads on to the group's next
         reason = connection_request.status
     elif link.superseded_at is not None:
         reason = "replaced"
@@ -60,18 +62,44 @@ def _closed_page(link: ConnectionLink | None, token: str):
     ), 410
 
 
+def _next_in_group(connection_request: ConnectionRequest) -> ConnectionRequest | None:
+    """The first open request of its group (itself, if open and first)."""
+    return next((m for m in connection_request.group() if m.is_open), None)
+
+
+def _target(link: ConnectionLink, public_id: str = "") -> ConnectionRequest | None:
+    """The request a press on `link` is for: the group's open one it names, or its own while
+    open, or the group's next open one."""
+    group = link.request.group()
+    if public_id:
+        return next((m for m in group if m.public_id == public_id and m.is_open), None)
+    return link.request if link.request.is_open else _next_in_group(link.request)
+
+
+def checklist(connection_request: ConnectionRequest) -> list[tuple]:
+    """A group's regions for the seller's pages: (request, marketplace), in the order asked;
+    empty for a request alone."""
+    group = connection_request.group()
+    if len(group) < 2:
+        return []
+    return [(m, marketplaces.get(m.marketplace)) for m in group]
+
+
 @bp.get("/connect/<token>")
 def landing(token: str):
-    """The 'Continue to connect' link: says who asks for what; changes nothing (scanner-safe)."""
+    """The 'Continue to connect' link: says who asks for what; changes nothing (scanner-safe).
+    For requests sent together, a checklist of their regions, the next one to connect first."""
     link = _link(token)
     closed = _closed_page(link, token)
     if closed is not None:
         return closed
+    target = _target(link)
     return render_template(
         "consent/landing.html",
-        connection_request=link.request,
-        marketplace=marketplaces.get(link.request.marketplace),
-        connected_seller=_connected_seller(link.request),
+        connection_request=target,
+        marketplace=marketplaces.get(target.marketplace),
+        connected_seller=_connected_seller(target),
+        checklist=checklist(target),
         token=token,
     )
 
@@ -119,13 +147,14 @@ def go_to_amazon(token: str):
     closed = _closed_page(link, token)
     if closed is not None:
         return closed
-    again = flow.resume(link.request, link)
+    target = _target(link, request.form.get("request", ""))
+    if target is None:  # a region of the group closed meanwhile: the page says what is left
+        return redirect(url_for(".landing", token=token), 303)
+    again = flow.resume(target, link)
     if again is not None:
         return again  # the same trip to Amazon, pressed again: the workflow knows already
-    requests.seller_progress(
-        link.request, ConnectionRequestWorkflow.consent_started, link.request.client_name
-    )
-    return flow.begin(link.request, link)
+    requests.seller_progress(target, ConnectionRequestWorkflow.consent_started, target.client_name)
+    return flow.begin(target, link)
 
 
 def _ask_limit() -> str:
@@ -342,7 +371,21 @@ def _outcome(authorization: Authorization, timeout: float):
         sells_in=[marketplaces.get(c) for c in authorization.sells_in_countries],
         connected_seller=_connected_seller(connection_request),
         link_again=connection_request.is_open,
+        checklist=checklist(connection_request),
+        next_region=_next_in_group(connection_request) if checklist(connection_request) else None,
     ), status
+
+
+@bp.post("/amazon/authorizations/<public_id>/next")
+def next_region(public_id: str):
+    """From a region's outcome page: on to Amazon for the group's next open region, from the
+    same emailed link (which must still be live)."""
+    authorization = _this_browsers_authorization(public_id)
+    target = _next_in_group(authorization.request)
+    if target is None or authorization.link is None or authorization.link_replaced:
+        return redirect(url_for(".authorization_status", public_id=public_id), 303)
+    requests.seller_progress(target, ConnectionRequestWorkflow.consent_started, target.client_name)
+    return flow.begin(target, authorization.link)
 
 
 @bp.post("/amazon/authorizations/<public_id>/retry")
