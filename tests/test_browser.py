@@ -247,3 +247,38 @@ def asked_to_email(mailbox, link: str) -> str:
         if link in text_of(message):
             return str(message["To"])
     raise AssertionError("no email carries that link")
+
+
+def test_one_request_for_two_regions_is_a_checklist_on_the_sellers_phone(people, mailbox):
+    bea = people("bookkeeper")
+    bea.email = unique_email("bea")
+    sign_up(bea, mailbox, "Bea Keeper", bea.email, "Ledger & Co")
+    page = bea.page
+    page.get_by_label("Business name").fill("Global Goods Ltd")
+    page.get_by_role("button", name="Add account").click()
+    page.goto(re.sub(r"/?$", "", page.url) + "/connect/request?marketplace=UK")
+    seller_email = unique_email("sam")
+    page.get_by_label("Client name").fill("Sam Seller")
+    page.get_by_label("Client email").fill(seller_email)
+    page.get_by_text("Ask for more regions at once").click()
+    page.get_by_label("Also in another region (optional)").select_option("JP")
+    bea.shot("25-request-two-regions")
+    page.get_by_role("button", name="Preview the email").click()
+    page.get_by_role("button", name="Send Request to Connect").click()
+    page.get_by_text("Request sent to").wait_for()
+
+    sam = people("seller", mobile=True)
+    [invite] = mailbox.wait_for(seller_email, "in 2 regions")
+    sam.page.goto(link_in(invite))
+    sam.page.get_by_text("Europe next · Far East after that").wait_for()
+    sam.shot("26-seller-checklist")
+    sam.page.get_by_role("button", name="Continue to Amazon: Europe").click()
+    amazon_sign_in(sam.page, "seller-eu@example.com")
+    sam.page.get_by_text("Europe connected · Far East next").wait_for()
+    sam.shot("27-seller-next-region")
+    sam.page.get_by_role("button", name="Next: connect Japan (JP)").click()
+    # Still signed in at Amazon as the European seller: the Far East is another account.
+    sam.page.locator("#signout-form button").click()
+    amazon_sign_in(sam.page, "seller-fe@example.com")
+    sam.page.get_by_text("Europe connected · Far East connected").wait_for()
+    mailbox.wait_for(bea.email, "all regions connected")

@@ -58,7 +58,6 @@ class ConnectRequestForm(MarketplaceForm):
         "Client name",
         filters=[strip],
         validators=[DataRequired(), AtMost(120), single_line],
-        description="Up to 120 characters.",
     )
     client_email = email_field(
         "Client email",
@@ -68,7 +67,7 @@ class ConnectRequestForm(MarketplaceForm):
         "Personal note (optional)",
         filters=[unix_newlines, strip],
         validators=[AtMost(1000), no_control_characters],
-        description="Added to the email, in your words. Up to 1,000 characters.",
+        description="Added to the email, in your words.",
         render_kw={"data-counter": ""},
     )
 
