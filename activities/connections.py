@@ -123,7 +123,6 @@ class ConnectionActivities(Activities):
             connection = session.get(AmazonConnection, input.connection_id)
             if connection is None:
                 return RenewalAsked()
-            first = connection.request
             connection.status = ConnectionState.RENEWAL_DUE
             renewal = open_request_for(connection.account_id, connection.marketplace)
             if renewal is not None and not (renewal.is_renewal and renewal.workflow_run_id is None):
@@ -131,16 +130,7 @@ class ConnectionActivities(Activities):
                 session.commit()
                 return RenewalAsked(renewal.id)
             if renewal is None:
-                renewal = ConnectionRequest(
-                    account_id=connection.account_id,
-                    requested_by_id=first.requested_by_id,
-                    kind=ConnectionRequest.INVITE,
-                    purpose=ConnectionRequest.RENEW,
-                    marketplace=connection.marketplace,
-                    client_name=first.client_name,
-                    client_email=first.client_email,
-                    note="",
-                )
+                renewal = ConnectionRequest.renewal_of(connection, RequestState.SENT)
                 session.add(renewal)
                 session.flush()
                 add_event(renewal.id, "renewal_due", "system", _RENEWAL_DUE)

@@ -85,6 +85,23 @@ class ConnectionRequest(AskedOf, db.Model):
         """From the business key: Temporal itself refuses a second open request."""
         return workflow_id_for(self.account_id, self.marketplace)
 
+    @classmethod
+    def renewal_of(cls, connection: AmazonConnection, status: str) -> "ConnectionRequest":
+        """A request asking the connection's owner (who connected it, for the bookkeeper who
+        asked then) to renew it: an invitation, for renewal, in the connection's marketplace."""
+        first = connection.request
+        return cls(
+            account_id=connection.account_id,
+            requested_by_id=first.requested_by_id,
+            kind=cls.INVITE,
+            purpose=cls.RENEW,
+            status=status,
+            marketplace=connection.marketplace,
+            client_name=first.client_name,
+            client_email=first.client_email,
+            note="",
+        )
+
     def group(self) -> list["ConnectionRequest"]:
         """The requests sent together with this one, itself included, in the order asked."""
         if self.group_id is None:

@@ -151,18 +151,7 @@ def renew_at_amazon(connection_id: int) -> ConnectionRequest:
     existing = open_request_for(connection.account_id, connection.marketplace)
     if existing is not None:
         return existing
-    first = connection.request
-    renewal = ConnectionRequest(
-        account=connection.account,
-        requested_by=first.requested_by,
-        kind=ConnectionRequest.INVITE,
-        purpose=ConnectionRequest.RENEW,
-        status=RequestState.CONSENT_STARTED,
-        marketplace=connection.marketplace,
-        client_name=first.client_name,
-        client_email=first.client_email,
-        note="",
-    )
+    renewal = ConnectionRequest.renewal_of(connection, RequestState.CONSENT_STARTED)
     try:
         gateway.save_and_start(renewal, lambda row: _start_workflow(row, started_at_amazon=True))
     except AlreadyOpen:  # another browser began one a moment ago: that one serves
