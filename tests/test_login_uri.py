@@ -3,6 +3,7 @@ stand-in's Manage Your Apps, Amazon opens our OAuth Log-in URI, the seller conti
 consent and comes back, and the same connection is renewed. Unknown sellers and links that did
 not come from Amazon store nothing."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
@@ -190,3 +191,17 @@ def test_pressing_continue_stores_nothing_until_amazon_sends_the_same_seller_bac
     assert answer.status_code == 409 and "not the seller account connected before" in answer.text
     assert rows(app)[0] == requests_before
     assert connection_of(app, account_id).authorized_at == connection.authorized_at
+
+
+def test_removing_the_app_in_manage_your_apps_is_found_revoked(
+    app, client, seller, mailbox, amazon, config
+):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=1)
+    bookkeeper, account_id, _ = connected(client, seller, mailbox, "Removed At Amazon Ltd")
+    http = signed_in_at_amazon(amazon, "seller-us@example.com")
+    page = http.get(f"{amazon}/apps/manage", timeout=10)
+    form = _form(page, "remove-form")
+    removed = http.post(urljoin(page.url, form.action), data=form.fields, timeout=10)
+    assert "No apps are authorized for this account" in removed.text
+    wait_until(lambda: connection_of(app, account_id).status == ConnectionState.REVOKED, "revoked")
+    mailbox.wait_for(bookkeeper.email, "was revoked")
