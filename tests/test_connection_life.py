@@ -242,6 +242,15 @@ def test_the_owner_is_asked_to_renew_before_it_ends_and_renewing_restarts_the_cl
     assert loop.run(handle.describe()).run_id == life.run_id
     page = client.get(f"/accounts/{account_id}").text
     assert "Connected · ready" in page and "Renewal due" not in page
+    wait_until(  # one truth: what ops see agrees with the page, the row and the query
+        lambda: (
+            loop.run(handle.describe()).typed_search_attributes.get(
+                search_attributes.CONNECTION_STATUS
+            )
+            == ConnectionState.HEALTHY
+        ),
+        "ConnectionStatus healthy again",
+    )
     renewal = request_of(app, account_id)
     assert (renewal.purpose, renewal.status) == ("renew", "connected")  # no more reminders
 
