@@ -379,6 +379,15 @@ class RssSamples:
         }
 
 
+def hold_rss(worker: Child, temporal_child: Child) -> dict[str, dict[str, float]]:
+    """Five samples over ten seconds of the worker's and the server's RSS."""
+    held = RssSamples({WORKER: worker.pid, TEMPORAL: temporal_child.pid})
+    for _ in range(5):
+        held.take()
+        time.sleep(2)
+    return held.figures()
+
+
 def start_parts(
     stack: contextlib.ExitStack, args: argparse.Namespace
 ) -> tuple[Path, BackgroundLoop, Client, str, dict[str, Child], str, dict[str, Any], str]:
@@ -445,16 +454,18 @@ def wait_for_round(
         time.sleep(POLL)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Fills `figures` as it goes, so that a run stopped after the round (the time limit) still
+    reports it."""
     n = args.connections
-    figures: dict[str, Any] = {
-        "connections": n,
-        "check_every_s": args.check_every,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_before": os.getloadavg(),
-        "checks_per_run_default": CHECKS_PER_RUN,
-    }
+    figures.update(
+        connections=n,
+        check_every_s=args.check_every,
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        load_before=os.getloadavg(),
+        checks_per_run_default=CHECKS_PER_RUN,
+    )
     with contextlib.ExitStack() as stack:
         workdir, loop, client, task_queue, parts, amazon_url, config, metrics = start_parts(
             stack, args
@@ -489,6 +500,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for connection_id in sample_ids:
                 handle = client.get_workflow_handle(connection_workflow_id(connection_id))
                 loop.run(handle.terminate("the bench has read its history"))
+
+        if args.requests:
+            # First, and as bench.scale holds them (until the worker is idle): with the
+            # connections' checks going on, a worker this busy lets workflow tasks time out and
+            # their retries wait long in the backlog (seen in a run that started them after).
+            log.info("first %d open ConnectionRequestWorkflows (bench.scale)", args.requests)
+            _, figures["requests"] = hold_requests(
+                loop,
+                client,
+                task_queue,
+                db_path,
+                args.requests,
+                args.concurrency,
+                worker,
+                temporal_child,
+            )
+            figures["rss_held_requests_mb"] = hold_rss(worker, temporal_child)
 
         counts_before = stand_in_counts(amazon_url)
         cache_before = cache_counts(metrics)
@@ -529,36 +557,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log.info("round done in %.1f s: %s", done - began, figures["verdicts"])
         figures["round_sample"] = round_sample(loop, client, ids, args.sample)
 
-        held = RssSamples({WORKER: worker.pid, TEMPORAL: temporal_child.pid})
-        for _ in range(5):
-            held.take()
-            time.sleep(2)
-        figures["rss_held_connections_mb"] = held.figures()
-
-        if args.requests:
-            log.info("now %d open ConnectionRequestWorkflows as well (bench.scale)", args.requests)
-            _, requests_figures = hold_requests(
-                loop,
-                client,
-                task_queue,
-                db_path,
-                args.requests,
-                args.concurrency,
-                worker,
-                temporal_child,
-                email="bench@example.com",
-                idle_cores=None,  # the connections' checks go on
-            )
-            figures["requests"] = requests_figures
-            both = RssSamples({WORKER: worker.pid, TEMPORAL: temporal_child.pid})
-            for _ in range(5):
-                both.take()
-                time.sleep(2)
-            figures["rss_held_both_mb"] = both.figures()
-            figures["verdicts_end"] = verdicts(db_path, ids)
+        figures["rss_held_after_round_mb"] = hold_rss(worker, temporal_child)
+        figures["verdicts_end"] = verdicts(db_path, ids)
         figures["load_end"] = os.getloadavg()
         log.info("stopping the worker, the stand-in and the Temporal server")
-    return figures
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -566,6 +568,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _loads(values) -> str:
     return "/".join(f"{x:.2f}" for x in values)
+
+
+def _rss(mb: dict[str, float]) -> str:
+    return f"{mb[WORKER]:.1f} / {mb[TEMPORAL]:.1f}"
 
 
 def _line(label: str, value: str) -> str:
@@ -577,7 +583,7 @@ def report(f: dict[str, Any]) -> None:
     cpu = f["round_cpu_s"]
     wall = f["round_wall_s"]
     checks = max(f["checks"], 1)
-    rr, rh = f["rss_round_mb"], f["rss_held_connections_mb"]
+    rr = f["rss_round_mb"]
     sample = f["round_sample"]
     lr_n = f.get("long_run", {}).get("connections", 0)
     lines = [
@@ -586,7 +592,7 @@ def report(f: dict[str, Any]) -> None:
         " Amazon stand-in (python -m sandbox), Temporal dev server (SQLite file, WAL)",
         f"  os.cpu_count() = {f['cpu_count']}; Python {f['python']}; load average (1/5/15 min)"
         f" before {_loads(f['load_before'])}, after the round {_loads(f['load_after_round'])},"
-        f" at the end {_loads(f['load_end'])}",
+        f" at the end {_loads(f.get('load_end', f['load_after_round']))}",
         "",
         _line(
             f"{n + lr_n} real authorizations at the stand-in (s)",
@@ -691,39 +697,42 @@ def report(f: dict[str, Any]) -> None:
                 f" {lr['events_per_check']:.0f} / {lr['bytes_per_check']:.0f}",
             ),
         ]
+    holding = f"{n} ConnectionWorkflows"
     lines += [
         "",
         "  RSS (MB): worker / Temporal server",
-        _line(
-            "idle, before any workflow",
-            f"{f['rss_idle_mb'][WORKER]:.1f} / {f['rss_idle_mb'][TEMPORAL]:.1f}",
-        ),
+        _line("idle, before any workflow", _rss(f["rss_idle_mb"])),
+    ]
+    if "requests" in f:
+        req, rq = f["requests"], f["rss_held_requests_mb"]
+        holding += f" + {req['start_call']['n']} open ConnectionRequestWorkflows"
+        lines += [
+            _line(
+                f"holding {req['start_call']['n']} open requests, before the connections,"
+                f" median of {rq[WORKER]['n']}",
+                f"{rq[WORKER]['median']:.1f} / {rq[TEMPORAL]['median']:.1f}",
+            ),
+            _line(
+                "  their starts: wall (s); starts/s; then all waiting, worker idle after (s)",
+                f"{req['start_wall_s']:.1f}; {req['starts_per_s']:.1f};"
+                f" {req['settled_after_starts_s']:.1f}",
+            ),
+        ]
+    rh = f["rss_held_after_round_mb"]
+    w = rh[WORKER]["median"]
+    lines += [
         _line(
             f"during the round, median of {rr[WORKER]['n']} samples",
             f"{rr[WORKER]['median']:.1f} / {rr[TEMPORAL]['median']:.1f}",
         ),
         _line("during the round, max", f"{rr[WORKER]['max']:.1f} / {rr[TEMPORAL]['max']:.1f}"),
         _line(
-            f"holding {n} ConnectionWorkflows after it, median of {rh[WORKER]['n']}",
-            f"{rh[WORKER]['median']:.1f} / {rh[TEMPORAL]['median']:.1f}",
+            f"after the round, median of {rh[WORKER]['n']}",
+            f"{w:.1f} / {rh[TEMPORAL]['median']:.1f}"
+            f"  (worker goal < 500: {'met' if w < 500 else 'not met'})",
         ),
+        f"    (holding {holding})",
     ]
-    if "requests" in f:
-        req, both = f["requests"], f["rss_held_both_mb"]
-        w = both[WORKER]["median"]
-        lines += [
-            _line(
-                f"+ {req['start_call']['n']} open ConnectionRequestWorkflows,"
-                f" median of {both[WORKER]['n']}",
-                f"{w:.1f} / {both[TEMPORAL]['median']:.1f}"
-                f"  (worker goal < 500: {'met' if w < 500 else 'not met'})",
-            ),
-            _line(
-                "  their starts: wall (s); starts/s; then all waiting after (s)",
-                f"{req['start_wall_s']:.1f}; {req['starts_per_s']:.1f};"
-                f" {req['settled_after_starts_s']:.1f}",
-            ),
-        ]
     print("\n".join(lines), flush=True)
 
 
@@ -790,11 +799,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    with stop_by_itself(args.time_limit):
-        figures = run(args)
-    report(figures)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    figures: dict[str, Any] = {}
+    try:
+        with stop_by_itself(args.time_limit):
+            run(args, figures)
+    finally:
+        if "rss_held_after_round_mb" in figures:  # the round is measured: report what there is
+            if "load_end" not in figures:
+                log.warning("stopped before the end: the figures below are those measured")
+            report(figures)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0
 
 
