@@ -52,7 +52,14 @@ from harness.parts import TEMPORAL, WORKER, bench_settings, start_server
 from harness.processes import LOOPBACK, Child, db_upgrade, spawn, wait_ready, worker_polls
 from harness.run import configure_logging, positive, stop_by_itself
 from harness.stats import Summary
-from harness.workload import SETTLE_TIMEOUT, has_event, insert_rows, settle, start_all
+from harness.workload import (
+    SETTLE_TIMEOUT,
+    SETTLED_CORES,
+    has_event,
+    insert_rows,
+    settle,
+    start_all,
+)
 from tests.support import BackgroundLoop, free_port
 from vocabulary.messages import SellerProgress
 from workflows.connection_request import ConnectionRequestWorkflow
@@ -91,6 +98,44 @@ async def timed_signal(client: Client, db_path: Path, request_id: int) -> float:
 # --- the run -----------------------------------------------------------------------------------
 
 
+def hold_requests(
+    loop: BackgroundLoop,
+    client: Client,
+    task_queue: str,
+    db_path: Path,
+    n: int,
+    concurrency: int,
+    worker: Child,
+    temporal_child: Child,
+    email: str = "bench@example.com",
+    idle_cores: float | None = SETTLED_CORES,
+) -> tuple[list[int], dict[str, Any]]:
+    """Figure 1: n request rows and one open ConnectionRequestWorkflow each, until all wait for
+    the seller (and the worker's CPU is below `idle_cores`; None when other workflows keep it
+    busy). Returns the request ids and the figures: start rate and calls, CPU during the
+    starts, the time to settle, and the worker's and the server's RSS then."""
+    figures: dict[str, Any] = {}
+    ids = insert_rows(db_path, n, email=email)
+    log.info("inserted %d request rows; starting %d workflows", len(ids), len(ids))
+    pids = {WORKER: worker.pid, TEMPORAL: temporal_child.pid}
+    start_cpu = CpuUse()
+    began = time.perf_counter()
+    with start_cpu.measure(pids):
+        starts = loop.run(start_all(client, task_queue, ids, concurrency), timeout=SETTLE_TIMEOUT)
+    start_wall = time.perf_counter() - began
+    figures["start_wall_s"] = start_wall
+    figures["starts_per_s"] = len(ids) / start_wall
+    figures["start_call"] = Summary.of(starts).__dict__
+    figures["start_cpu_cores"] = {k: start_cpu.cores(k) for k in pids}
+    log.info("started %d in %.1f s; waiting for all to wait for the seller", len(ids), start_wall)
+    settle_s = settle(db_path, len(ids), worker, temporal_child, idle_cores)
+    figures["settled_after_starts_s"] = settle_s
+    figures["all_waiting_per_s"] = len(ids) / (start_wall + settle_s)
+    figures["rss_held_mb"] = {WORKER: rss_mb(worker.pid), TEMPORAL: rss_mb(temporal_child.pid)}
+    figures["load_after_starts"] = os.getloadavg()
+    return ids, figures
+
+
 def start_parts(
     stack: contextlib.ExitStack, args: argparse.Namespace
 ) -> tuple[Path, BackgroundLoop, Client, str, Child, Child]:
@@ -126,31 +171,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             WORKER: rss_mb(worker.pid),
             TEMPORAL: rss_mb(temporal_child.pid),
         }
-        ids = insert_rows(db_path, args.requests)
-        log.info("inserted %d request rows; starting %d workflows", len(ids), len(ids))
-        pids = {WORKER: worker.pid, TEMPORAL: temporal_child.pid}
-        start_cpu = CpuUse()
-        began = time.perf_counter()
-        with start_cpu.measure(pids):
-            starts = loop.run(
-                start_all(client, task_queue, ids, args.concurrency), timeout=SETTLE_TIMEOUT
-            )
-        start_wall = time.perf_counter() - began
-        figures["start_wall_s"] = start_wall
-        figures["starts_per_s"] = len(ids) / start_wall
-        figures["start_call"] = Summary.of(starts).__dict__
-        figures["start_cpu_cores"] = {k: start_cpu.cores(k) for k in pids}
-        log.info(
-            "started %d in %.1f s; waiting for all to wait for the seller", len(ids), start_wall
+        ids, held = hold_requests(
+            loop,
+            client,
+            task_queue,
+            db_path,
+            args.requests,
+            args.concurrency,
+            worker,
+            temporal_child,
         )
-        settle_s = settle(db_path, len(ids), worker, temporal_child)
-        figures["settled_after_starts_s"] = settle_s
-        figures["all_waiting_per_s"] = len(ids) / (start_wall + settle_s)
-        figures["rss_held_mb"] = {
-            WORKER: rss_mb(worker.pid),
-            TEMPORAL: rss_mb(temporal_child.pid),
-        }
-        figures["load_after_starts"] = os.getloadavg()
+        figures.update(held)
         log.info("RSS with %d open: %s", len(ids), figures["rss_held_mb"])
 
         sample = min(args.sample, len(ids) // 4)
