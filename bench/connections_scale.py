@@ -63,12 +63,12 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from bench.scale import hold_requests
 from core import marketplaces
 from core.amazon import consent_url, exchange_code
 from core.config import load_config
+from core.connection_life import connection_attributes, connection_workflow_id
 from core.crypto import encrypt
 from harness.cpu import CpuUse, rss_mb
 from harness.drivers import MARKETPLACE
@@ -89,11 +89,10 @@ from harness.stats import Summary
 from harness.workload import insert_rows
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop, free_port
-from vocabulary import search_attributes
-from vocabulary.messages import ConnectionInput
+from vocabulary.messages import ConnectionInput, ConnectionLife
 from vocabulary.policies import CHECKS_PER_RUN
 from vocabulary.statuses import ConnectionState
-from workflows.connection import ConnectionWorkflow, connection_workflow_id
+from workflows.connection import ConnectionWorkflow
 from workflows.markdown import escape
 
 SELLER = "seller-us@example.com"  # the stand-in's demo seller who sells in the US (MARKETPLACE)
@@ -210,7 +209,7 @@ def connection_input(connection_id: int, every: int) -> ConnectionInput:
         account_id=connection_id,
         account_name=f"Client {connection_id}",
         marketplace=MARKETPLACE,
-        check_every_seconds=every,
+        life=ConnectionLife(check_every_seconds=every),
     )
 
 
@@ -233,12 +232,7 @@ async def start_connections(
                 life,
                 id=connection_workflow_id(connection_id),
                 task_queue=task_queue,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(search_attributes.ACCOUNT_ID, str(life.account_id)),
-                        SearchAttributePair(search_attributes.MARKETPLACE, life.marketplace),
-                    ]
-                ),
+                search_attributes=connection_attributes(life.account_id, life.marketplace),
                 static_summary=(
                     f"Amazon {life.marketplace} connection of {escape(life.account_name)}"
                 ),
