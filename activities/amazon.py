@@ -14,7 +14,7 @@ from core.accounts import AmazonConnection
 from core.amazon import AmazonRefused, AppRefused, Participation
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
-from core.marketplaces import Marketplace
+from core.marketplaces import Region
 from core.requests import Authorization
 from core.timeline import add_event
 from vocabulary.messages import (
@@ -134,7 +134,7 @@ class AmazonActivities(Activities):
                     and participation.participating
                 ):
                     # What the connection will cover: store_connection copies it.
-                    authorization.sells_in = ",".join(covered(participations, marketplace))
+                    authorization.sells_in = ",".join(sells_in(participations, marketplace.region))
                     session.commit()
                     return MarketplaceCheck(True, participation.store_name)
             _remember_account_used(authorization, participations)
@@ -163,7 +163,7 @@ class AmazonActivities(Activities):
                 participations = self.deps.amazon.marketplace_participations(
                     marketplace, tokens.access_token
                 )
-                covers = ",".join(covered(participations, marketplace)) or covers
+                covers = ",".join(sells_in(participations, marketplace.region)) or covers
                 verdict = ConnectionState.HEALTHY
             except AmazonRefused:
                 lifetime = timedelta(seconds=input.authorization_lifetime_seconds)
@@ -204,15 +204,16 @@ def _health(connection: AmazonConnection) -> Health:
     return Health(status, connection.request_id, connection.checked_at, connection.authorized_at)
 
 
-def covered(participations: list[Participation], marketplace: Marketplace) -> list[str]:
-    """The marketplaces of `marketplace`'s region the seller sells in: one authorization covers
-    them all (amazon-sp-api.md, section 5)."""
+def sells_in(participations: list[Participation], region: Region | None = None) -> list[str]:
+    """The countries of the marketplaces the seller sells in (of `region` only, if given: what
+    one authorization covers, amazon-sp-api.md section 5), in Amazon's order, each once;
+    marketplaces we do not know are left out."""
     countries = [
         known.country
         for p in participations
         if p.participating
         and (known := marketplaces.BY_ID.get(p.marketplace_id)) is not None
-        and known.region == marketplace.region
+        and (region is None or known.region == region)
     ]
     return list(dict.fromkeys(countries))
 
@@ -251,9 +252,4 @@ def _remember_account_used(
     names = [p.store_name.strip() for p in selling if p.store_name.strip()]
     name = " ".join(names[0].split()) if names else ""  # no line breaks in a name
     authorization.store_name = name[: Authorization.STORE_NAME_MAX]
-    countries: list[str] = []
-    for p in selling:
-        known = marketplaces.BY_ID.get(p.marketplace_id)
-        if known is not None and known.country not in countries:
-            countries.append(known.country)
-    authorization.sells_in = ",".join(countries)
+    authorization.sells_in = ",".join(sells_in(participations))

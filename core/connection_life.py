@@ -2,7 +2,6 @@
 (to tell the owner) and the reconciliation (when ops stopped its life in Temporal)."""
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.accounts import AmazonConnection
 from core.config import connection_life
@@ -17,15 +16,6 @@ CONNECTION_WORKFLOW = "ConnectionWorkflow"
 def connection_workflow_id(connection_id: int) -> str:
     """One life per stored connection (its row lives on across reconnects and renewals)."""
     return f"amazon-connection-{connection_id}"
-
-
-def connection_attributes(account_id: int, marketplace: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.ACCOUNT_ID, str(account_id)),
-            SearchAttributePair(search_attributes.MARKETPLACE, marketplace),
-        ]
-    )
 
 
 def connection_input(connection: AmazonConnection, config) -> ConnectionInput:
@@ -53,7 +43,7 @@ async def start_connection_workflow(
         input,
         id=connection_workflow_id(input.connection_id),
         task_queue=task_queue,
-        search_attributes=connection_attributes(input.account_id, input.marketplace),
+        search_attributes=search_attributes.of_connection(input.account_id, input.marketplace),
         static_summary=summary,
         **start,
     )

@@ -23,13 +23,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from core import marketplaces
 from core.amazon import consent_url, exchange_code
-from core.connection_life import connection_attributes, connection_workflow_id
+from core.connection_life import connection_workflow_id
 from harness.drivers import MARKETPLACE
 from harness.history import gather, timestamp_seconds
 from harness.stats import Summary
 from harness.workload import insert_rows
 from tests.amazon_seller import consent
 from tests.support import BackgroundLoop
+from vocabulary import search_attributes
 from vocabulary.messages import ConnectionInput, ConnectionLife
 from vocabulary.statuses import ConnectionState
 from workflows.connection import ConnectionWorkflow
@@ -168,7 +169,9 @@ async def start_connections(
                 life,
                 id=connection_workflow_id(connection_id),
                 task_queue=task_queue,
-                search_attributes=connection_attributes(life.account_id, life.marketplace),
+                search_attributes=search_attributes.of_connection(
+                    life.account_id, life.marketplace
+                ),
                 static_summary=(
                     f"Amazon {life.marketplace} connection of {escape(life.account_name)}"
                 ),

@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import current_app
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core import marketplaces
@@ -61,13 +61,8 @@ def _start_workflow(connection_request: ConnectionRequest, started_at_amazon: bo
     """Start the request's workflow and remember its run; AlreadyOpen if one is running."""
     marketplace = marketplaces.get(connection_request.marketplace)
     domain = search_attributes.email_domain(connection_request.client_email)
-    attributes = TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.ACCOUNT_ID, str(connection_request.account_id)),
-            SearchAttributePair(search_attributes.MARKETPLACE, marketplace.country),
-            SearchAttributePair(search_attributes.SELLER_EMAIL_DOMAIN, domain),
-            SearchAttributePair(search_attributes.ONBOARDING_STATUS, connection_request.status),
-        ]
+    attributes = search_attributes.of_request(
+        connection_request.account_id, marketplace.country, domain, connection_request.status
     )
     who = connection_request.requested_by
     # The Temporal UI renders these as Markdown: the names are user text.

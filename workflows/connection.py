@@ -5,7 +5,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -13,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.amazon import AmazonActivities
     from activities.connections import ConnectionActivities
     from activities.emails import EmailActivities
-    from core.connection_life import connection_attributes, connection_workflow_id
+    from core.connection_life import connection_workflow_id
     from vocabulary import search_attributes
     from vocabulary.messages import (
         CheckInput,
@@ -84,7 +83,7 @@ async def start_connection_life(
             ),
             id=workflow_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=connection_attributes(stored.account_id, marketplace),
+            search_attributes=search_attributes.of_connection(stored.account_id, marketplace),
             static_summary=f"Amazon {marketplace} connection of {escape(account_name)}",
         )
     except WorkflowAlreadyStartedError:
@@ -128,7 +127,7 @@ class ConnectionWorkflow:
         self._input = input
         self._authorized_at = _utc(input.authorized_at)
         self._renewal_asked_for = _utc(input.renewal_asked_for)
-        if self._renewal_asked_for is not None and self._renewal_asked_for == self._authorized_at:
+        if self._renewal_asked():
             self._status = ConnectionState.RENEWAL_DUE
         self._publish()
         every = timedelta(seconds=input.life.check_every_seconds)
@@ -226,11 +225,15 @@ class ConnectionWorkflow:
             return None
         return ends_at - timedelta(seconds=offsets[0])
 
+    def _renewal_asked(self) -> bool:
+        """The owner has been asked to renew the current authorization."""
+        return (
+            self._renewal_asked_for is not None and self._renewal_asked_for == self._authorized_at
+        )
+
     def _renewal_at(self) -> datetime | None:
         """When to ask for renewal next; None once asked for this authorization."""
-        if self._renewal_asked_for is not None and self._renewal_asked_for == self._authorized_at:
-            return None
-        return self._renewal_time()
+        return None if self._renewal_asked() else self._renewal_time()
 
     async def _ask_renewal(self) -> None:
         """Ask the owner to renew (a renewal request, or the open request for the marketplace),
@@ -257,18 +260,11 @@ class ConnectionWorkflow:
                     asked.start,
                     id=asked.workflow_id,
                     parent_close_policy=ParentClosePolicy.ABANDON,
-                    search_attributes=TypedSearchAttributes(
-                        [
-                            SearchAttributePair(search_attributes.ACCOUNT_ID, str(i.account_id)),
-                            SearchAttributePair(search_attributes.MARKETPLACE, i.marketplace),
-                            SearchAttributePair(
-                                search_attributes.SELLER_EMAIL_DOMAIN,
-                                asked.start.seller_email_domain,
-                            ),
-                            SearchAttributePair(
-                                search_attributes.ONBOARDING_STATUS, RequestState.SENT
-                            ),
-                        ]
+                    search_attributes=search_attributes.of_request(
+                        i.account_id,
+                        i.marketplace,
+                        asked.start.seller_email_domain,
+                        RequestState.SENT,
                     ),
                     static_summary=f"Renew {escape(i.account_name)}'s Amazon {i.marketplace}"
                     " connection",
