@@ -32,9 +32,12 @@ from activities.deps import Deps
 from activities.emails import EmailActivities
 from activities.invitations import InvitationActivities
 from activities.reconcile import ReconcileActivities
+from activities.webhooks import WebhookActivities
+from core import webhook_outbox
 from core.app import create_core_app
 from core.logs import configure_logging
 from vocabulary.messages import ReconcileInput
+from vocabulary.webhooks import WebhookStreamInput
 from workflows.reconcile import ReconcileWorkflow
 from workflows.registry import WORKFLOWS
 
@@ -51,6 +54,8 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
     invitations = InvitationActivities(deps)
     accounts = AccountEmailActivities(deps)
     reconcile = ReconcileActivities(deps, client)
+    webhooks = WebhookActivities(deps)
+    webhook_outbox.dispatch_with(webhook_starter(client, app.config["TEMPORAL_TASK_QUEUE"]))
     return Worker(
         client,
         task_queue=app.config["TEMPORAL_TASK_QUEUE"],
@@ -77,12 +82,37 @@ def build_worker(client: Client, app: Flask, executor: ThreadPoolExecutor) -> Wo
             accounts.send_account_email,
             reconcile.close_by_operations,
             reconcile.reconcile_open_rows,
+            webhooks.next_webhook_delivery,
+            webhooks.deliver_webhook,
+            webhooks.give_up_webhook_delivery,
+            webhooks.notify_webhook_disabled,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
         max_cached_workflows=app.config["WORKER_MAX_CACHED_WORKFLOWS"],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
+
+
+def webhook_starter(client: Client, task_queue: str) -> webhook_outbox.Dispatcher | None:
+    """Starts (or nudges) webhook delivery workflows from an activity's thread once its commit
+    recorded events, on the worker's event loop, without waiting: the activity goes on at once
+    (a start that fails is left to the reconciliation's sweep)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # built outside an event loop: the sweep starts them
+        return None
+
+    def logged(future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("webhook delivery not started: %s", future.exception())
+
+    def dispatch(streams: list[WebhookStreamInput]) -> None:
+        for stream in streams:
+            start = webhook_outbox.start_stream(client, stream, task_queue)
+            asyncio.run_coroutine_threadsafe(start, loop).add_done_callback(logged)
+
+    return dispatch
 
 
 async def ensure_reconcile_schedule(client: Client, task_queue: str, every: timedelta) -> str:

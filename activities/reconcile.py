@@ -23,6 +23,7 @@ from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
 from core.requests import ConnectionRequest
 from core.timeline import add_event
+from core.webhook_outbox import start_stream, unstarted_streams
 from vocabulary.messages import (
     ClosedByOperations,
     ConnectionInput,
@@ -103,6 +104,7 @@ class ReconcileActivities(Activities):
                 await start_closing(self.client, orphan, input.task_queue)
                 closing += 1
         restarted = await self._restart_lives(input.task_queue)
+        await self._sweep_webhooks(input.task_queue)
         return Reconciled(len(targets), adopted, closing, restarted)
 
     def _live_connections(self) -> list[ConnectionInput]:
@@ -155,3 +157,18 @@ class ReconcileActivities(Activities):
             await asyncio.to_thread(self._note_restarted, life.connection_id)
             restarted += 1
         return restarted
+
+    def _unstarted_webhooks(self):
+        with self.deps.session():
+            return unstarted_streams(current_app.config)
+
+    async def _sweep_webhooks(self, task_queue: str) -> int:
+        """Webhook deliveries whose workflow was never started (the process died between the
+        commit and the start) are started now; a running one is only nudged."""
+        streams = await asyncio.to_thread(self._unstarted_webhooks)
+        for stream in streams:
+            activity.heartbeat(stream.stream)
+            await start_stream(self.client, stream, task_queue)
+        if streams:
+            activity.logger.warning("started %s webhook streams left unstarted", len(streams))
+        return len(streams)

@@ -10,6 +10,7 @@ from core.requests import (
     RequestEvent,
 )
 from core.users import LoginToken, SignupAttempt, User
+from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SignupAttempt",
@@ -25,4 +26,8 @@ __all__ = [
     "ConnectionRequest",
     "OAuthState",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -53,3 +53,9 @@ class AccountEmail(EmailName):
     VERIFY = "verify"  # finish signing up
     ALREADY_REGISTERED = "already_registered"
     RESET = "reset"
+
+
+class WebhookNotice(EmailName):
+    """An email about a user's webhook endpoint."""
+
+    DISABLED = "webhook_disabled"

@@ -47,6 +47,7 @@ def register_blueprints(app: Flask) -> None:
     from web.health import bp as health
     from web.members.views import bp as members
     from web.requests.views import bp as requests
+    from web.webhooks.views import bp as webhooks
 
     app.register_blueprint(auth)
     app.register_blueprint(accounts)
@@ -56,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(requests)
     app.register_blueprint(members)
     app.register_blueprint(health)
+    app.register_blueprint(webhooks)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -6,6 +6,7 @@ from workflows.connection_request import ConnectionRequestWorkflow
 from workflows.new_link import NewLinkAskedWorkflow
 from workflows.reconcile import ClosedByOperationsWorkflow, ReconcileWorkflow
 from workflows.user_invitation import UserInvitationWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 WORKFLOWS = [
     ConnectionRequestWorkflow,
@@ -15,4 +16,5 @@ WORKFLOWS = [
     AccountEmailWorkflow,
     ClosedByOperationsWorkflow,
     ReconcileWorkflow,
+    WebhookDeliveryWorkflow,
 ]

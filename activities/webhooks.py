@@ -1,0 +1,196 @@
+"""Webhook activities: find a stream's next delivery, POST it signed (every attempt recorded),
+give up on it, and tell an endpoint's owner it was disabled."""
+
+import time
+from datetime import datetime
+
+import httpx
+from flask import current_app
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import Activities
+from activities.mail import composer, deliver
+from core.clock import utcnow
+from core.safe_url import UnsafeURL, check_url
+from core.webhook_emails import WEBHOOK_NOTICES
+from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, signature
+from vocabulary.messages import Done
+from vocabulary.notices import WebhookNotice
+from vocabulary.webhooks import (
+    DeliveryOutcome,
+    DeliveryState,
+    NextWebhookDelivery,
+    WebhookDelivered,
+    WebhookDeliveryRef,
+    WebhookEndpointRef,
+    WebhookStreamRef,
+)
+
+USER_AGENT = "LedgerBridge-Webhooks/1"
+
+
+def post(url: str, body: str, headers: dict[str, str], timeout: float, production: bool) -> int:
+    """POST once, redirects not followed; returns the status code. In production the host is
+    resolved and checked here, and the connection goes to the address checked (the Host header
+    and TLS name stay the URL's), so a DNS answer changed since cannot point it inside."""
+    addresses = check_url(url, production)
+    request_url = httpx.URL(url)
+    extensions = {}
+    if addresses:
+        host = request_url.host
+        address = addresses[0]
+        headers = {**headers, "Host": request_url.netloc.decode()}
+        request_url = request_url.copy_with(host=address)
+        extensions["sni_hostname"] = host
+    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+        response = client.post(
+            request_url, content=body.encode(), headers=headers, extensions=extensions
+        )
+        return response.status_code
+
+
+def signed_headers(event_id: str, body: str, secrets: list[str], now: float) -> dict[str, str]:
+    timestamp = int(now)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(signature(s, event_id, timestamp, body) for s in secrets),
+    }
+
+
+def _disable_if_failing_too_long(endpoint: WebhookEndpoint, now: datetime, last: str) -> bool:
+    """Disable an endpoint failing (no success) for WEBHOOK_DISABLE_AFTER; True if it was now."""
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+    window = current_app.config["WEBHOOK_DISABLE_AFTER"]
+    if not endpoint.enabled or now - endpoint.failing_since < window:
+        return False
+    endpoint.enabled = False
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = f"every delivery failed for {_days(window)} (last: {last})."
+    return True
+
+
+def _days(window) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+class WebhookActivities(Activities):
+    """Reads deliveries and endpoints, POSTs to endpoints, emails their owners."""
+
+    @activity.defn
+    def next_webhook_delivery(self, input: WebhookStreamRef) -> NextWebhookDelivery:
+        """The stream's oldest pending delivery, if its endpoint takes deliveries."""
+        with self.deps.session() as session:
+            endpoint = session.get(WebhookEndpoint, input.endpoint_id)
+            if endpoint is None or not endpoint.enabled:
+                return NextWebhookDelivery()
+            return NextWebhookDelivery(
+                session.scalar(
+                    select(WebhookDelivery.id)
+                    .filter_by(
+                        endpoint_id=input.endpoint_id,
+                        stream=input.stream,
+                        status=DeliveryState.PENDING,
+                    )
+                    .order_by(WebhookDelivery.id)
+                    .limit(1)
+                )
+            )
+
+    @activity.defn
+    def deliver_webhook(self, input: WebhookDeliveryRef) -> WebhookDelivered:
+        """One attempt, recorded; a failure raises for Temporal's retries (2xx is delivered)."""
+        keys = self.deps.settings.token_encryption_key
+        with self.deps.session() as session:
+            delivery = session.get(WebhookDelivery, input.delivery_id)
+            if delivery is None:
+                return WebhookDelivered(DeliveryOutcome.GONE)
+            endpoint = delivery.endpoint
+            if not endpoint.enabled:
+                return WebhookDelivered(DeliveryOutcome.ENDPOINT_DISABLED)
+            if delivery.status != DeliveryState.PENDING:
+                return WebhookDelivered(DeliveryOutcome.DELIVERED)
+            url, body, event_id = endpoint.url, delivery.event.payload, delivery.event.public_id
+            headers = signed_headers(
+                event_id, body, endpoint.signing_secrets(keys, utcnow()), time.time()
+            )
+            timeout = current_app.config["WEBHOOK_TIMEOUT"]
+            production = current_app.config["APP_ENV"] == "production"
+            session.rollback()  # no transaction held open over the POST
+        started = time.monotonic()
+        status_code, error = None, ""
+        try:
+            status_code = post(url, body, headers, timeout, production)
+        except UnsafeURL as err:
+            error = f"refused: {err}"
+        except httpx.TimeoutException:
+            error = f"no answer within {timeout:g} s"
+        except (httpx.HTTPError, OSError) as err:
+            error = f"{type(err).__name__}: {err}"[:500]
+        duration_ms = int((time.monotonic() - started) * 1000)
+        succeeded = status_code is not None and 200 <= status_code < 300
+        with self.deps.session() as session:
+            delivery = session.get(WebhookDelivery, input.delivery_id)
+            if delivery is None:
+                return WebhookDelivered(DeliveryOutcome.GONE)
+            now = utcnow()
+            session.add(
+                WebhookAttempt(
+                    delivery_id=delivery.id,
+                    at=now,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            endpoint = delivery.endpoint
+            if succeeded:
+                delivery.status = DeliveryState.DELIVERED
+                delivery.finished_at = now
+                endpoint.failing_since = None
+                session.commit()
+                return WebhookDelivered(DeliveryOutcome.DELIVERED)
+            last = f"HTTP {status_code}" if status_code is not None else error
+            disabled = _disable_if_failing_too_long(endpoint, now, last)
+            session.commit()
+            if disabled:
+                return WebhookDelivered(DeliveryOutcome.DISABLED_NOW)
+        raise ApplicationError(f"not delivered: {last}", type="WebhookNotDelivered")
+
+    @activity.defn
+    def give_up_webhook_delivery(self, input: WebhookDeliveryRef) -> WebhookDelivered:
+        """Its retries ran out: failed (Resend tries again); the endpoint may be disabled now."""
+        with self.deps.session() as session:
+            delivery = session.get(WebhookDelivery, input.delivery_id)
+            if delivery is None:
+                return WebhookDelivered(DeliveryOutcome.GONE)
+            if delivery.status == DeliveryState.PENDING:
+                delivery.status = DeliveryState.FAILED
+                delivery.finished_at = utcnow()
+            disabled = _disable_if_failing_too_long(delivery.endpoint, utcnow(), "retries ran out")
+            session.commit()
+            if disabled:
+                return WebhookDelivered(DeliveryOutcome.DISABLED_NOW)
+            return WebhookDelivered(DeliveryOutcome.GAVE_UP)
+
+    @activity.defn
+    def notify_webhook_disabled(self, input: WebhookEndpointRef) -> Done:
+        """Email the endpoint's owner that it was disabled (a stable Message-ID per disable)."""
+        compose = composer(WEBHOOK_NOTICES, WebhookNotice.DISABLED, "notice")
+        with self.deps.session() as session:
+            endpoint = session.get(WebhookEndpoint, input.endpoint_id)
+            if endpoint is None or endpoint.enabled or endpoint.disabled_at is None:
+                return Done()
+            email = compose(endpoint, self.deps.settings.app_base_url)
+            key = f"webhook.{endpoint.id}.disabled.{endpoint.disabled_at:%Y%m%d%H%M%S}"
+            deliver(self.deps.mailer, email, key)
+            return Done()
