@@ -34,6 +34,7 @@ def is_public(address: Address) -> bool:
         or address.is_reserved
         or address.is_multicast
         or address.is_unspecified
+        or not address.is_global  # shared (100.64/10), documentation and other special ranges
     )
 
 
