@@ -6,13 +6,14 @@ from datetime import datetime
 
 import httpx
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Activities
 from activities.mail import composer, deliver
 from core.clock import utcnow
+from core.extensions import db
 from core.safe_url import UnsafeURL, check_url
 from core.webhook_emails import WEBHOOK_NOTICES
 from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, signature
@@ -31,22 +32,29 @@ from vocabulary.webhooks import (
 USER_AGENT = "LedgerBridge-Webhooks/1"
 
 
+def pinned(url: str, addresses: list[str]) -> tuple[httpx.URL, dict[str, str], dict]:
+    """The URL to connect to (the first checked address in place of the host), the Host header
+    and the TLS name (the URL's own, so its certificate is still verified for it); unchanged
+    when nothing was resolved (outside production)."""
+    target = httpx.URL(url)
+    if not addresses:
+        return target, {}, {}
+    host = target.host
+    return (
+        target.copy_with(host=addresses[0]),
+        {"Host": target.netloc.decode("ascii")},
+        {"sni_hostname": host},
+    )
+
+
 def post(url: str, body: str, headers: dict[str, str], timeout: float, production: bool) -> int:
     """POST once, redirects not followed; returns the status code. In production the host is
-    resolved and checked here, and the connection goes to the address checked (the Host header
-    and TLS name stay the URL's), so a DNS answer changed since cannot point it inside."""
-    addresses = check_url(url, production)
-    request_url = httpx.URL(url)
-    extensions = {}
-    if addresses:
-        host = request_url.host
-        address = addresses[0]
-        headers = {**headers, "Host": request_url.netloc.decode()}
-        request_url = request_url.copy_with(host=address)
-        extensions["sni_hostname"] = host
+    resolved and checked here, and the connection goes to the address checked, so a DNS answer
+    changed since the check cannot point it inside."""
+    target, host, extensions = pinned(url, check_url(url, production))
     with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
         response = client.post(
-            request_url, content=body.encode(), headers=headers, extensions=extensions
+            target, content=body.encode(), headers={**headers, **host}, extensions=extensions
         )
         return response.status_code
 
@@ -63,16 +71,24 @@ def signed_headers(event_id: str, body: str, secrets: list[str], now: float) -> 
 
 
 def _disable_if_failing_too_long(endpoint: WebhookEndpoint, now: datetime, last: str) -> bool:
-    """Disable an endpoint failing (no success) for WEBHOOK_DISABLE_AFTER; True if it was now."""
+    """Disable an endpoint failing (no success) for WEBHOOK_DISABLE_AFTER; True if this call
+    did (atomic: of two streams failing at once, one disables it and one email goes)."""
     if endpoint.failing_since is None:
         endpoint.failing_since = now
     window = current_app.config["WEBHOOK_DISABLE_AFTER"]
     if not endpoint.enabled or now - endpoint.failing_since < window:
         return False
-    endpoint.enabled = False
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = f"every delivery failed for {_days(window)} (last: {last})."
-    return True
+    disabled = db.session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint.id, WebhookEndpoint.enabled.is_(True))
+        .values(
+            enabled=False,
+            disabled_at=now,
+            disabled_reason=f"every delivery failed for {_days(window)} (last: {last}).",
+        )
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return disabled == 1
 
 
 def _days(window) -> str:

@@ -132,6 +132,8 @@ def _endpoints_for(account_id: int, event_type: str) -> list[WebhookEndpoint]:
 def record(request_id: int, kind: str, actor: str) -> None:
     """Called for every timeline line: records the events it is, for the endpoints that want
     them, in the current transaction (the caller commits)."""
+    if kind not in REQUEST_EVENTS and kind not in CONNECTION_EVENTS:
+        return  # most lines are no event: not even a read
     request = db.session.get(ConnectionRequest, request_id)
     if request is None:
         return

@@ -10,11 +10,14 @@ from core.clock import utcnow
 from core.extensions import db, temporal
 from core.safe_url import UnsafeURL, check_url
 from core.webhook_outbox import start_stream, stream_input
-from core.webhooks import WebhookDelivery, WebhookEndpoint, new_secret
+from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_secret
 from services import gateway
 from vocabulary.webhooks import DeliveryState, WebhookEventType
 
-__all__ = ["UnsafeURL", "NotFound", "NoEvents"]
+__all__ = ["UnsafeURL", "NotFound", "NoEvents", "TooMany"]
+
+# Endpoints one user may have: each one is a delivery workflow per request it hears of.
+MAX_ENDPOINTS = 10
 
 
 class NotFound(Exception):
@@ -23,6 +26,10 @@ class NotFound(Exception):
 
 class NoEvents(ValueError):
     """Choose at least one known event type."""
+
+
+class TooMany(ValueError):
+    """The user has MAX_ENDPOINTS already."""
 
 
 @dataclass
@@ -68,8 +75,10 @@ def _checked_events(events: list[str]) -> str:
 
 def add_endpoint(user_id: int, url: str, events: list[str]) -> WithSecret:
     """A new endpoint for the user's accounts: UnsafeURL (production: https, public addresses
-    only) or NoEvents when it cannot be; its secret is returned once."""
+    only), NoEvents or TooMany when it cannot be; its secret is returned once."""
     url = url.strip()
+    if len(endpoints_of(user_id)) >= MAX_ENDPOINTS:
+        raise TooMany(f"You have {MAX_ENDPOINTS} endpoints already: delete one first.")
     check_url(url, current_app.config["APP_ENV"] == "production")
     secret = new_secret()
     endpoint = WebhookEndpoint(user_id=user_id, url=url, events=_checked_events(events))
@@ -94,7 +103,11 @@ def rotate_secret(user_id: int, endpoint_id: int) -> WithSecret:
 def delete(user_id: int, endpoint_id: int) -> None:
     """The endpoint, its deliveries and their attempts go; its workflows find nothing left."""
     endpoint = endpoint_of(user_id, endpoint_id)
-    db.session.delete(endpoint)
+    # Said outright, not left to ON DELETE CASCADE, which SQLite applies only when asked.
+    mine = db.select(WebhookDelivery.id).filter_by(endpoint_id=endpoint.id)
+    db.session.execute(db.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(mine)))
+    db.session.execute(db.delete(WebhookDelivery).filter_by(endpoint_id=endpoint.id))
+    db.session.execute(db.delete(WebhookEndpoint).filter_by(id=endpoint.id))
     db.session.commit()
 
 

@@ -11,10 +11,12 @@ import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from activities.webhooks import pinned
 from core import webhook_outbox
 from core.extensions import db
 from core.safe_url import UnsafeURL, check_url, is_public
@@ -303,6 +305,106 @@ def test_the_settings_page_refuses_a_url_it_cannot_use(client, config, mailbox):
     assert refused.status_code == 400 and "not a public internet address" in refused.text
     assert "whsec_" not in refused.text
     del bookkeeper
+
+
+def test_a_redirect_is_not_followed_and_a_deleted_endpoint_gets_nothing_more(
+    app, client, config, receiver, mailbox
+):
+    config["WEBHOOK_RETRY_INITIAL"] = timedelta(milliseconds=200)
+    elsewhere = receiver()
+    hooks = receiver(302, 200)
+    bookkeeper = Bookkeeper(client).sign_up()
+    add_endpoint(bookkeeper, hooks.url, ["request.sent"])
+    account_id = bookkeeper.add_account("Redirecting Ltd")
+    bookkeeper.send_request(account_id)
+    hooks.wait_for(2)
+    [delivery] = wait_until(
+        lambda: [d for d in deliveries(app, hooks.url) if d.status == "delivered"]
+    )
+    assert [a.status_code for a in delivery.attempts] == [302, 200]
+    assert elsewhere.received == []
+
+    endpoint = endpoint_row(app, hooks.url)
+    assert client.post(f"/settings/webhooks/{endpoint.id}/delete").status_code == 302
+    assert hooks.url not in client.get("/settings/webhooks").text
+    with app.app_context():
+        assert db.session.get(WebhookEndpoint, endpoint.id) is None
+        assert db.session.get(WebhookDelivery, delivery.id) is None
+    bookkeeper.send_request(bookkeeper.add_account("Redirecting Again Ltd"))
+    time.sleep(1)
+    assert len(hooks.received) == 2
+
+
+def test_reminded_and_withdrawn(app, client, config, receiver, mailbox):
+    config["CONNECT_REMINDERS"] = [timedelta(seconds=1)]
+    hooks = receiver()
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url)
+    account_id = bookkeeper.add_account("Reminded Ltd")
+    bookkeeper.send_request(account_id)
+    hooks.wait_for(2)
+    with app.app_context():
+        public_id = db.session.scalar(
+            select(WebhookDelivery).order_by(WebhookDelivery.id.desc())
+        ).stream.removeprefix("request-")
+    client.post(f"/accounts/{account_id}/requests/{public_id}/cancel")
+    hooks.wait_for(3)
+    assert types_of(hooks.received) == ["request.sent", "request.reminded", "request.withdrawn"]
+    withdrawn = Webhook(secret).verify(*hooks.received[2])
+    assert withdrawn["data"]["status"] == "cancelled"
+    assert withdrawn["data"]["request_id"] == public_id
+
+
+def test_a_revoked_connection_is_an_event_of_its_own_stream(
+    app, client, seller, config, receiver, mailbox, amazon_faults
+):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=1)
+    hooks = receiver()
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url, ["request.connected", "connection.revoked"])
+    account_id = bookkeeper.add_account("Revoked Ltd")
+    sent = bookkeeper.send_request(account_id)
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
+    assert "<h1>Connected</h1>" in seller.connect(link).text
+    hooks.wait_for(1)
+    amazon_faults.control("revoke", {"selling_partner_id": "A2DEMOUSSELL01"})
+    hooks.wait_for(2)
+    assert types_of(hooks.received) == ["request.connected", "connection.revoked"]
+    connected, revoked = (Webhook(secret).verify(*r) for r in hooks.received)
+    assert revoked["data"]["status"] == "revoked"
+    assert revoked["data"]["connection_id"] == connected["data"]["connection_id"]
+    streams = {d.stream for d in deliveries(app, hooks.url)}
+    assert streams == {
+        f"request-{connected['data']['request_id']}",
+        f"connection-{connected['data']['connection_id']}",
+    }
+
+
+def test_in_production_the_delivery_checks_the_address_again(
+    app, client, config, receiver, mailbox
+):
+    """Added outside production (loopback allowed), delivered in production: refused at the
+    delivery, which is recorded, and the receiver never hears of it."""
+    config["WEBHOOK_RETRY_INITIAL"] = timedelta(milliseconds=200)
+    config["WEBHOOK_DELIVERY_DEADLINE"] = timedelta(seconds=2)
+    hooks = receiver()
+    bookkeeper = Bookkeeper(client).sign_up()
+    add_endpoint(bookkeeper, hooks.url, ["request.sent"])
+    config["APP_ENV"] = "production"
+    bookkeeper.send_request(bookkeeper.add_account("Rebinding Ltd"))
+    [delivery] = wait_until(lambda: [d for d in deliveries(app, hooks.url) if d.status == "failed"])
+    assert delivery.attempts and all(a.error.startswith("refused:") for a in delivery.attempts)
+    assert hooks.received == []
+
+
+def test_the_delivery_connects_to_the_address_it_checked():
+    target, host, extensions = pinned("https://hooks.example.com:8443/in?x=1", ["93.184.216.34"])
+    assert str(target) == "https://93.184.216.34:8443/in?x=1"
+    assert host == {"Host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+    target, host, _ = pinned("https://hooks.example.com/in", ["2606:4700::1111"])
+    assert str(target) == "https://[2606:4700::1111]/in" and host == {"Host": "hooks.example.com"}
+    assert pinned("http://127.0.0.1:9/in", []) == (httpx.URL("http://127.0.0.1:9/in"), {}, {})
 
 
 # ---- the SSRF check, on its own --------------------------------------------------------------

@@ -12,13 +12,15 @@ bp = Blueprint("webhooks", __name__)
 
 def _page(form: EndpointForm | None = None, shown=None, status: int = 200):
     endpoints = webhooks.endpoints_of(current_user.id)
-    return render_template(
+    page = render_template(
         "webhooks/index.html",
         endpoints=[(e, webhooks.recent_deliveries(e)) for e in endpoints],
         form=form or EndpointForm(formdata=None),
         shown=shown,
         labels=EVENT_LABELS,
-    ), status
+    )
+    # A page showing a secret is kept by no cache, nor by the browser's history.
+    return page, status, {"Cache-Control": "no-store"}
 
 
 @bp.get("/settings/webhooks")
@@ -42,6 +44,9 @@ def add():
         return _page(form, status=400)
     except webhooks.NoEvents as err:
         form.events.errors.append(str(err))
+        return _page(form, status=400)
+    except webhooks.TooMany as err:
+        form.url.errors.append(str(err))
         return _page(form, status=400)
     return _page(shown=added, status=201)
 
