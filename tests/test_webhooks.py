@@ -380,6 +380,53 @@ def test_a_revoked_connection_is_an_event_of_its_own_stream(
     }
 
 
+CONNECTION_EVENTS = [
+    "connection.revoked",
+    "connection.renewal_due",
+    "connection.renewed",
+    "connection.lapsed",
+]
+
+
+def connected_with_hooks(client, seller, mailbox, hooks, name: str):
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url, CONNECTION_EVENTS)
+    sent = bookkeeper.send_request(bookkeeper.add_account(name))
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
+    assert "<h1>Connected</h1>" in seller.connect(link).text
+    return secret, sent
+
+
+def test_renewal_due_then_renewed(app, client, seller, config, receiver, mailbox, amazon_faults):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(minutes=5)
+    config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=40)
+    config["RENEWAL_REMINDERS"] = [timedelta(seconds=37)]
+    amazon_faults.control("authorization-lifetime", {"seconds": 60})
+    hooks = receiver()
+    secret, sent = connected_with_hooks(client, seller, mailbox, hooks, "Renewing Hooks Ltd")
+    [due] = hooks.wait_for(1)
+    asked = mailbox.wait_for(sent["client_email"], "renew Renewing Hooks Ltd")[-1]
+    assert "<h1>Renewed</h1>" in seller.connect(link_in(asked)).text
+    hooks.wait_for(2)
+    assert types_of(hooks.received) == ["connection.renewal_due", "connection.renewed"]
+    due, renewed = (Webhook(secret).verify(*r) for r in hooks.received)
+    assert due["data"]["status"] == "renewal_due" and renewed["data"]["status"] == "healthy"
+    assert due["data"]["connection_id"] == renewed["data"]["connection_id"]
+    assert renewed["data"]["purpose"] == "renew"
+
+
+def test_lapsed(app, client, seller, config, receiver, mailbox, amazon_faults):
+    config["CONNECTION_CHECK_EVERY"] = timedelta(seconds=1)
+    config["AMAZON_AUTHORIZATION_LIFETIME"] = timedelta(seconds=2)
+    config["RENEWAL_REMINDERS"] = []
+    amazon_faults.control("authorization-lifetime", {"seconds": 3})
+    hooks = receiver()
+    secret, _ = connected_with_hooks(client, seller, mailbox, hooks, "Lapsing Hooks Ltd")
+    [(body, headers)] = hooks.wait_for(1)
+    lapsed = Webhook(secret).verify(body, headers)
+    assert (lapsed["type"], lapsed["data"]["status"]) == ("connection.lapsed", "lapsed")
+
+
 def test_in_production_the_delivery_checks_the_address_again(
     app, client, config, receiver, mailbox
 ):
