@@ -125,7 +125,10 @@ def wait_until(check, timeout: float = 30):
     return found
 
 
-def test_a_request_s_events_arrive_in_order_signed(app, client, seller, mailbox, receiver):
+def test_a_request_s_events_arrive_in_order_signed(
+    app, client, seller, mailbox, receiver, config, loop, temporal_env
+):
+    config["WEBHOOK_STREAM_IDLE"] = timedelta(seconds=1)  # it ends: its history is recorded
     hooks = receiver()
     bookkeeper = Bookkeeper(client).sign_up()
     secret = add_endpoint(bookkeeper, hooks.url)
@@ -163,6 +166,14 @@ def test_a_request_s_events_arrive_in_order_signed(app, client, seller, mailbox,
         assert token not in text and "/connect/" not in text
         assert secret.removeprefix("whsec_") not in text
         assert "refresh" not in text.lower() and "Atzr" not in text
+
+    # One delivery workflow for the request, by its business key; idle, it ends.
+    [stream] = {d.workflow_id for d in deliveries(app, hooks.url)}
+    public_id = json.loads(received[0][0])["data"]["request_id"]
+    assert stream == f"webhook-{endpoint_row(app, hooks.url).id}-request-{public_id}"
+    handle = temporal_env.client.get_workflow_handle(stream)
+    result = loop.run(handle.result())
+    assert result["outcome"] == "idle"  # (untyped: the handle was got by id)
 
 
 def test_a_failed_delivery_is_retried_logged_and_can_be_resent(
