@@ -52,10 +52,17 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float, productio
     resolved and checked here, and the connection goes to the address checked, so a DNS answer
     changed since the check cannot point it inside."""
     target, host, extensions = pinned(url, check_url(url, production))
-    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
-        response = client.post(
-            target, content=body.encode(), headers={**headers, **host}, extensions=extensions
-        )
+    with (
+        httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client,
+        # Streamed and never read: only the status counts, however large the answer.
+        client.stream(
+            "POST",
+            target,
+            content=body.encode(),
+            headers={**headers, **host},
+            extensions=extensions,
+        ) as response,
+    ):
         return response.status_code
 
 

@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from activities.webhooks import pinned
 from core import webhook_outbox
+from core.crypto import decrypt
 from core.extensions import db
 from core.safe_url import UnsafeURL, check_url, is_public
 from core.webhooks import WebhookDelivery, WebhookEndpoint
@@ -224,6 +225,13 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(app, client, receiv
     new = SECRET.search(rotated.text).group(0)
     assert new != old and "previous secret signs too" in rotated.text
     assert new not in client.get("/settings/webhooks").text
+    with app.app_context():  # encrypted at rest, as the refresh tokens are
+        row = db.session.get(WebhookEndpoint, endpoint.id)
+        keys = app.config["TOKEN_ENCRYPTION_KEY"]
+        assert new.encode() not in row.secret_encrypted
+        assert new.removeprefix("whsec_").encode() not in row.secret_encrypted
+        assert decrypt(keys, row.secret_encrypted) == new
+        assert decrypt(keys, row.previous_secret_encrypted) == old
 
     bookkeeper.send_request(bookkeeper.add_account("Rotating Ltd"))
     [(body, headers)] = hooks.wait_for(1)
