@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.accounts import ClientAccount
 from core.clock import utcnow
 from core.crypto import decrypt, encrypt
 from core.extensions import db
@@ -102,6 +103,8 @@ class WebhookEvent(db.Model):
     connection_id: Mapped[int | None]  # kept after the connection row goes
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[ClientAccount] = relationship()
 
 
 class WebhookDelivery(db.Model):

@@ -198,6 +198,7 @@ def test_a_failed_delivery_is_retried_logged_and_can_be_resent(
     assert all(a.duration_ms >= 0 for a in delivery.attempts)
     page = client.get("/settings/webhooks").text
     assert "HTTP 500" in page and "HTTP 200" in page and "delivered" in page
+    assert "Flaky Receiver Ltd" in page
 
     resent = client.post(f"/settings/webhooks/deliveries/{delivery.id}/resend")
     assert resent.status_code == 302
@@ -323,6 +324,10 @@ def test_the_settings_page_refuses_a_url_it_cannot_use(client, config, mailbox):
     )
     assert refused.status_code == 400 and "not a public internet address" in refused.text
     assert "whsec_" not in refused.text
+    config["APP_ENV"] = "development"
+    none = client.post("/settings/webhooks", data={"url": "http://127.0.0.1:9/x"})
+    assert none.status_code == 400 and "Choose at least one event." in none.text
+    assert 'required type="checkbox"' not in client.get("/settings/webhooks").text
     del bookkeeper
 
 

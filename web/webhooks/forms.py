@@ -22,5 +22,6 @@ class EndpointForm(FlaskForm):
         default=[event.value for event in EVENT_LABELS],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
-        validators=[DataRequired(message="Choose at least one event.")],
+        # No DataRequired: on checkboxes it would make browsers require every one of them;
+        # the service refuses none (NoEvents).
     )
