@@ -23,7 +23,8 @@ from core.reconcile import MODELS, REQUEST, Target, adopt, judge, start_closing
 from core.request_rows import close_open_request
 from core.requests import ConnectionRequest
 from core.timeline import add_event
-from core.webhook_outbox import start_stream, unstarted_streams
+from core.webhook_outbox import DELIVERY_WORKFLOW, start_stream, waiting_streams
+from core.webhooks import stream_workflow_id
 from vocabulary.messages import (
     ClosedByOperations,
     ConnectionInput,
@@ -38,6 +39,7 @@ from vocabulary.statuses import (
     InvitationState,
     RequestState,
 )
+from vocabulary.webhooks import WebhookStreamInput
 
 _RESTARTED = (
     "The connection's checks had stopped in Temporal (its workflow was ended there): started"
@@ -158,17 +160,28 @@ class ReconcileActivities(Activities):
             restarted += 1
         return restarted
 
-    def _unstarted_webhooks(self):
+    def _waiting_webhooks(self) -> list[WebhookStreamInput]:
         with self.deps.session():
-            return unstarted_streams(current_app.config)
+            return waiting_streams(current_app.config)
 
     async def _sweep_webhooks(self, task_queue: str) -> int:
-        """Webhook deliveries whose workflow was never started (the process died between the
-        commit and the start) are started now; a running one is only nudged."""
-        streams = await asyncio.to_thread(self._unstarted_webhooks)
+        """Webhook deliveries waiting with no workflow running for them (the process died
+        between the commit and the start, or ops ended it) are started now."""
+        streams = await asyncio.to_thread(self._waiting_webhooks)
+        if not streams:
+            return 0
+        query = (
+            f'WorkflowType = "{DELIVERY_WORKFLOW}" AND ExecutionStatus = "Running"'
+            f' AND TaskQueue = "{task_queue}"'
+        )
+        running = {execution.id async for execution in self.client.list_workflows(query)}
+        started = 0
         for stream in streams:
+            if stream_workflow_id(stream.endpoint_id, stream.stream) in running:
+                continue
             activity.heartbeat(stream.stream)
-            await start_stream(self.client, stream, task_queue)
-        if streams:
-            activity.logger.warning("started %s webhook streams left unstarted", len(streams))
-        return len(streams)
+            await start_stream(self.client, stream, task_queue)  # a nudge, if it just started
+            started += 1
+        if started:
+            activity.logger.warning("started %s webhook streams that had no workflow", started)
+        return started

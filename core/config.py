@@ -203,7 +203,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", "10")),
         # A delivery workflow with nothing to send waits this long for more, then ends.
         "WEBHOOK_STREAM_IDLE": parse_duration(env.get("WEBHOOK_STREAM_IDLE", "10m")),
-        # The reconciliation starts deliveries still untried this long after their event.
+        # The reconciliation starts the workflow of a stream with a delivery pending this long
+        # and no workflow running.
         "WEBHOOK_SWEEP_AFTER": parse_duration(env.get("WEBHOOK_SWEEP_AFTER", "2m")),
         # How often a stored connection's health is checked at Amazon (ConnectionWorkflow).
         "CONNECTION_CHECK_EVERY": parse_duration(env.get("CONNECTION_CHECK_EVERY", "1d")),

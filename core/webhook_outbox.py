@@ -18,7 +18,6 @@ from core.clock import utcnow
 from core.extensions import db
 from core.requests import ConnectionRequest
 from core.webhooks import (
-    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -212,11 +211,11 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def unstarted_streams(config) -> list[WebhookStreamInput]:
-    """Streams with a delivery never tried, recorded over WEBHOOK_SWEEP_AFTER ago, of enabled
-    endpoints: their start after the commit never happened (or its workflow ended before it)."""
+def waiting_streams(config) -> list[WebhookStreamInput]:
+    """Streams of enabled endpoints with a delivery pending since over WEBHOOK_SWEEP_AFTER ago:
+    the reconciliation starts those whose workflow is not running (the start after the commit
+    never happened, or ops ended it)."""
     before = utcnow() - config["WEBHOOK_SWEEP_AFTER"]
-    tried = db.select(WebhookAttempt.delivery_id)
     rows = db.session.execute(
         db.select(WebhookDelivery.endpoint_id, WebhookDelivery.stream)
         .join(WebhookEndpoint)
@@ -224,7 +223,6 @@ def unstarted_streams(config) -> list[WebhookStreamInput]:
             WebhookEndpoint.enabled.is_(True),
             WebhookDelivery.status == DeliveryState.PENDING,
             WebhookDelivery.created_at < before,
-            WebhookDelivery.id.not_in(tried),
         )
         .distinct()
     ).all()

@@ -284,6 +284,33 @@ def test_the_sweep_starts_deliveries_whose_start_never_happened(
     finally:
         webhook_outbox.dispatch_with(dispatcher)
     config["WEBHOOK_SWEEP_AFTER"] = timedelta(0)
+    run_reconciliation(app, temporal_env, loop)
+    [(body, headers)] = hooks.wait_for(1)
+    assert Webhook(secret).verify(body, headers)["type"] == "request.sent"
+
+
+def test_the_sweep_restarts_a_delivery_workflow_ops_terminated(
+    app, client, config, receiver, mailbox, temporal_env, loop
+):
+    config["WEBHOOK_RETRY_INITIAL"] = timedelta(hours=1)  # its retry would be long in coming
+    hooks = receiver(500, 200)
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url, ["request.sent"])
+    bookkeeper.send_request(bookkeeper.add_account("Terminated Ltd"))
+    hooks.wait_for(1)
+    [delivery] = deliveries(app, hooks.url)
+    handle = temporal_env.client.get_workflow_handle(delivery.workflow_id)
+    loop.run(handle.terminate("ops"))
+    config["WEBHOOK_SWEEP_AFTER"] = timedelta(0)
+    config["WEBHOOK_RETRY_INITIAL"] = timedelta(seconds=1)
+    run_reconciliation(app, temporal_env, loop)
+    _, (body, headers) = hooks.wait_for(2)
+    assert headers["webhook-id"] == delivery.event.public_id
+    Webhook(secret).verify(body, headers)
+    wait_until(lambda: deliveries(app, hooks.url)[0].status == "delivered")
+
+
+def run_reconciliation(app, temporal_env, loop) -> None:
     queue = app.config["TEMPORAL_TASK_QUEUE"]
     loop.run(
         temporal_env.client.execute_workflow(
@@ -293,8 +320,6 @@ def test_the_sweep_starts_deliveries_whose_start_never_happened(
             task_queue=queue,
         )
     )
-    [(body, headers)] = hooks.wait_for(1)
-    assert Webhook(secret).verify(body, headers)["type"] == "request.sent"
 
 
 def test_only_the_account_s_admins_endpoints_get_its_events(app, client, receiver, mailbox):
