@@ -157,7 +157,7 @@ class WebhookActivities(Activities):
             error = f"refused: {err}"
         except httpx.TimeoutException:
             error = f"no answer within {timeout:g} s"
-        except (httpx.HTTPError, OSError) as err:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as err:
             error = f"{type(err).__name__}: {err}"[:500]
         duration_ms = int((time.monotonic() - started) * 1000)
         succeeded = status_code is not None and 200 <= status_code < 300
