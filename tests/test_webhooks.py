@@ -401,6 +401,36 @@ def test_reminded_and_withdrawn(app, client, config, receiver, mailbox):
     assert withdrawn["data"]["request_id"] == public_id
 
 
+def test_expired(app, client, config, receiver, mailbox):
+    config["CONNECT_REMINDERS"] = []
+    config["CONNECT_EXPIRES_AFTER"] = timedelta(seconds=2)
+    hooks = receiver()
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url, ["request.sent", "request.expired"])
+    bookkeeper.send_request(bookkeeper.add_account("Expiring Ltd"))
+    hooks.wait_for(2)
+    sent, expired = (Webhook(secret).verify(*r) for r in hooks.received)
+    assert (sent["type"], expired["type"]) == ("request.sent", "request.expired")
+    assert expired["data"]["status"] == "expired" and expired["data"]["expires_at"]
+
+
+def test_connected_then_failed_when_the_confirmation_cannot_be_sent(
+    app, client, seller, receiver, mailbox
+):
+    hooks = receiver()
+    bookkeeper = Bookkeeper(client).sign_up()
+    secret = add_endpoint(bookkeeper, hooks.url, ["request.connected", "request.failed"])
+    sent = bookkeeper.send_request(bookkeeper.add_account("Saga Hooks Ltd"))
+    link = link_in(mailbox.wait_for(sent["client_email"], "asks you to connect")[0])
+    redirect = seller.consent(seller.go_to_amazon(link), "seller-us@example.com")
+    mailbox.reject[bookkeeper.email] = 1  # the bookkeeper's confirmation is refused for good
+    seller.return_from_amazon(redirect)
+    hooks.wait_for(2)
+    connected, failed = (Webhook(secret).verify(*r) for r in hooks.received)
+    assert (connected["type"], failed["type"]) == ("request.connected", "request.failed")
+    assert failed["data"]["status"] == "failed" and failed["data"]["connection_id"] is None
+
+
 def test_a_revoked_connection_is_an_event_of_its_own_stream(
     app, client, seller, config, receiver, mailbox, amazon_faults
 ):
