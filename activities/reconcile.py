@@ -128,15 +128,19 @@ class ReconcileActivities(Activities):
                 add_event(connection.request_id, "restarted", OPERATIONS, _RESTARTED)
                 session.commit()
 
+    async def _running(self, workflow_type: str, task_queue: str) -> set[str]:
+        """The ids of the task queue's running workflows of that type."""
+        query = (
+            f'WorkflowType = "{workflow_type}" AND ExecutionStatus = "Running"'
+            f' AND TaskQueue = "{task_queue}"'
+        )
+        return {execution.id async for execution in self.client.list_workflows(query)}
+
     async def _restart_lives(self, task_queue: str) -> int:
         """A stored connection always has its life (checks, renewal): one ops ended in Temporal
         starts again, from what its row says (the owner is not asked to renew twice)."""
         lives = await asyncio.to_thread(self._live_connections)
-        query = (
-            f'WorkflowType = "{CONNECTION_WORKFLOW}" AND ExecutionStatus = "Running"'
-            f' AND TaskQueue = "{task_queue}"'
-        )
-        running = {execution.id async for execution in self.client.list_workflows(query)}
+        running = await self._running(CONNECTION_WORKFLOW, task_queue)
         restarted = 0
         for life in lives:
             if connection_workflow_id(life.connection_id) in running:
@@ -170,11 +174,7 @@ class ReconcileActivities(Activities):
         streams = await asyncio.to_thread(self._waiting_webhooks)
         if not streams:
             return 0
-        query = (
-            f'WorkflowType = "{DELIVERY_WORKFLOW}" AND ExecutionStatus = "Running"'
-            f' AND TaskQueue = "{task_queue}"'
-        )
-        running = {execution.id async for execution in self.client.list_workflows(query)}
+        running = await self._running(DELIVERY_WORKFLOW, task_queue)
         started = 0
         for stream in streams:
             if stream_workflow_id(stream.endpoint_id, stream.stream) in running:
