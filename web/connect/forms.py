@@ -96,13 +96,9 @@ class ConnectRequestForm(MarketplaceForm):
             return
         if field.data not in marketplaces.BY_COUNTRY:
             raise ValidationError("Choose one of Amazon's marketplaces from the list.")
-        region = marketplaces.get(field.data).region
-        for other in (self.marketplace.data, *also):
-            if other in marketplaces.BY_COUNTRY and marketplaces.get(other).region == region:
-                raise ValidationError(
-                    f"{marketplaces.get(other).label} is in {region.name} already: one Amazon"
-                    " authorization covers a whole region. Choose another region, or none."
-                )
+        problem = marketplaces.same_region_problem(field.data, self.marketplace.data, *also)
+        if problem:
+            raise ValidationError(problem)
 
     @property
     def also(self) -> str:
