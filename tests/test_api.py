@@ -189,7 +189,7 @@ def test_invalid_input_and_other_peoples_ids_answer_problems(app, client, live_s
         api.base + "/accounts/", data="name=x", headers={"Content-Type": "text/plain"}, timeout=10
     )
     assert not_json.headers["Content-Type"] == "application/problem+json"
-    assert_problem(api.get("/accounts/", cursor="bm9wZQ"), 400, "invalid-cursor")
+    assert_problem(api.get("/accounts/", cursor="bm9wZQ"), 422, "invalid-input")
     assert_problem(api.get("/nothing-here"), 404, "not-found")
     assert_problem(api.http.delete(api.base + "/accounts/", timeout=10), 405, "method-not-allowed")
 

@@ -9,7 +9,7 @@ from services import accounts, limits
 from web.api import auth
 from web.api.idempotency import idempotent
 from web.api.pagination import PageArgs, page, page_schema
-from web.api.schemas import AccountCreateSchema, AccountSchema
+from web.api.schemas import MAX_ID, AccountCreateSchema, AccountSchema
 
 blp = Blueprint(
     "api_accounts", __name__, url_prefix="/api/v1/accounts", description="Client accounts."
@@ -52,7 +52,7 @@ def create_account(data: dict):
     return account_view(auth.membership(account.id)), 201, {"Location": location}
 
 
-@blp.get("/<int:account_id>")
+@blp.get(f"/<int(max={MAX_ID}):account_id>")
 @blp.response(200, AccountSchema)
 def get_account(account_id: int):
     """One of your accounts, with its connections."""

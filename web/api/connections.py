@@ -7,7 +7,7 @@ from core.extensions import db
 from web.api import auth
 from web.api.pagination import PageArgs, page, page_schema
 from web.api.problems import Problem
-from web.api.schemas import ConnectionFilterSchema, ConnectionSchema
+from web.api.schemas import MAX_ID, ConnectionFilterSchema, ConnectionSchema
 
 blp = Blueprint(
     "api_connections",
@@ -40,7 +40,7 @@ def list_connections(args: dict):
     return page(query, AmazonConnection.id, args)
 
 
-@blp.get("/<int:connection_id>")
+@blp.get(f"/<int(max={MAX_ID}):connection_id>")
 @blp.response(200, ConnectionSchema)
 def get_connection(connection_id: int):
     """One connection: its status and the marketplaces its authorization covers."""

@@ -6,6 +6,7 @@ a retry runs afresh."""
 import functools
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from flask import current_app, make_response, request
@@ -20,11 +21,12 @@ from web.api import auth
 from web.api.problems import Problem, from_exception
 
 HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"^[!-~]{1,255}$")  # visible ASCII: a UUID, or any key of the caller's
 PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
     "description": "Any unique string (a UUID): a retry with the same key and body answers the"
     " first answer again and changes nothing; the same key with another body is a 409.",
 }
@@ -83,8 +85,9 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
-            raise Problem(400, f"{HEADER} must be 1 to 255 printable characters.", "bad-request")
+        if not KEY_PATTERN.match(key):
+            message = f"{HEADER} must be 1 to 255 visible ASCII characters (a UUID will do)."
+            raise Problem(400, message, "bad-request")
         fingerprint = _fingerprint()
         kept = _kept(key)
         if kept is not None:

@@ -124,7 +124,6 @@ KINDS = {
     "forbidden": "You belong to the account, but only its admins can do that.",
     "not-found": "No such thing among your accounts (an id of another firm's is not found either).",
     "invalid-input": "The body or the query did not match the schema: `errors` says, by field.",
-    "invalid-cursor": "`cursor` is not a `next_cursor` this API gave.",
     "bad-request": "The request could not be read (not JSON, or a bad Idempotency-Key).",
     "already-open": "A request for this marketplace (or an invitation of this address) is open.",
     "already-covered": "Another connection of the account covers the marketplace already.",

@@ -22,14 +22,19 @@ class Time(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-def _one_line(value: str) -> None:
-    if any(ord(ch) < 32 for ch in value):
-        raise ma.ValidationError("Use a single line without line breaks or control characters.")
+# The same rules as the forms', written as patterns so the document states them: one line
+# with no control characters (these reach email headers), or text whose only control characters
+# are line breaks and tabs; something besides spaces either way.
+ONE_LINE = r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 
 
-def _no_control_characters(value: str) -> None:
-    if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in value):
-        raise ma.ValidationError("Remove the invisible control characters from this text.")
+def _pattern(pattern: str, message: str) -> validate.Regexp:
+    return validate.Regexp(pattern, error=message)
+
+
+_one_line = _pattern(ONE_LINE, "Use a single line of text, without line breaks.")
+_no_control_characters = _pattern(TEXT, "Remove the invisible control characters from this text.")
 
 
 class Strict(ma.Schema):
@@ -40,9 +45,10 @@ class Strict(ma.Schema):
 
 
 def _text(max_length: int, *, one_line: bool = True, required: bool = True, **kw) -> fields.String:
-    checks = [validate.Length(min=1 if required else 0, max=max_length)]
-    checks.append(_one_line if one_line else _no_control_characters)
-    return fields.String(required=required, validate=checks, **kw)
+    check = _one_line if one_line else _no_control_characters
+    kw.setdefault("metadata", {})["pattern"] = ONE_LINE if one_line else TEXT
+    length = validate.Length(min=1 if required else 0, max=max_length)
+    return fields.String(required=required, validate=[length, check], **kw)
 
 
 def _country(**kw) -> fields.String:
@@ -51,6 +57,30 @@ def _country(**kw) -> fields.String:
         metadata={"description": "The marketplace's country code.", "enum": COUNTRIES},
         **kw,
     )
+
+
+# Row ids fit a 32-bit integer column on every database; larger ones name nothing.
+MAX_ID = 2**31 - 1
+
+
+class WholeNumber(fields.Integer):
+    """A JSON integer: 7 or 7.0, as JSON Schema's `integer` has it, but never "7" or true."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def _id(strict: bool = True, **kw) -> fields.Integer:
+    """A row id: a JSON integer in a body, digits in a query (strict=False)."""
+    return WholeNumber(strict=strict, validate=validate.Range(1, MAX_ID), **kw)
+
+
+def _email() -> fields.Email:
+    return fields.Email(required=True, validate=validate.Length(max=254))
 
 
 # --- accounts
@@ -117,7 +147,7 @@ class ConnectionRequestDetailSchema(ConnectionRequestSchema):
 
 
 class ConnectionRequestCreateSchema(Strict):
-    account_id = fields.Integer(required=True, strict=True)
+    account_id = _id(required=True)
     marketplace = _country(required=True)
     also = fields.List(
         _country(),
@@ -126,17 +156,17 @@ class ConnectionRequestCreateSchema(Strict):
         metadata={"description": "Up to two more marketplaces, each of another region."},
     )
     client_name = _text(120, metadata={"description": "The seller account's owner."})
-    client_email = fields.Email(required=True, validate=[validate.Length(max=254), _one_line])
+    client_email = _email()
     note = _text(1000, one_line=False, required=False, load_default="")
 
 
 class RequestFilterSchema(ma.Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in RequestState]))
-    account_id = fields.Integer()
+    account_id = _id(strict=False)
 
 
 class ChangeEmailSchema(Strict):
-    client_email = fields.Email(required=True, validate=[validate.Length(max=254), _one_line])
+    client_email = _email()
 
 
 # --- connections
@@ -167,7 +197,7 @@ class ConnectionSchema(ma.Schema):
 
 class ConnectionFilterSchema(ma.Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in ConnectionState]))
-    account_id = fields.Integer()
+    account_id = _id(strict=False)
 
 
 # --- user invitations
@@ -185,8 +215,8 @@ class InvitationSchema(ma.Schema):
 
 
 class InvitationCreateSchema(Strict):
-    account_id = fields.Integer(required=True, strict=True)
-    email = fields.Email(required=True, validate=[validate.Length(max=254), _one_line])
+    account_id = _id(required=True)
+    email = _email()
     role = fields.String(
         load_default=Membership.MEMBER,
         validate=validate.OneOf(Membership.ROLES),
@@ -196,4 +226,4 @@ class InvitationCreateSchema(Strict):
 
 class InvitationFilterSchema(ma.Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in InvitationState]))
-    account_id = fields.Integer()
+    account_id = _id(strict=False)
