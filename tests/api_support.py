@@ -10,8 +10,9 @@ from tests.support import Bookkeeper
 
 def new_key(bookkeeper: Bookkeeper, name: str = "Practice manager") -> str:
     """Create a key on the API keys page and read it off the page, as a person would."""
-    page = bookkeeper.client.post("/settings/api-keys/", data={"name": name})
-    assert page.status_code == 201, page.text
+    made = bookkeeper.client.post("/settings/api-keys/", data={"name": name})
+    assert made.status_code == 303, made.text
+    page = bookkeeper.client.get("/settings/api-keys/")
     assert page.headers["Cache-Control"] == "no-store"
     return re.search(r'data-testid="new-key">(ak_[A-Za-z0-9_-]+)<', page.text).group(1)
 

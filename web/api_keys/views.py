@@ -1,6 +1,6 @@
 """The API keys page: create a key (shown once), see each one's last use, revoke."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -8,6 +8,8 @@ from wtforms.validators import DataRequired, Length
 
 from services import api_keys
 from web.forms import single_line, strip
+
+NEW_SECRET = "new_api_key"
 
 bp = Blueprint("api_keys", __name__, url_prefix="/settings/api-keys")
 
@@ -31,8 +33,8 @@ def _page(form: KeyForm, secret: str = "", status: int = 200):
 @bp.get("/")
 @login_required
 def index():
-    """Your API keys."""
-    return _page(KeyForm())
+    """Your API keys (and a new one's secret, once, right after it was made)."""
+    return _page(KeyForm(), secret=session.pop(NEW_SECRET, ""))
 
 
 @bp.post("/")
@@ -48,7 +50,10 @@ def create():
         form.name.errors.append(str(many))
         return _page(form, status=409)
     flash(f"Key '{key.name}' created. Copy it now: it is not shown again.", "success")
-    return _page(KeyForm(formdata=None), secret=secret, status=201)
+    # Shown by the page this redirects to, once: a reload there neither shows it again nor
+    # makes another key.
+    session[NEW_SECRET] = secret
+    return redirect(url_for(".index"), 303)
 
 
 @bp.post("/<int:key_id>/revoke")
