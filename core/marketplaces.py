@@ -1,5 +1,6 @@
 """Amazon's marketplaces and the hosts that serve them (amazon-sp-api.md, section 5)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Amazon's own sign-out, on each marketplace's Seller Central host, which returns the browser to
@@ -90,3 +91,16 @@ def get(country: str) -> Marketplace:
 def grouped() -> list[tuple[Region, list[Marketplace]]]:
     """Marketplaces grouped by region, for select boxes."""
     return [(r, [m for m in MARKETPLACES if m.region is r]) for r in REGIONS]
+
+
+def region_taken(country: str, others: Iterable[str]) -> str:
+    """Why `country` cannot be asked for together with `others` ("" if it can): one Amazon
+    authorization covers a whole region, so two marketplaces of one region are one."""
+    region = get(country).region
+    for other in others:
+        if other in BY_COUNTRY and get(other).region == region:
+            return (
+                f"{get(other).label} is in {region.name} already: one Amazon authorization"
+                " covers a whole region."
+            )
+    return ""
