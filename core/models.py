@@ -1,6 +1,7 @@
 """Imports every model so that metadata (and Alembic) sees the whole schema."""
 
 from core.accounts import AmazonConnection, ClientAccount, Membership
+from core.api_keys import ApiKey, IdempotentRequest
 from core.invitations import InvitationLink, UserInvitation
 from core.requests import (
     Authorization,
@@ -12,6 +13,8 @@ from core.requests import (
 from core.users import LoginToken, SignupAttempt, User
 
 __all__ = [
+    "ApiKey",
+    "IdempotentRequest",
     "SignupAttempt",
     "LoginToken",
     "InvitationLink",

@@ -281,8 +281,8 @@ def _marketplace_problems(countries: tuple[str, ...]) -> list[str]:
     for i, country in enumerate(countries):
         if country in countries[:i]:
             problems.append(f"{country} is named twice.")
-        elif message := marketplaces.region_taken(country, countries[:i]):
-            problems.append(f"{country}: {message} Ask for one marketplace per region.")
+        elif message := marketplaces.same_region_problem(country, *countries[:i]):
+            problems.append(f"{country}: {message}")
     if not problems and len(countries) > MOST_MARKETPLACES:
         problems.append(f"Up to {MOST_MARKETPLACES} marketplaces, one per region.")
     return problems

@@ -38,10 +38,7 @@ def unix_newlines(value: str | None) -> str | None:
 
 def known_marketplace(form, field) -> None:
     if field.data not in marketplaces.BY_COUNTRY:
-        raise ValidationError(CHOOSE_FROM_LIST)
-
-
-CHOOSE_FROM_LIST = "Choose one of Amazon's marketplaces from the list."
+        raise ValidationError("Choose one of Amazon's marketplaces from the list.")
 
 
 class MarketplaceForm(FlaskForm):
@@ -95,9 +92,10 @@ class ConnectRequestForm(MarketplaceForm):
         if not field.data:
             return
         if field.data not in marketplaces.BY_COUNTRY:
-            raise ValidationError(CHOOSE_FROM_LIST)
-        if message := marketplaces.region_taken(field.data, (self.marketplace.data, *also)):
-            raise ValidationError(f"{message} Choose another region, or none.")
+            raise ValidationError("Choose one of Amazon's marketplaces from the list.")
+        problem = marketplaces.same_region_problem(field.data, self.marketplace.data, *also)
+        if problem:
+            raise ValidationError(problem)
 
     @property
     def also(self) -> str:
