@@ -12,6 +12,9 @@ import pytest
 from core.accounts import ClientAccount, Membership
 from core.extensions import db
 from core.requests import ConnectionRequest
+from core.users import User
+from services import bulk_invites
+from services import requests as request_service
 from services.bulk_invites import EXAMPLE_CSV, BadCsv, Row, parse_csv
 from tests.support import Bookkeeper, invitation_link, invite, link_in, path_of, unique_email
 
@@ -353,3 +356,32 @@ def test_a_member_who_is_not_an_admin_cannot_send_for_the_account(app, mailbox):
     preview = upload(member, HEADER + f"Members Only Ltd,US,Sam,{unique_email('m')},\n")
     [(kind, why)] = verdicts(preview).values()
     assert kind == "invalid" and "not an admin" in why
+
+
+def test_send_called_as_the_api_will_takes_back_the_account_when_temporal_refuses(
+    app, client, mailbox, monkeypatch
+):
+    bookkeeper = Bookkeeper(client).sign_up()
+    with app.app_context():
+        user_id = db.session.scalar(db.select(User.id).filter_by(email=bookkeeper.email))
+    rows = [
+        Row.of(1, "Temporal Away Ltd", "US", "Sam", unique_email("away")),
+        Row.of(2, "Temporal Away Ltd", ["DE"], "Sam", unique_email("away")),
+        Row.of(3, "", "US", "Sam", "sam@example.com"),
+    ]
+
+    def unreachable(connection_request, started_at_amazon=False):
+        raise RuntimeError("Temporal is away")
+
+    monkeypatch.setattr(request_service, "_start_workflow", unreachable)
+    with app.test_request_context():
+        planned = bulk_invites.plan(user_id, rows)
+        results = bulk_invites.send(user_id, rows)
+    assert [v.kind for v in planned] == ["new_account", "new_account", "invalid"]
+    assert "The new account of line 1" in planned[1].why
+    assert [v.kind for v in results] == ["not_sent", "not_sent", "invalid"]
+    assert all("could not be started just now" in v.why for v in results[:2])
+    assert all("No account was added." in v.why for v in results[:2])
+    assert all(v.account_id is None and v.public_id is None for v in results)
+    assert accounts_of(app, bookkeeper.email) == {}
+    assert requests_of(app, bookkeeper.email) == []
