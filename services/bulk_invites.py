@@ -189,6 +189,8 @@ def parse_csv(text: str, max_rows: int | None = None, max_bytes: int | None = No
             f"Line {start} cannot be read ({err}): check its double quotes; a value with a"
             ' comma or a line break goes in double quotes, and a quote inside it is doubled ("").'
         ) from None
+    if not records:
+        raise BadCsv(f"The file is empty. Its first line names the columns: {COLUMN_LIST}.")
     (_, header), *records = records
     columns = _header(header)
     if not records:
@@ -242,7 +244,7 @@ def _row(line: int, cells: list[str], columns: list[str]) -> Row:
 
 def _problems(row: Row) -> list[str]:
     """What is wrong with the row's values, by the rules the forms apply (core.field_rules,
-    marketplaces.region_taken)."""
+    marketplaces.same_region_problem)."""
     problems = [row.problem] if row.problem else []
 
     def check(label: str, value: str, limit: int, single_line: bool = True) -> None:
@@ -397,10 +399,12 @@ def send(user_id: int, rows: Sequence[Row]) -> list[Verdict]:
     request that then does not start is taken back. Returns each row's verdict: SENT (with the
     request's public_id), NOT_SENT (why, and retry_at over a limit) or plan's verdict."""
     added: dict[str, int] = {}  # accounts this send added, by case-folded name
-    # A new account's request refused by a limit: the user's own allowance is spent (a new
-    # account's is whole), so the next rows that need one are not tried: adding an account only
-    # to take it back would spend LIMIT_ACCOUNTS for nothing.
-    spent: Verdict | None = None
+    # Refusals that stand for the rows after them, which are then not tried. Temporal away:
+    # every row. A new account's request, or the account itself, over a limit: the user's own
+    # allowance is spent (a new account's is whole), so the rows that need a new account, as
+    # adding one only to take it back would spend LIMIT_ACCOUNTS for nothing.
+    away: Exception | None = None
+    spent: OverLimit | None = None
     results = []
     for verdict in plan(user_id, rows):
         if not verdict.sendable:
@@ -408,66 +412,78 @@ def send(user_id: int, rows: Sequence[Row]) -> list[Verdict]:
             continue
         name = verdict.row.business_name.casefold()
         account_id = verdict.account_id or added.get(name)
-        if account_id is None and spent is not None:
-            results.append(
-                replace(verdict, kind=Kind.NOT_SENT, why=spent.why, retry_at=spent.retry_at)
-            )
+        standing = away or (spent if account_id is None else None)
+        if standing is not None:
+            results.append(_not_sent(verdict, standing, account_id))
             continue
-        result = _send_row(user_id, verdict, account_id)
+        result, refused = _send_row(user_id, verdict, account_id)
         if result.sent and result.account_created:
             added[name] = result.account_id
-        elif account_id is None and result.retry_at is not None:
-            spent = result
+        elif isinstance(refused, requests.Unavailable):
+            away = refused
+        elif isinstance(refused, OverLimit) and account_id is None:
+            spent = refused
         results.append(result)
     return results
 
 
-def _not_sent(verdict: Verdict, refused: Exception | str, added_none: bool = False) -> Verdict:
-    message = getattr(refused, "message", None) or str(refused)
-    why = f"Not sent: {message}" + (" No account was added." if added_none else "")
+def _why_not(refused: Exception) -> str:
+    if isinstance(refused, requests.AlreadyOpen):
+        return "A request for one of these marketplaces is open already."
+    if isinstance(refused, requests.Unavailable):
+        return "The request could not be started just now. Please try again in a minute."
+    return refused.message  # OverLimit, AlreadyCovered
+
+
+def _not_sent(verdict: Verdict, refused: Exception, account_id: int | None) -> Verdict:
+    """NOT_SENT, and why; `account_id` None for a row that needed an account: none was added."""
+    why = f"Not sent: {_why_not(refused)}" + (
+        " No account was added." if account_id is None else ""
+    )
     retry_at = refused.retry_at if isinstance(refused, OverLimit) else None
-    return replace(verdict, kind=Kind.NOT_SENT, why=why, retry_at=retry_at)
+    return replace(verdict, kind=Kind.NOT_SENT, why=why, retry_at=retry_at, account_id=account_id)
 
 
-def _send_row(user_id: int, verdict: Verdict, account_id: int | None) -> Verdict:
-    """One row, whole or not at all."""
+def _send_row(
+    user_id: int, verdict: Verdict, account_id: int | None
+) -> tuple[Verdict, Exception | None]:
+    """One row, whole or not at all: its verdict and, when not sent, the refusal."""
     row = verdict.row
     created = account_id is None
     if created:
         try:
             account_id = accounts.add_account(user_id, row.business_name).id
         except OverLimit as over:
-            return _not_sent(verdict, over, added_none=True)
+            return _not_sent(verdict, over, None), over
     fields = {
         "marketplace": row.marketplaces[0],
         "client_name": row.owner_name,
         "client_email": row.owner_email,
         "note": row.note,
     }
-    refused: Exception | str
     try:
         started = requests.start(
             account_id, user_id, ConnectionRequest.INVITE, fields, row.marketplaces[1:]
         )
-    except (OverLimit, requests.AlreadyCovered) as error:
-        refused = error
-    except requests.AlreadyOpen:
-        refused = "a request for one of these marketplaces is open already."
-    except requests.Unavailable:
-        refused = "the request could not be started just now. Please try again in a minute."
-    else:
-        why = f"Request sent to {_asked(row)}" + (
-            f", in the new account {row.business_name}." if created else "."
-        )
-        return replace(
-            verdict,
-            kind=Kind.SENT,
-            why=why,
-            account_id=account_id,
-            public_id=started.public_id,
-            account_created=created,
-        )
-    if created:
-        accounts.discard_new_account(account_id)
-        return _not_sent(replace(verdict, account_id=None), refused, added_none=True)
-    return _not_sent(verdict, refused)
+    except (
+        OverLimit,
+        requests.AlreadyCovered,
+        requests.AlreadyOpen,
+        requests.Unavailable,
+    ) as refused:
+        if created:
+            accounts.discard_new_account(account_id)
+            return _not_sent(verdict, refused, None), refused
+        return _not_sent(verdict, refused, account_id), refused
+    why = f"Request sent to {_asked(row)}" + (
+        f", in the new account {row.business_name}." if created else "."
+    )
+    sent = replace(
+        verdict,
+        kind=Kind.SENT,
+        why=why,
+        account_id=account_id,
+        public_id=started.public_id,
+        account_created=created,
+    )
+    return sent, None

@@ -81,6 +81,7 @@ def test_row_of_values_as_the_api_gives_them():
     [
         ("", "The file is empty"),
         ("  \n\n", "The file is empty"),
+        (",,\n ,\n", "The file is empty"),
         ("Acme,US,Sam,sam@example.com\n", "The first line must name the columns"),
         (
             "business name,marketplaces,owner name,owner email,phone\nA,US,S,s@example.com,1\n",
