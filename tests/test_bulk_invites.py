@@ -386,3 +386,13 @@ def test_send_called_as_the_api_will_takes_back_the_account_when_temporal_refuse
     assert all(v.account_id is None and v.public_id is None for v in results)
     assert accounts_of(app, bookkeeper.email) == {}
     assert requests_of(app, bookkeeper.email) == []
+
+
+def test_the_page_has_its_own_rate_limit(client, config):
+    bookkeeper = Bookkeeper(client).sign_up()
+    config["LIMIT_BULK"] = "2 per 10 minutes"
+    assert upload(bookkeeper, "", paste=True).status_code == 200
+    assert client.post("/requests/bulk/send", data={"csv": ""}).status_code == 303
+    over = upload(bookkeeper, "", paste=True)
+    assert over.status_code == 429 and "Too many tries" in over.text
+    assert client.get("/requests/bulk").status_code == 200  # only its POSTs count

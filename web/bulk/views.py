@@ -31,6 +31,10 @@ def _limit() -> str:
     return current_app.config["LIMIT_BULK"]
 
 
+# Checks and sends count together, per visitor (as the log-in and sign-up pages count).
+bulk_limit = limiter.shared_limit(_limit, scope="bulk", methods=["POST"])
+
+
 def _carried(text: str) -> str:
     """The CSV as the confirm form carries it: line breaks and all, in one attribute."""
     return base64.urlsafe_b64encode(text.encode()).decode()
@@ -65,7 +69,7 @@ def _upload_page(form: UploadForm, error: str = ""):
 
 @bp.route("/requests/bulk", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit, methods=["POST"])
+@bulk_limit
 def upload():
     """Upload or paste a CSV; every row's verdict is shown before anything is sent."""
     form = UploadForm()
@@ -89,7 +93,7 @@ def upload():
 
 @bp.post("/requests/bulk/send")
 @login_required
-@limiter.limit(_limit)
+@bulk_limit
 def send():
     """'Send N requests': the file is read and planned again, and its sendable rows sent."""
     form = SendForm()
