@@ -231,7 +231,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "IDEMPOTENCY_KEEP": parse_duration(env.get("IDEMPOTENCY_KEEP", "24h")),
         # Bulk invites (/requests/bulk, services/bulk_invites.py): rows and bytes one file may
         # have (under MAX_CONTENT_LENGTH, which the upload's form must fit in), and the page's
-        # previews and sends per client address (each row's request counts as the form's does).
+        # checks and sends per user (each row's request counts as the form's does).
         "BULK_INVITE_MAX_ROWS": int(env.get("BULK_INVITE_MAX_ROWS", "200")),
         "BULK_INVITE_MAX_BYTES": int(env.get("BULK_INVITE_MAX_BYTES", str(40 * 1024))),
         "LIMIT_BULK": env.get("LIMIT_BULK", "30 per hour"),

@@ -112,12 +112,6 @@ def test_parse_caps_the_rows_and_the_size():
 # ---- the page, on the real stack --------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def bulk_limit(config):
-    """The page's own limit counts by address, which every test here shares."""
-    config["LIMIT_BULK"] = "10000 per second"
-
-
 def upload(bookkeeper: Bookkeeper, text: str | bytes, paste: bool = False):
     if paste:
         data = {"pasted": text}

@@ -31,8 +31,13 @@ def _limit() -> str:
     return current_app.config["LIMIT_BULK"]
 
 
-# Checks and sends count together, per visitor (as the log-in and sign-up pages count).
-bulk_limit = limiter.shared_limit(_limit, scope="bulk", methods=["POST"])
+def _per_user() -> str:
+    # Not per address: a firm's bookkeepers often share one office address.
+    return f"user:{current_user.get_id()}"
+
+
+# Checks and sends count together, per user.
+bulk_limit = limiter.shared_limit(_limit, scope="bulk", key_func=_per_user, methods=["POST"])
 
 
 def _carried(text: str) -> str:
