@@ -79,7 +79,8 @@ def upload():
     """Upload or paste a CSV; every row's verdict is shown before anything is sent."""
     form = UploadForm()
     if not form.validate_on_submit():
-        return _upload_page(form)
+        expired = "This page expired: choose the file again." if form.is_submitted() else ""
+        return _upload_page(form, expired)
     try:
         text = _text_of(form)
         rows = bulk_invites.parse_csv(text)
