@@ -229,6 +229,12 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "LIMIT_API_AUTH": env.get("LIMIT_API_AUTH", "20 per minute;200 per day"),
         # How long an Idempotency-Key's first answer is kept to answer its retries.
         "IDEMPOTENCY_KEEP": parse_duration(env.get("IDEMPOTENCY_KEEP", "24h")),
+        # Bulk invites (/requests/bulk, services/bulk_invites.py): rows and bytes one file may
+        # have (under MAX_CONTENT_LENGTH, which the upload's form must fit in), and the page's
+        # checks and sends per user (each row's request counts as the form's does).
+        "BULK_INVITE_MAX_ROWS": int(env.get("BULK_INVITE_MAX_ROWS", "200")),
+        "BULK_INVITE_MAX_BYTES": int(env.get("BULK_INVITE_MAX_BYTES", str(40 * 1024))),
+        "LIMIT_BULK": env.get("LIMIT_BULK", "30 per hour"),
         # At most this many emails to sellers per account in 24 hours: new requests, resends and
         # changes of address.
         "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),

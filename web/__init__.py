@@ -44,6 +44,7 @@ def register_blueprints(app: Flask) -> None:
     from web.accounts.views import bp as accounts
     from web.api_keys.views import bp as api_keys
     from web.auth.views import bp as auth
+    from web.bulk.views import bp as bulk
     from web.connect.views import bp as connect
     from web.consent.login_uri import bp as amazon_login
     from web.consent.views import bp as consent
@@ -57,6 +58,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(consent)
     app.register_blueprint(amazon_login)
     app.register_blueprint(requests)
+    app.register_blueprint(bulk)
     app.register_blueprint(members)
     app.register_blueprint(health)
     app.register_blueprint(api_keys)
