@@ -20,7 +20,7 @@ from core.extensions import db
 from core.request_rows import open_request_for
 from core.requests import ConnectionRequest
 from services import accounts, requests
-from services.limits import OverLimit
+from services.limits import OverLimit, spend
 from vocabulary.statuses import LIVE_CONNECTION
 
 # The columns, as the header names them (any case and spacing; "_" and "-" read as spaces).
@@ -134,6 +134,14 @@ class Verdict:
     @property
     def sent(self) -> bool:
         return self.kind == Kind.SENT
+
+
+def spend_check(user_id: int) -> None:
+    """One check or send of a list (the page's or the API's), against LIMIT_BULK per user (not
+    per address: a firm's bookkeepers often share one office address). Raises OverLimit."""
+    limit = current_app.config["LIMIT_BULK"]
+    message = f"You have checked or sent as many lists of requests as you can for now ({limit})."
+    spend(limit, "LIMIT_BULK", f"user:{user_id}", message)
 
 
 # ---- parse ------------------------------------------------------------------------------------

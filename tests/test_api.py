@@ -276,3 +276,40 @@ def test_keys_count_against_the_users_limits(app, client, mailbox, live_server, 
     config["LIMIT_API"] = "3 per minute"
     answers = [api.get("/accounts/").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_bulk_invites_say_each_rows_verdict_then_send_the_sendable_ones(
+    app, client, mailbox, live_server
+):
+    bookkeeper = Bookkeeper(client).sign_up()
+    api = Api(live_server, new_key(bookkeeper))
+    existing = api.post("/accounts/", {"name": "Known Goods"}).json()
+    first, second = unique_email("bulk-a"), unique_email("bulk-b")
+    rows = [
+        {"business_name": "Known Goods", "marketplaces": ["US"], "owner_name": "Ann"},
+        {"business_name": "Brand New Ltd", "marketplaces": ["DE", "JP"], "owner_name": "Ben"},
+        {"business_name": "Broken", "marketplaces": ["ZZ"], "owner_name": "Cy"},
+    ]
+    rows[0]["owner_email"], rows[1]["owner_email"] = first, second
+    rows[2]["owner_email"] = "not-an-address"
+    looked = api.post("/bulk-invites/", {"rows": rows, "dry_run": True})
+    assert looked.status_code == 200, looked.text
+    verdicts = [(r["line"], r["verdict"]) for r in looked.json()["results"]]
+    assert verdicts == [(1, "request"), (2, "new_account"), (3, "invalid")]
+    assert "ZZ" in looked.json()["results"][2]["why"]
+    assert mailbox.to(first) == [] and looked.json()["sent"] == 0  # a dry run sends nothing
+
+    sent = api.post("/bulk-invites/", {"rows": rows}).json()
+    assert sent["sent"] == 2
+    done = {r["line"]: r for r in sent["results"]}
+    assert done[1]["verdict"] == "sent" and done[1]["account_id"] == existing["id"]
+    assert done[2]["verdict"] == "sent" and done[2]["account_created"] is True
+    assert done[3]["verdict"] == "invalid" and done[3]["request_id"] is None
+    mailbox.wait_for(first, "asks you to connect")
+    assert len(mailbox.wait_for(second, "in 2 regions")) == 1
+    request = api.get(f"/connection-requests/{done[2]['request_id']}").json()
+    assert request["marketplace"] == "DE" and request["group_id"] == done[2]["request_id"]
+
+    again = api.post("/bulk-invites/", {"rows": rows[:1], "dry_run": True}).json()
+    assert again["results"][0]["verdict"] == "already_open"
+    assert_problem(api.post("/bulk-invites/", {"rows": []}), 422, "invalid-input")

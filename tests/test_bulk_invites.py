@@ -388,5 +388,5 @@ def test_the_page_has_its_own_rate_limit(client, config):
     assert upload(bookkeeper, "", paste=True).status_code == 200
     assert client.post("/requests/bulk/send", data={"csv": ""}).status_code == 303
     over = upload(bookkeeper, "", paste=True)
-    assert over.status_code == 429 and "Too many tries" in over.text
+    assert over.status_code == 429 and "as many lists of requests" in over.text
     assert client.get("/requests/bulk").status_code == 200  # only its POSTs count

@@ -44,7 +44,7 @@ class ProblemApi(Api):
 
 def init_app(app: Flask) -> None:
     """One Api per app (its document is the app's): at app.extensions["api_v1"]."""
-    from web.api import accounts, connections, docs, invitations, requests
+    from web.api import accounts, bulk, connections, docs, invitations, requests
 
     app.config.update(
         API_TITLE="Amazon connections API",
@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key."}
     )
-    for module in (accounts, requests, connections, invitations):
+    for module in (accounts, requests, bulk, connections, invitations):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # keys, not cookies: nothing for a forged form to ride on
     app.register_blueprint(docs.bp)

@@ -2,13 +2,15 @@
 
 import base64
 import binascii
+import functools
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.extensions import limiter
 from services import bulk_invites
 from services.bulk_invites import BadCsv, Kind
+from services.limits import OverLimit
+from web import limits
 from web.bulk.forms import SendForm, UploadForm
 
 bp = Blueprint("bulk", __name__)
@@ -27,17 +29,19 @@ NOT_UTF8 = (
 )
 
 
-def _limit() -> str:
-    return current_app.config["LIMIT_BULK"]
+def counts_as_check(view):
+    """A POST of the page checks or sends a list: LIMIT_BULK per user, as the API's."""
 
+    @functools.wraps(view)
+    def limited(*args, **kwargs):
+        if request.method == "POST":
+            try:
+                bulk_invites.spend_check(current_user.id)
+            except OverLimit as over:
+                return limits.too_many(over)
+        return view(*args, **kwargs)
 
-def _per_user() -> str:
-    # Not per address: a firm's bookkeepers often share one office address.
-    return f"user:{current_user.get_id()}"
-
-
-# Checks and sends count together, per user.
-bulk_limit = limiter.shared_limit(_limit, scope="bulk", key_func=_per_user, methods=["POST"])
+    return limited
 
 
 def _carried(text: str) -> str:
@@ -74,7 +78,7 @@ def _upload_page(form: UploadForm, error: str = ""):
 
 @bp.route("/requests/bulk", methods=["GET", "POST"])
 @login_required
-@bulk_limit
+@counts_as_check
 def upload():
     """Upload or paste a CSV; every row's verdict is shown before anything is sent."""
     form = UploadForm()
@@ -99,7 +103,7 @@ def upload():
 
 @bp.post("/requests/bulk/send")
 @login_required
-@bulk_limit
+@counts_as_check
 def send():
     """'Send N requests': the file is read and planned again, and its sendable rows sent."""
     form = SendForm()
