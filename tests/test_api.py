@@ -313,3 +313,26 @@ def test_bulk_invites_say_each_rows_verdict_then_send_the_sendable_ones(
     again = api.post("/bulk-invites/", {"rows": rows[:1], "dry_run": True}).json()
     assert again["results"][0]["verdict"] == "already_open"
     assert_problem(api.post("/bulk-invites/", {"rows": []}), 422, "invalid-input")
+
+
+def test_the_same_idempotency_key_at_the_same_moment_does_it_once(app, client, live_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    bookkeeper = Bookkeeper(client).sign_up()
+    api = Api(live_server, new_key(bookkeeper))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(
+            pool.map(lambda _: api.post("/accounts/", {"name": "Once Ltd"}, key="once"), range(6))
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {201, 409} and codes.count(201) >= 1, codes
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_problem(answer, 409, "idempotency-key-in-use")
+    made = [a.json()["id"] for a in answers if a.status_code == 201]
+    assert len(set(made)) == 1  # every 201 is the one account
+    assert [a["name"] for a in api.get("/accounts/").json()["data"]] == ["Once Ltd"]
+    # Another user's same key is theirs alone: it neither replays nor conflicts.
+    other = Api(live_server, new_key(Bookkeeper(app.test_client()).sign_up()))
+    theirs = other.post("/accounts/", {"name": "Not Once"}, key="once")
+    assert theirs.status_code == 201 and theirs.json()["name"] == "Not Once"
