@@ -7,7 +7,8 @@ from core.extensions import db
 
 # A position in the list: rows older than it follow (any such cursor is a valid position).
 CURSOR_PREFIX = "after_"
-CURSOR_PATTERN = r"^after_[0-9]{1,18}$"
+CURSOR_PATTERN = r"^after_[0-9]{1,10}$"
+MAX_ID = 2**31 - 1  # the largest id a 32-bit integer column holds
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -54,7 +55,9 @@ def page(query, id_column, args: dict) -> dict:
     """One page of `query`'s rows, newest (highest id) first."""
     limit = args["limit"]
     if args.get("cursor"):
-        query = query.where(id_column < int(args["cursor"].removeprefix(CURSOR_PREFIX)))
+        after = int(args["cursor"].removeprefix(CURSOR_PREFIX))
+        # Ids are 32-bit on every database: past the largest, every row comes after it.
+        query = query.where(id_column < after if after <= MAX_ID else id_column <= MAX_ID)
     rows = db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]

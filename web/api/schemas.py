@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 from core import marketplaces
 from core.accounts import Membership
 from vocabulary.statuses import ConnectionState, InvitationState, RequestState
+from web.api.pagination import MAX_ID
 
 COUNTRIES = sorted(marketplaces.BY_COUNTRY)
 
@@ -60,7 +61,6 @@ def _country(**kw) -> fields.String:
 
 
 # Row ids fit a 32-bit integer column on every database; larger ones name nothing.
-MAX_ID = 2**31 - 1
 
 
 class WholeNumber(fields.Integer):
