@@ -84,7 +84,9 @@ def register_errorhandlers(app: Flask) -> None:
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
         if problems.is_api_request():
             message = "The database is busy for a moment; nothing was changed. Try again."
-            return problems.problem(503, message, "temporarily-unavailable", None, _RETRY)
+            return problems.Problem(
+                503, message, "temporarily-unavailable", headers=_RETRY
+            ).answer()
         return render_template("error.html", code=503, error=error), 503
 
     # Over a rate limit: a page that says when to try again (the seller's pages have their own).

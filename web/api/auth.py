@@ -73,3 +73,17 @@ def membership(account_id: int, admin: bool = False) -> Membership:
     if admin and not found.is_admin:
         raise Problem(403, "Only the account's admins can do that.", "forbidden")
     return found
+
+
+def own(model, args: dict):
+    """A query of `model`'s rows in the caller's accounts, narrowed by the list's `account_id`
+    (404 unless it is one of theirs) and `status` filters."""
+    query = db.select(model).join(
+        Membership, (Membership.account_id == model.account_id) & (Membership.user_id == user_id())
+    )
+    if "account_id" in args:
+        membership(args["account_id"])
+        query = query.where(model.account_id == args["account_id"])
+    if "status" in args:
+        query = query.where(model.status == args["status"])
+    return query

@@ -27,17 +27,7 @@ class ListArgs(PageArgs, ConnectionFilterSchema):
 @blp.response(200, page_schema(ConnectionSchema))
 def list_connections(args: dict):
     """Connections of your accounts, newest first; filter by status and account."""
-    query = db.select(AmazonConnection).join(
-        Membership,
-        (Membership.account_id == AmazonConnection.account_id)
-        & (Membership.user_id == auth.user_id()),
-    )
-    if "account_id" in args:
-        auth.membership(args["account_id"])
-        query = query.where(AmazonConnection.account_id == args["account_id"])
-    if "status" in args:
-        query = query.where(AmazonConnection.status == args["status"])
-    return page(query, AmazonConnection.id, args)
+    return page(auth.own(AmazonConnection, args), AmazonConnection.id, args)
 
 
 @blp.get(f"/<int(max={MAX_ID}):connection_id>")

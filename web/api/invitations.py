@@ -69,17 +69,7 @@ def create_invitation(data: dict):
 @blp.response(200, page_schema(InvitationSchema))
 def list_invitations(args: dict):
     """Invitations of your accounts, newest first; filter by status and account."""
-    query = db.select(UserInvitation).join(
-        Membership,
-        (Membership.account_id == UserInvitation.account_id)
-        & (Membership.user_id == auth.user_id()),
-    )
-    if "account_id" in args:
-        auth.membership(args["account_id"])
-        query = query.where(UserInvitation.account_id == args["account_id"])
-    if "status" in args:
-        query = query.where(UserInvitation.status == args["status"])
-    return page(query, UserInvitation.id, args)
+    return page(auth.own(UserInvitation, args), UserInvitation.id, args)
 
 
 @blp.get("/<public_id>")

@@ -12,7 +12,7 @@ TYPE_BASE = "/api/v1/docs#problem-"
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only: problem() writes the answer)."""
+    """RFC 9457 problem details (documentation only: Problem.answer writes the answer)."""
 
     type = ma.fields.String(
         required=True, metadata={"description": "What kind of problem: a link to its page."}
@@ -31,7 +31,7 @@ class ProblemSchema(ma.Schema):
 
 
 class Problem(HTTPException):
-    """Raised by the API's views: answered as problem details with this status and words."""
+    """A problem of the API: raised by its views, answered by `answer()`."""
 
     def __init__(
         self,
@@ -51,6 +51,22 @@ class Problem(HTTPException):
         self.extra_headers = headers or {}
         self.extra = extra or {}
 
+    def answer(self) -> Response:
+        """The problem-details answer."""
+        body = {
+            "type": TYPE_BASE + self.kind,
+            "title": self.kind.replace("-", " ").capitalize(),
+            "status": self.code,
+            "detail": self.detail,
+            "instance": request.path,
+            **self.extra,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        said = Response(json.dumps(body), status=self.code, mimetype=MEDIA_TYPE)
+        said.headers.update(self.extra_headers)
+        return said
+
 
 def _slug(status: int) -> str:
     return http.HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
@@ -60,52 +76,25 @@ def is_api_request() -> bool:
     return request.path == "/api/v1" or request.path.startswith("/api/v1/")
 
 
-def problem(
-    status: int,
-    detail: str,
-    kind: str = "",
-    errors: dict | None = None,
-    headers: dict | None = None,
-    extra: dict | None = None,
-) -> Response:
-    """The problem-details answer."""
-    kind = kind or _slug(status)
-    body = {
-        "type": TYPE_BASE + kind,
-        "title": kind.replace("-", " ").capitalize(),
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        **(extra or {}),
-    }
-    if errors:
-        body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=MEDIA_TYPE)
-    response.headers.update(headers or {})
-    return response
-
-
 def from_exception(error: Exception) -> Response:
     """Any error raised while answering an API request, as problem details."""
     if isinstance(error, Problem):
-        return problem(
-            error.code, error.detail, error.kind, error.errors, error.extra_headers, error.extra
-        )
+        return error.answer()
     if not isinstance(error, HTTPException):
-        return problem(500, "Something went wrong on our side; nothing was changed.")
+        return Problem(500, "Something went wrong on our side; nothing was changed.").answer()
     data = getattr(error, "data", None) or {}
     if "messages" in data:  # webargs: the body or the query did not match the schema
-        return problem(
+        return Problem(
             422,
             "Some fields are invalid: see errors.",
             "invalid-input",
             errors=_flatten(data["messages"]),
             headers=data.get("headers"),
-        )
+        ).answer()
     headers = dict(error.get_headers())
     headers.pop("Content-Type", None)
     detail = error.description or http.HTTPStatus(error.code).phrase
-    return problem(error.code, detail, headers=headers)
+    return Problem(error.code, detail, headers=headers).answer()
 
 
 def _flatten(messages: dict) -> dict:

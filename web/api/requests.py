@@ -104,17 +104,7 @@ def create_request(data: dict):
 @blp.response(200, page_schema(ConnectionRequestSchema))
 def list_requests(args: dict):
     """Requests of your accounts, newest first; filter by status and account."""
-    query = db.select(ConnectionRequest).join(
-        Membership,
-        (Membership.account_id == ConnectionRequest.account_id)
-        & (Membership.user_id == auth.user_id()),
-    )
-    if "account_id" in args:
-        auth.membership(args["account_id"])
-        query = query.where(ConnectionRequest.account_id == args["account_id"])
-    if "status" in args:
-        query = query.where(ConnectionRequest.status == args["status"])
-    return page(query, ConnectionRequest.id, args)
+    return page(auth.own(ConnectionRequest, args), ConnectionRequest.id, args)
 
 
 @blp.get("/<public_id>")
