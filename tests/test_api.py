@@ -1,18 +1,21 @@
 """The JSON API over HTTP on the real stack: a practice tool with a key sends requests, follows
 them to Connected, and is held to the same rules, roles and limits as the bookkeeper's pages."""
 
+import logging
 import re
 
 import requests
 
 from core.api_keys import ApiKey
 from core.extensions import db
+from core.logs import redact
 from core.requests import ConnectionRequest
 from tests.api_support import Api, assert_problem, new_key
 from tests.support import Bookkeeper, link_in, path_of, text_of, unique_email
 
 
-def test_a_key_is_shown_once_kept_hashed_and_revoked_at_once(app, client, live_server):
+def test_a_key_is_shown_once_kept_hashed_and_revoked_at_once(app, client, live_server, caplog):
+    caplog.set_level(logging.DEBUG)
     bookkeeper = Bookkeeper(client).sign_up()
     key = new_key(bookkeeper, "Sync")
     page = client.get("/settings/api-keys/").text
@@ -34,6 +37,8 @@ def test_a_key_is_shown_once_kept_hashed_and_revoked_at_once(app, client, live_s
 
     stranger = Bookkeeper(app.test_client()).sign_up()
     assert stranger.client.post(f"/settings/api-keys/{stored.id}/revoke").status_code == 404
+    assert key not in caplog.text and key[10:30] not in caplog.text
+    assert redact(f"Authorization: Bearer {key}") == "Authorization: Bearer ak_[redacted]"
 
 
 def test_send_a_request_follow_it_to_connected_and_see_the_connection(
