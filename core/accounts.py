@@ -55,6 +55,11 @@ class Membership(db.Model):
     def is_admin(self) -> bool:
         return self.role == self.ADMIN
 
+    @classmethod
+    def of(cls, user_id: int, account_id: int) -> "Membership | None":
+        """The user's membership of the account, if they belong to it."""
+        return db.session.scalar(db.select(cls).filter_by(account_id=account_id, user_id=user_id))
+
 
 class AmazonConnection(db.Model):
     """A seller's stored grant for one marketplace of an account; the refresh token is encrypted."""

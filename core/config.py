@@ -240,6 +240,17 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # The seller's presses on one emailed link (each one signals its workflow and adds to its
         # history, whose size Temporal limits); per link, not per address.
         "LIMIT_SELLER_LINK": env.get("LIMIT_SELLER_LINK", "10 per minute;50 per day"),
+        # API calls per user (all their keys together), and calls with a bad key per address.
+        "LIMIT_API": env.get("LIMIT_API", "300 per minute"),
+        "LIMIT_API_AUTH": env.get("LIMIT_API_AUTH", "20 per minute;200 per day"),
+        # How long an Idempotency-Key's first answer is kept to answer its retries.
+        "IDEMPOTENCY_KEEP": parse_duration(env.get("IDEMPOTENCY_KEEP", "24h")),
+        # Bulk invites (/requests/bulk, services/bulk_invites.py): rows and bytes one file may
+        # have (under MAX_CONTENT_LENGTH, which the upload's form must fit in), and the page's
+        # checks and sends per user (each row's request counts as the form's does).
+        "BULK_INVITE_MAX_ROWS": int(env.get("BULK_INVITE_MAX_ROWS", "200")),
+        "BULK_INVITE_MAX_BYTES": int(env.get("BULK_INVITE_MAX_BYTES", str(40 * 1024))),
+        "LIMIT_BULK": env.get("LIMIT_BULK", "30 per hour"),
         # At most this many emails to sellers per account in 24 hours: new requests, resends and
         # changes of address.
         "CONNECT_DAILY_CAP": int(env.get("CONNECT_DAILY_CAP", "20")),

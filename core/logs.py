@@ -40,12 +40,15 @@ _SECRET_QUERY_ENCODED = re.compile(
     r"(%26|%3F|[?&=])(spapi_oauth_code|state|code|token)%3D(?:(?!%26)[^&\s\"])+", re.I
 )
 _SECRET_PATH = re.compile(r"/(connect|invitations|verify|reset)/[A-Za-z0-9_-]{16,}")
+# Our own secrets by their prefixes, wherever they appear: API keys and webhook signing secrets.
+_SECRET_VALUE = re.compile(r"\b(ak|whsec)_[A-Za-z0-9_+/=-]{16,}")
 
 
 def redact(text: str) -> str:
     """The text with every secret URL part replaced by [redacted]."""
     text = _SECRET_QUERY.sub(r"\1=[redacted]", text)
     text = _SECRET_QUERY_ENCODED.sub(r"\1\2%3D[redacted]", text)
+    text = _SECRET_VALUE.sub(r"\1_[redacted]", text)
     return _SECRET_PATH.sub(r"/\1/[redacted]", text)
 
 

@@ -90,3 +90,27 @@ def get(country: str) -> Marketplace:
 def grouped() -> list[tuple[Region, list[Marketplace]]]:
     """Marketplaces grouped by region, for select boxes."""
     return [(r, [m for m in MARKETPLACES if m.region is r]) for r in REGIONS]
+
+
+def same_region_problem(country: str, *others: str) -> str:
+    """Why `country` cannot be asked for beside `others` (one Amazon authorization covers a
+    whole region, so two marketplaces of one region are one), or '' when it can."""
+    if country not in BY_COUNTRY:
+        return ""
+    region = get(country).region
+    for other in others:
+        if other in BY_COUNTRY and get(other).region == region:
+            return (
+                f"{get(other).label} is in {region.name} already: one Amazon authorization covers"
+                " a whole region. Choose another region, or none."
+            )
+    return ""
+
+
+def other_regions_problem(marketplace: str, also: list[str]) -> str:
+    """Why marketplaces asked for together are refused (two of one region), or ''."""
+    for index, country in enumerate(also):
+        problem = same_region_problem(country, marketplace, *also[:index])
+        if problem:
+            return problem
+    return ""

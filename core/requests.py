@@ -131,6 +131,10 @@ class ConnectionRequest(AskedOf, db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_REQUEST_STATES
 
+    @property
+    def connection_id(self) -> int | None:
+        return self.connection.id if self.connection is not None else None
+
 
 def workflow_id_for(account_id: int, marketplace: str) -> str:
     return f"connection-request-{account_id}-{marketplace}"

@@ -45,6 +45,15 @@ def add_account(user_id: int, name: str) -> ClientAccount:
     return account
 
 
+def discard_new_account(account_id: int) -> None:
+    """Take back an account add_account made a moment ago whose first request did not start
+    (services.bulk_invites: a row is sent whole or not at all). Nothing else refers to it yet."""
+    db.session.rollback()
+    db.session.execute(db.delete(Membership).where(Membership.account_id == account_id))
+    db.session.execute(db.delete(ClientAccount).where(ClientAccount.id == account_id))
+    db.session.commit()
+
+
 def disconnect(connection_id: int, actor: str) -> None:
     """Forget a stored connection and its token at once; then its workflow ends and tells the
     owner how to remove the app at Amazon too (started for that if it is over, after a revoke or

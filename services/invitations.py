@@ -21,6 +21,10 @@ from workflows.user_invitation import UserInvitationWorkflow
 __all__ = ["AlreadyOpen", "Unavailable"]
 
 
+class AlreadyMember(Exception):
+    """The address belongs to a user of the account already: nothing to invite."""
+
+
 def _start_workflow(invitation: UserInvitation) -> None:
     """Start the invitation's workflow; AlreadyOpen if one runs for this address."""
     config = current_app.config
@@ -55,10 +59,12 @@ def _start_workflow(invitation: UserInvitation) -> None:
 
 
 def invite(account_id: int, user_id: int, email: str, role: str) -> UserInvitation:
-    """Write the invitation and start its workflow, or write nothing: limits.OverLimit past
-    LIMIT_INVITE, AlreadyOpen when this address is invited already, Unavailable when Temporal
-    cannot be reached."""
+    """Write the invitation and start its workflow, or write nothing: AlreadyMember when the
+    address is a user of the account, limits.OverLimit past LIMIT_INVITE, AlreadyOpen when this
+    address is invited already, Unavailable when Temporal cannot be reached."""
     account = db.session.get(ClientAccount, account_id)
+    if any(m.user.email.lower() == email.lower() for m in account.memberships):
+        raise AlreadyMember(email)
     limits.spend_sends(account, user_id, "LIMIT_INVITE")
     invitation = UserInvitation(
         account=account,

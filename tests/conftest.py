@@ -121,7 +121,10 @@ def app(tmp_path_factory, temporal_env, mailbox, amazon):
             "SPAPI_ENDPOINT": amazon,
             "CALLBACK_WAIT_SECONDS": 15,
             # Limits are tested on their own (tests/test_limits.py); here they stay out of the way.
-            **{f"LIMIT_{n}": "10000 per second" for n in ("LOGIN", "SIGNUP", "SEND", "INVITE")},
+            **{
+                f"LIMIT_{n}": "10000 per second"
+                for n in ("LOGIN", "SIGNUP", "SEND", "INVITE", "API", "API_AUTH")
+            },
             "LIMIT_ASK_NEW_LINK": "10000 per second",
             "LIMIT_ACCOUNTS": "10000 per second",
             "LIMIT_SELLER_LINK": "10000 per second",

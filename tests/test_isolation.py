@@ -14,8 +14,10 @@ from core.extensions import db
 from core.invitations import UserInvitation
 from core.requests import Authorization, ConnectionRequest, RequestEvent
 from tests.amazon_seller import consent
+from tests.api_support import new_key
 from tests.support import Bookkeeper, path_of, unique_email
 
+API_BODY = {"client_email": "intruder@example.com"}
 ID_ARGS = {"account_id", "public_id", "membership_id", "connection_id"}
 FORM = {
     "email": "x@example.com",
@@ -112,6 +114,8 @@ def test_outsiders_get_404_on_every_route_with_an_id(app, victim):
     _, _, ids = victim
     outsider = Bookkeeper(app.test_client(), name="Ivan Intruder").sign_up()
     own_account = outsider.add_account("Intruder Books")
+    # The API's routes, with a key of the intruder's own and a body they would accept.
+    api = {"headers": {"Authorization": f"Bearer {new_key(outsider)}"}, "json": API_BODY}
     before = snapshot(app)
     tried = []
     for rule, method in id_routes(app):
@@ -119,7 +123,8 @@ def test_outsiders_get_404_on_every_route_with_an_id(app, victim):
             if account_id == own_account and not rule.arguments & (ID_ARGS - {"account_id"}):
                 continue  # a route on the intruder's own account with no foreign id: theirs
             url = url_for_rule(rule, {**ids, "account_id": account_id})
-            response = outsider.client.open(url, method=method, data=FORM)
+            sent = api if url.startswith("/api/") else {"data": FORM}
+            response = outsider.client.open(url, method=method, **sent)
             assert response.status_code == 404, (method, url, response.status_code)
             tried.append((method, url))
     assert len(tried) >= 20

@@ -28,7 +28,7 @@ half); STATEFUL_STEPS the steps per run (default 8). To look past a disagreement
 STATEFUL_SKIP takes a comma-separated list of names: rules (`withdraw`, `ops_cancel`,
 `ops_terminate`, `expire`, `restart_worker`, `accept`) and the invariant's checks, named in
 brackets in its failure messages (`page_label`,
-`db_status`, `query`, `onboardingstatus`, `execution`, `email_domain`, `details`, `links`,
+`db_status`, `api`, `query`, `onboardingstatus`, `execution`, `email_domain`, `details`, `links`,
 `connections`, `timeline_emails`, `timeline_text`, `seller_emails`, `ops_event`,
 `bookkeeper_emails`, `users_page`, `members`, `invitation_emails`, `inviter_emails`).
 STATEFUL_SHRINK=0 skips shrinking, for a soak that only looks.
@@ -55,6 +55,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from core.accounts import AmazonConnection, Membership
+from core.api_keys import ApiKey
 from core.extensions import db
 from core.invitations import UserInvitation
 from core.requests import Authorization, ConnectionRequest, RequestEvent
@@ -386,6 +387,9 @@ class RequestMachine(OpsRules, Poller, RuleBasedStateMachine):
         row = self._row()
         self.workflow_id, self.public_id = row.workflow_id, row.public_id
         self.page_url = f"/accounts/{self.account_id}/requests/{self.public_id}"
+        key, secret = ApiKey.issue(row.requested_by_id, "stateful")
+        s.db(lambda: (db.session.add(key), db.session.commit()))
+        self.api_headers = {"Authorization": f"Bearer {secret}"}
         self._expect_seller_email("sent")
 
     @rule()
@@ -549,6 +553,12 @@ class RequestMachine(OpsRules, Poller, RuleBasedStateMachine):
                 .filter_by(account_id=self.account_id, marketplace="US")
             )
         )
+        api = never_500(
+            s.app.test_client().get(
+                f"/api/v1/connection-requests/{self.public_id}", headers=self.api_headers
+            ),
+            "the API",
+        ).get_json()
         seller_mail = [
             (str(m["To"]), str(m["Subject"]))
             for address in self.addresses
@@ -568,6 +578,7 @@ class RequestMachine(OpsRules, Poller, RuleBasedStateMachine):
         return {
             "page label": (badge.group(1) if badge else None, label),
             "db status": row.status,
+            "api": (api["status"], [e["kind"] for e in api["timeline"]]),
             **facts,
             "links (oldest first)": links,
             "amazon connections": connections,
@@ -580,6 +591,8 @@ class RequestMachine(OpsRules, Poller, RuleBasedStateMachine):
         s = self.status
         check = Checks()
         check("page_label", got["page label"] == (s, LABELS[s]), f"page label is not {LABELS[s]}")
+        kinds = [kind for kind, _, _ in got["timeline"]]
+        check("api", got["api"] == (s, kinds), f"the API's status and timeline are not {s}")
         check_workflow_status(check, got, s, self.execution)
         check("execution", got["execution"] == self.execution, f"execution, not {self.execution}")
         domain = self.seller_email.rsplit("@", 1)[1]

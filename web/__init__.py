@@ -10,7 +10,8 @@ from core import logs, marketplaces
 from core.app import configure
 from core.config import ROOT
 from core.extensions import db, limiter, temporal
-from web import limits
+from web import api, limits
+from web.api import problems
 from web.extensions import csrf, login_manager, migrate
 from web.filters import register_filters
 
@@ -36,11 +37,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     temporal.init_app(app)
     limiter.init_app(app)
+    api.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from web.accounts.views import bp as accounts
+    from web.api_keys.views import bp as api_keys
     from web.auth.views import bp as auth
+    from web.bulk.views import bp as bulk
     from web.connect.views import bp as connect
     from web.consent.login_uri import bp as amazon_login
     from web.consent.views import bp as consent
@@ -55,18 +59,24 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(consent)
     app.register_blueprint(amazon_login)
     app.register_blueprint(requests)
+    app.register_blueprint(bulk)
     app.register_blueprint(members)
     app.register_blueprint(health)
+    app.register_blueprint(api_keys)
     app.register_blueprint(webhooks)
 
 
 def register_errorhandlers(app: Flask) -> None:
+    # The API answers every error as problem details; the pages answer with a page.
     def render_error(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         code = getattr(error, "code", 500)
         return render_template("error.html", code=code, error=error), code
 
-    for code in (400, 403, 404, 405, 413, 429, 500):
+    for code in (400, 401, 403, 404, 405, 409, 413, 415, 422, 500):
         app.errorhandler(code)(render_error)
+    app.errorhandler(problems.Problem)(render_error)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
@@ -74,10 +84,22 @@ def register_errorhandlers(app: Flask) -> None:
         # user try again (the page they came from, or the back button, works once it is back).
         db.session.rollback()
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+        if problems.is_api_request():
+            message = "The database is busy for a moment; nothing was changed. Try again."
+            return problems.Problem(
+                503, message, "temporarily-unavailable", headers=_RETRY
+            ).answer()
         return render_template("error.html", code=503, error=error), 503
 
     # Over a rate limit: a page that says when to try again (the seller's pages have their own).
-    app.errorhandler(429)(limits.rate_limited)
+    @app.errorhandler(429)
+    def rate_limited(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
+        return limits.rate_limited(error)
+
+
+_RETRY = {"Retry-After": "5"}
 
 
 def register_headers(app: Flask) -> None:

@@ -3,12 +3,13 @@
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from core import field_rules
+
 
 def single_line(form, field) -> None:
     """Reject line breaks and control characters: these values end up in email headers."""
-    value = field.data or ""
-    if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
-        raise ValidationError("Use a single line without line breaks.")
+    if message := field_rules.not_single_line(field.data):
+        raise ValidationError(message)
 
 
 def strip(value: str | None) -> str | None:
@@ -17,8 +18,8 @@ def strip(value: str | None) -> str | None:
 
 def no_control_characters(form, field) -> None:
     """Line breaks and tabs are fine in a note; other control characters are not."""
-    if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in field.data or ""):
-        raise ValidationError("Remove the invisible control characters from this text.")
+    if message := field_rules.control_characters(field.data):
+        raise ValidationError(message)
 
 
 def email_field(label: str, description: str = "") -> EmailField:

@@ -1,7 +1,7 @@
 """webhook endpoints, events, deliveries and attempts
 
 Revision ID: a9e3c7d51b02
-Revises: f4c8d2e1a735
+Revises: a1b2c3d4e5f6
 Create Date: 2026-12-01 10:14:55.708465
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a9e3c7d51b02'
-down_revision = 'f4c8d2e1a735'
+down_revision = 'a1b2c3d4e5f6'
 branch_labels = None
 depends_on = None
 

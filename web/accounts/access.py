@@ -9,9 +9,7 @@ from core.extensions import db
 
 def membership_for(account_id: int) -> Membership:
     """The signed-in user's membership of the account; 404 for anyone outside it (no hint)."""
-    membership = db.session.scalar(
-        db.select(Membership).filter_by(account_id=account_id, user_id=current_user.id)
-    )
+    membership = Membership.of(current_user.id, account_id)
     if membership is None:
         abort(404)
     return membership

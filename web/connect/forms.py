@@ -5,7 +5,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from core import marketplaces
+from core import field_rules, marketplaces
 from web.forms import email_field, no_control_characters, single_line, strip
 
 
@@ -27,11 +27,8 @@ class AtMost(Length):
         super().__init__(max=max)
 
     def __call__(self, form, field) -> None:
-        length = len(field.data or "")
-        if length > self.max:
-            raise ValidationError(
-                f"Too long: up to {self.max:,} characters, this one has {length:,}."
-            )
+        if message := field_rules.too_long(field.data, self.max):
+            raise ValidationError(message)
 
 
 def unix_newlines(value: str | None) -> str | None:
@@ -57,7 +54,7 @@ class ConnectRequestForm(MarketplaceForm):
     client_name = StringField(
         "Client name",
         filters=[strip],
-        validators=[DataRequired(), AtMost(120), single_line],
+        validators=[DataRequired(), AtMost(field_rules.NAME_MAX), single_line],
     )
     client_email = email_field(
         "Client email",
@@ -66,7 +63,7 @@ class ConnectRequestForm(MarketplaceForm):
     note = TextAreaField(
         "Personal note (optional)",
         filters=[unix_newlines, strip],
-        validators=[AtMost(1000), no_control_characters],
+        validators=[AtMost(field_rules.NOTE_MAX), no_control_characters],
         description="Added to the email, in your words.",
         render_kw={"data-counter": ""},
     )
@@ -96,13 +93,9 @@ class ConnectRequestForm(MarketplaceForm):
             return
         if field.data not in marketplaces.BY_COUNTRY:
             raise ValidationError("Choose one of Amazon's marketplaces from the list.")
-        region = marketplaces.get(field.data).region
-        for other in (self.marketplace.data, *also):
-            if other in marketplaces.BY_COUNTRY and marketplaces.get(other).region == region:
-                raise ValidationError(
-                    f"{marketplaces.get(other).label} is in {region.name} already: one Amazon"
-                    " authorization covers a whole region. Choose another region, or none."
-                )
+        problem = marketplaces.same_region_problem(field.data, self.marketplace.data, *also)
+        if problem:
+            raise ValidationError(problem)
 
     @property
     def also(self) -> str:

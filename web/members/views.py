@@ -53,11 +53,11 @@ def invite(account_id: int):
     if not form.validate_on_submit():
         return _page(account_id, form, 400)
     email = form.email.data.lower()
-    if any(m.user.email.lower() == email for m in account.memberships):
-        form.email.errors.append(f"{email} is already a user of {account.name}.")
-        return _page(account_id, form, 400)
     try:
         invitations.invite(account.id, current_user.id, email, form.role.data)
+    except invitations.AlreadyMember:
+        form.email.errors.append(f"{email} is already a user of {account.name}.")
+        return _page(account_id, form, 400)
     except OverLimit as over:
         return _over_limit(account_id, over, form)
     except invitations.AlreadyOpen:
