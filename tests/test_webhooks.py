@@ -210,7 +210,11 @@ def test_a_failed_delivery_is_retried_logged_and_can_be_resent(
         == 404
     )
     endpoint = endpoint_row(app, hooks.url)
-    assert stranger.client.post(f"/settings/webhooks/{endpoint.id}/delete").status_code == 404
+    for action in ("delete", "rotate", "enable"):
+        url = f"/settings/webhooks/{endpoint.id}/{action}"
+        assert stranger.client.post(url).status_code == 404
+    assert hooks.url not in stranger.client.get("/settings/webhooks").text
+    assert endpoint_row(app, hooks.url).secret_encrypted == endpoint.secret_encrypted
 
 
 def test_rotation_signs_with_both_secrets_during_the_overlap(app, client, receiver, mailbox):
