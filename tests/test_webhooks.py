@@ -87,9 +87,18 @@ def add_endpoint(bookkeeper: Bookkeeper, url: str, events=None) -> str:
     from vocabulary.webhooks import WebhookEventType
 
     events = events or [e.value for e in WebhookEventType]
-    page = bookkeeper.client.post("/settings/webhooks", data={"url": url, "events": events})
-    assert page.status_code == 201, page.text
-    return SECRET.search(page.text).group(0)
+    added = bookkeeper.client.post("/settings/webhooks", data={"url": url, "events": events})
+    assert added.status_code == 303, added.text
+    return shown_once(bookkeeper.client, added)
+
+
+def shown_once(client, answer) -> str:
+    """The secret on the page the answer redirects to; a reload no longer shows it."""
+    page = client.get(answer.headers["Location"])
+    assert page.headers["Cache-Control"] == "no-store"
+    secret = SECRET.search(page.text).group(0)
+    assert secret not in client.get("/settings/webhooks").text
+    return secret
 
 
 def types_of(received) -> list[str]:
@@ -223,9 +232,10 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(app, client, receiv
     old = add_endpoint(bookkeeper, hooks.url, ["request.sent"])
     endpoint = endpoint_row(app, hooks.url)
     rotated = client.post(f"/settings/webhooks/{endpoint.id}/rotate")
-    assert rotated.status_code == 200
-    new = SECRET.search(rotated.text).group(0)
-    assert new != old and "previous secret signs too" in rotated.text
+    assert rotated.status_code == 303
+    page = client.get(rotated.headers["Location"])
+    new = SECRET.search(page.text).group(0)
+    assert new != old and "previous secret signs too" in page.text
     assert new not in client.get("/settings/webhooks").text
     with app.app_context():  # encrypted at rest, as the refresh tokens are
         row = db.session.get(WebhookEndpoint, endpoint.id)

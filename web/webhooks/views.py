@@ -1,11 +1,13 @@
 """Settings: the user's webhook endpoints, their deliveries and attempts."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from services import webhooks
 from vocabulary.webhooks import EVENT_LABELS
 from web.webhooks.forms import EndpointForm
+
+NEW_SECRET = "new_webhook_secret"
 
 bp = Blueprint("webhooks", __name__)
 
@@ -26,14 +28,29 @@ def _page(form: EndpointForm | None = None, shown=None, status: int = 200):
 @bp.get("/settings/webhooks")
 @login_required
 def index():
-    """The user's endpoints, each with its status and recent deliveries."""
+    """The user's endpoints, each with its status and recent deliveries (and a new secret, once,
+    right after it was made)."""
+    shown = session.pop(NEW_SECRET, None)
+    if shown is not None:
+        try:
+            endpoint = webhooks.endpoint_of(current_user.id, shown["endpoint_id"])
+        except webhooks.NotFound:
+            return _page()
+        return _page(shown=webhooks.WithSecret(endpoint, shown["secret"]))
     return _page()
+
+
+def _show_once(added: webhooks.WithSecret):
+    """Shown by the page this redirects to, once: a reload there neither shows it again nor
+    adds or rotates again."""
+    session[NEW_SECRET] = {"endpoint_id": added.endpoint.id, "secret": added.secret}
+    return redirect(url_for(".index", _anchor="secret"), 303)
 
 
 @bp.post("/settings/webhooks")
 @login_required
 def add():
-    """Add an endpoint; its secret is shown on this answer only."""
+    """Add an endpoint; its secret is shown once."""
     form = EndpointForm()
     if not form.validate_on_submit():
         return _page(form, status=400)
@@ -48,7 +65,8 @@ def add():
     except webhooks.TooMany as err:
         form.url.errors.append(str(err))
         return _page(form, status=400)
-    return _page(shown=added, status=201)
+    flash(f"Endpoint added: {added.endpoint.url}. Copy its secret now.", "success")
+    return _show_once(added)
 
 
 @bp.post("/settings/webhooks/<int:endpoint_id>/rotate")
@@ -59,7 +77,8 @@ def rotate(endpoint_id: int):
         rotated = webhooks.rotate_secret(current_user.id, endpoint_id)
     except webhooks.NotFound:
         abort(404)
-    return _page(shown=rotated)
+    flash("Secret rotated. Copy the new one now.", "success")
+    return _show_once(rotated)
 
 
 @bp.post("/settings/webhooks/<int:endpoint_id>/enable")
