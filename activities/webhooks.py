@@ -160,23 +160,21 @@ class WebhookActivities(Activities):
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as err:
             error = f"{type(err).__name__}: {err}"[:500]
         duration_ms = int((time.monotonic() - started) * 1000)
-        succeeded = status_code is not None and 200 <= status_code < 300
         with self.deps.session() as session:
             delivery = session.get(WebhookDelivery, input.delivery_id)
             if delivery is None:
                 return WebhookDelivered(DeliveryOutcome.GONE)
             now = utcnow()
-            session.add(
-                WebhookAttempt(
-                    delivery_id=delivery.id,
-                    at=now,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
-                )
+            attempt = WebhookAttempt(
+                delivery_id=delivery.id,
+                at=now,
+                status_code=status_code,
+                error=error,
+                duration_ms=duration_ms,
             )
+            session.add(attempt)
             endpoint = delivery.endpoint
-            if succeeded:
+            if attempt.succeeded:
                 delivery.status = DeliveryState.DELIVERED
                 delivery.finished_at = now
                 endpoint.failing_since = None

@@ -48,6 +48,24 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+# Webhooks' durations and their defaults. A failed delivery is retried from
+# WEBHOOK_RETRY_INITIAL, doubling up to WEBHOOK_RETRY_MAX, for WEBHOOK_DELIVERY_DEADLINE (copied
+# into each delivery workflow's input); an endpoint with no success for WEBHOOK_DISABLE_AFTER
+# since its first failure is disabled and its owner emailed; after a rotation the old secret
+# signs too for WEBHOOK_SECRET_OVERLAP; a delivery workflow with nothing to send waits
+# WEBHOOK_STREAM_IDLE, then ends; the reconciliation starts the workflow of a stream with a
+# delivery pending for WEBHOOK_SWEEP_AFTER and none running.
+WEBHOOK_TIMES = {
+    "WEBHOOK_RETRY_INITIAL": "30s",
+    "WEBHOOK_RETRY_MAX": "2h",
+    "WEBHOOK_DELIVERY_DEADLINE": "3d",
+    "WEBHOOK_DISABLE_AFTER": "3d",
+    "WEBHOOK_SECRET_OVERLAP": "24h",
+    "WEBHOOK_STREAM_IDLE": "10m",
+    "WEBHOOK_SWEEP_AFTER": "2m",
+}
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse '30s', '15m', '2h' or '14d' into a timedelta."""
     match = _DURATION.match(text)
@@ -190,22 +208,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # How often the worker's schedule looks for open requests and invitations whose
         # workflow ops ended in Temporal (Terminate, Reset); see docs/operations.md.
         "RECONCILE_EVERY": parse_duration(env.get("RECONCILE_EVERY", "5m")),
-        # Webhooks: a failed delivery is retried from WEBHOOK_RETRY_INITIAL, doubling up to
-        # WEBHOOK_RETRY_MAX, for WEBHOOK_DELIVERY_DEADLINE; an endpoint failing (no success)
-        # for WEBHOOK_DISABLE_AFTER is disabled and its owner emailed. After a rotation the old
-        # secret signs too for WEBHOOK_SECRET_OVERLAP. Copied into each delivery workflow's input.
-        "WEBHOOK_RETRY_INITIAL": parse_duration(env.get("WEBHOOK_RETRY_INITIAL", "30s")),
-        "WEBHOOK_RETRY_MAX": parse_duration(env.get("WEBHOOK_RETRY_MAX", "2h")),
-        "WEBHOOK_DELIVERY_DEADLINE": parse_duration(env.get("WEBHOOK_DELIVERY_DEADLINE", "3d")),
-        "WEBHOOK_DISABLE_AFTER": parse_duration(env.get("WEBHOOK_DISABLE_AFTER", "3d")),
-        "WEBHOOK_SECRET_OVERLAP": parse_duration(env.get("WEBHOOK_SECRET_OVERLAP", "24h")),
-        # Seconds one POST to an endpoint may take.
+        **{name: parse_duration(env.get(name, default)) for name, default in WEBHOOK_TIMES.items()},
+        # Seconds one POST to a webhook endpoint may take.
         "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", "10")),
-        # A delivery workflow with nothing to send waits this long for more, then ends.
-        "WEBHOOK_STREAM_IDLE": parse_duration(env.get("WEBHOOK_STREAM_IDLE", "10m")),
-        # The reconciliation starts the workflow of a stream with a delivery pending this long
-        # and no workflow running.
-        "WEBHOOK_SWEEP_AFTER": parse_duration(env.get("WEBHOOK_SWEEP_AFTER", "2m")),
         # How often a stored connection's health is checked at Amazon (ConnectionWorkflow).
         "CONNECTION_CHECK_EVERY": parse_duration(env.get("CONNECTION_CHECK_EVERY", "1d")),
         # How long a seller's authorization lasts at Amazon (a year), from when it was given.

@@ -60,12 +60,7 @@ class WebhookEndpoint(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
-    deliveries: Mapped[list["WebhookDelivery"]] = relationship(
-        back_populates="endpoint",
-        order_by="WebhookDelivery.id.desc()",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    # Its deliveries: services.webhooks.recent_deliveries (deleted with it, by services.webhooks).
 
     @property
     def event_types(self) -> list[str]:
@@ -123,14 +118,9 @@ class WebhookDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
-    endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")
+    endpoint: Mapped[WebhookEndpoint] = relationship()
     event: Mapped[WebhookEvent] = relationship()
-    attempts: Mapped[list["WebhookAttempt"]] = relationship(
-        back_populates="delivery",
-        order_by="WebhookAttempt.id",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    attempts: Mapped[list["WebhookAttempt"]] = relationship(order_by="WebhookAttempt.id")
 
     @property
     def workflow_id(self) -> str:
@@ -155,8 +145,6 @@ class WebhookAttempt(db.Model):
     status_code: Mapped[int | None]
     error: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[int] = mapped_column(default=0)
-
-    delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempts")
 
     @property
     def succeeded(self) -> bool:
