@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, URLField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -18,7 +19,9 @@ class EndpointForm(FlaskForm):
     )
     events = SelectMultipleField(
         "Events",
-        choices=[(e.value, f"{label} ({e.value})") for e, label in EVENT_LABELS.items()],
+        choices=[
+            SelectChoice(e.value, f"{label} ({e.value})") for e, label in EVENT_LABELS.items()
+        ],
         default=[event.value for event in EVENT_LABELS],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
