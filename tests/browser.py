@@ -61,8 +61,8 @@ class Person:
         if message.type == "error" and message.location.get("url") != self.page.url:
             self.errors.append(f"{message.text} ({message.location.get('url')})")
 
-    def shot(self, step: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{step}.png"), full_page=True)
+    def shot(self, step: str, full_page: bool = True) -> None:
+        self.page.screenshot(path=str(self.shots / f"{step}.png"), full_page=full_page)
 
     def close(self) -> None:
         self.context.close()

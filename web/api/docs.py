@@ -1,11 +1,22 @@
 """/api/v1/docs: the OpenAPI document as a page to read, made on the server from the same spec
 (no script from elsewhere, so it works offline and under the app's CSP)."""
 
+import re
+
 from flask import Blueprint, current_app, render_template
+from markupsafe import Markup, escape
 
 from web.api.problems import KINDS
 
 bp = Blueprint("api_docs", __name__)
+
+
+@bp.app_template_filter("inline_markdown")
+def inline_markdown(text: str) -> Markup:
+    """The document's `code` and *emphasis*, as HTML (the rest escaped)."""
+    html = str(escape(text))
+    html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
+    return Markup(re.sub(r"\*([^*]+)\*", r"<em>\1</em>", html))
 
 
 def _schema_fields(spec: dict, schema: dict) -> list[dict]:
