@@ -1,7 +1,6 @@
 """/api/v1/accounts: the client accounts you belong to, and new ones."""
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from core.accounts import Membership
 from core.extensions import db
@@ -11,10 +10,7 @@ from web.api.idempotency import idempotent
 from web.api.pagination import PageArgs, page, page_schema
 from web.api.schemas import MAX_ID, AccountCreateSchema, AccountSchema
 
-blp = Blueprint(
-    "api_accounts", __name__, url_prefix="/api/v1/accounts", description="Client accounts."
-)
-blp.before_request(auth.authenticate)
+blp = auth.blueprint("accounts", "accounts", "Client accounts.")
 
 
 def account_view(membership: Membership) -> dict:

@@ -4,6 +4,7 @@ that user's accounts and roles, and counted against the same limits as their pag
 from datetime import timedelta
 
 from flask import current_app, g, request
+from flask_smorest import Blueprint
 
 from core.accounts import Membership
 from core.api_keys import ApiKey
@@ -87,3 +88,23 @@ def own(model, args: dict):
     if "status" in args:
         query = query.where(model.status == args["status"])
     return query
+
+
+def one(model, noun: str, admin: bool = False, **key):
+    """The row of `model` with this key (`public_id=...` or `id=...`) if it is in one of the
+    caller's accounts (as an admin, when asked: 403 for a member); 404 for any other, as for
+    one that does not exist."""
+    found = db.session.scalar(db.select(model).filter_by(**key))
+    if found is None or Membership.of(user_id(), found.account_id) is None:
+        raise Problem(404, f"No {noun} {next(iter(key.values()))} among yours.", "not-found")
+    membership(found.account_id, admin=admin)
+    return found
+
+
+def blueprint(name: str, path: str, description: str) -> Blueprint:
+    """A resource's blueprint under /api/v1: every call authenticated first."""
+    resource = Blueprint(
+        f"api_{name}", __name__, url_prefix=f"/api/v1/{path}", description=description
+    )
+    resource.before_request(authenticate)
+    return resource

@@ -3,7 +3,6 @@ each row's verdict, and with `dry_run` nothing sent (services.bulk_invites, not 
 
 import marshmallow as ma
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from services import bulk_invites, limits
@@ -12,13 +11,9 @@ from web.api.idempotency import idempotent
 from web.api.problems import Problem
 from web.api.schemas import Strict, Time
 
-blp = Blueprint(
-    "api_bulk_invites",
-    __name__,
-    url_prefix="/api/v1/bulk-invites",
-    description="Many connection requests at once, with a verdict for each.",
+blp = auth.blueprint(
+    "bulk_invites", "bulk-invites", "Many connection requests at once, with a verdict for each."
 )
-blp.before_request(auth.authenticate)
 
 # What a row's cells may hold is judged row by row (an `invalid` verdict says why); the schema
 # only bounds their size.

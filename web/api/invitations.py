@@ -2,37 +2,17 @@
 themselves), list and withdraw invitations, by the same services as the Users page."""
 
 from flask import url_for
-from flask_smorest import Blueprint
 
-from core.accounts import Membership
 from core.extensions import db
 from core.invitations import UserInvitation
 from services import invitations, limits
-from web.api import auth
+from web.api import auth, problems
 from web.api.idempotency import idempotent
-from web.api.pagination import PageArgs, page, page_schema
+from web.api.pagination import page, page_schema
 from web.api.problems import Problem
 from web.api.schemas import InvitationCreateSchema, InvitationFilterSchema, InvitationSchema
 
-blp = Blueprint(
-    "api_invitations",
-    __name__,
-    url_prefix="/api/v1/invitations",
-    description="Invitations of users into an account.",
-)
-blp.before_request(auth.authenticate)
-
-
-class ListArgs(PageArgs, InvitationFilterSchema):
-    pass
-
-
-def _own(public_id: str) -> UserInvitation:
-    found = db.session.scalar(db.select(UserInvitation).filter_by(public_id=public_id))
-    if found is None or Membership.of(auth.user_id(), found.account_id) is None:
-        raise Problem(404, f"No invitation {public_id} among yours.", "not-found")
-    auth.membership(found.account_id, admin=True)
-    return found
+blp = auth.blueprint("invitations", "invitations", "Invitations of users into an account.")
 
 
 @blp.post("/")
@@ -54,18 +34,15 @@ def create_invitation(data: dict):
     except limits.OverLimit as over:
         raise auth.over_limit(over) from None
     except invitations.Unavailable:
-        raise Problem(
-            503,
-            "The invitation could not be sent just now; nothing was sent. Try again in a minute.",
-            "temporarily-unavailable",
-            headers={"Retry-After": "60"},
+        raise problems.unavailable(
+            "The invitation could not be sent just now; nothing was sent. Try again in a minute."
         ) from None
     location = url_for(".get_invitation", public_id=invitation.public_id)
     return invitation, 201, {"Location": location}
 
 
 @blp.get("/")
-@blp.arguments(ListArgs, location="query")
+@blp.arguments(InvitationFilterSchema, location="query")
 @blp.response(200, page_schema(InvitationSchema))
 def list_invitations(args: dict):
     """Invitations of your accounts, newest first; filter by status and account."""
@@ -76,10 +53,7 @@ def list_invitations(args: dict):
 @blp.response(200, InvitationSchema)
 def get_invitation(public_id: str):
     """One invitation."""
-    found = db.session.scalar(db.select(UserInvitation).filter_by(public_id=public_id))
-    if found is None or Membership.of(auth.user_id(), found.account_id) is None:
-        raise Problem(404, f"No invitation {public_id} among yours.", "not-found")
-    return found
+    return auth.one(UserInvitation, "invitation", public_id=public_id)
 
 
 @blp.post("/<public_id>/withdraw")
@@ -87,7 +61,7 @@ def get_invitation(public_id: str):
 @blp.response(200, InvitationSchema)
 def withdraw(public_id: str):
     """Withdraw an invitation: its link stops working."""
-    invitation = _own(public_id)
+    invitation = auth.one(UserInvitation, "invitation", admin=True, public_id=public_id)
     change = invitations.withdraw(invitation.id, auth.user_id())
     if not change.done:
         raise Problem(409, change.message.removeprefix("Not done: "), "not-done")

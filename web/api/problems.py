@@ -68,6 +68,11 @@ class Problem(HTTPException):
         return said
 
 
+def unavailable(detail: str) -> Problem:
+    """503: Temporal (or the database) did not answer in time; try again in a minute."""
+    return Problem(503, detail, "temporarily-unavailable", headers={"Retry-After": "60"})
+
+
 def _slug(status: int) -> str:
     return http.HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
 

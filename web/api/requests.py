@@ -2,18 +2,16 @@
 the same services (limits, caps, roles, workflows) as the bookkeeper's pages."""
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from core import marketplaces
-from core.accounts import Membership
 from core.extensions import db
 from core.request_rows import open_request_for
 from core.requests import ConnectionRequest
 from services import limits, reconcile, requests
 from services.changes import Change
-from web.api import auth
+from web.api import auth, problems
 from web.api.idempotency import idempotent
-from web.api.pagination import PageArgs, page, page_schema
+from web.api.pagination import page, page_schema
 from web.api.problems import Problem
 from web.api.schemas import (
     ChangeEmailSchema,
@@ -23,26 +21,9 @@ from web.api.schemas import (
     RequestFilterSchema,
 )
 
-blp = Blueprint(
-    "api_requests",
-    __name__,
-    url_prefix="/api/v1/connection-requests",
-    description="Requests to a seller account's owner to connect it.",
+blp = auth.blueprint(
+    "requests", "connection-requests", "Requests to a seller account's owner to connect it."
 )
-blp.before_request(auth.authenticate)
-
-
-class ListArgs(PageArgs, RequestFilterSchema):
-    pass
-
-
-def _own(public_id: str, admin: bool = False) -> ConnectionRequest:
-    """A request of one of the caller's accounts; 404 for any other id."""
-    found = db.session.scalar(db.select(ConnectionRequest).filter_by(public_id=public_id))
-    if found is None or Membership.of(auth.user_id(), found.account_id) is None:
-        raise Problem(404, f"No connection request {public_id} among yours.", "not-found")
-    auth.membership(found.account_id, admin=admin)
-    return found
 
 
 def _detail(connection_request: ConnectionRequest) -> ConnectionRequest:
@@ -89,18 +70,15 @@ def create_request(data: dict):
     except limits.OverLimit as over:
         raise auth.over_limit(over) from None
     except requests.Unavailable:
-        raise Problem(
-            503,
-            "The request could not be started just now; nothing was sent. Try again in a minute.",
-            "temporarily-unavailable",
-            headers={"Retry-After": "60"},
+        raise problems.unavailable(
+            "The request could not be started just now; nothing was sent. Try again in a minute."
         ) from None
     location = url_for(".get_request", public_id=started.public_id)
     return _detail(started), 201, {"Location": location}
 
 
 @blp.get("/")
-@blp.arguments(ListArgs, location="query")
+@blp.arguments(RequestFilterSchema, location="query")
 @blp.response(200, page_schema(ConnectionRequestSchema))
 def list_requests(args: dict):
     """Requests of your accounts, newest first; filter by status and account."""
@@ -111,7 +89,7 @@ def list_requests(args: dict):
 @blp.response(200, ConnectionRequestDetailSchema)
 def get_request(public_id: str):
     """One request, with its timeline."""
-    connection_request = _own(public_id)
+    connection_request = auth.one(ConnectionRequest, "connection request", public_id=public_id)
     reconcile.check(connection_request)  # ops may have ended its workflow
     return _detail(connection_request)
 
@@ -120,12 +98,14 @@ def _changed(connection_request: ConnectionRequest, change: Change):
     if change.done:
         return _detail(connection_request)
     if change.level == "info":  # Temporal did not answer in time: it may yet happen
-        raise Problem(503, change.message, "temporarily-unavailable", headers={"Retry-After": "60"})
+        raise problems.unavailable(change.message)
     raise Problem(409, change.message.removeprefix("Not done: "), "not-done")
 
 
 def _act(public_id: str, act):
-    connection_request = _own(public_id, admin=True)
+    connection_request = auth.one(
+        ConnectionRequest, "connection request", admin=True, public_id=public_id
+    )
     try:
         return _changed(connection_request, act(connection_request.id))
     except limits.OverLimit as over:

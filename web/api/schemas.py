@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from core import marketplaces
 from core.accounts import Membership
 from vocabulary.statuses import ConnectionState, InvitationState, RequestState
-from web.api.pagination import MAX_ID
+from web.api.pagination import MAX_ID, PageArgs
 
 COUNTRIES = sorted(marketplaces.BY_COUNTRY)
 
@@ -160,7 +160,9 @@ class ConnectionRequestCreateSchema(Strict):
     note = _text(1000, one_line=False, required=False, load_default="")
 
 
-class RequestFilterSchema(ma.Schema):
+class RequestFilterSchema(PageArgs):
+    """A page of the list, narrowed by status and account."""
+
     status = fields.String(validate=validate.OneOf([s.value for s in RequestState]))
     account_id = _id(strict=False)
 
@@ -195,7 +197,9 @@ class ConnectionSchema(ma.Schema):
     )
 
 
-class ConnectionFilterSchema(ma.Schema):
+class ConnectionFilterSchema(PageArgs):
+    """A page of the list, narrowed by status and account."""
+
     status = fields.String(validate=validate.OneOf([s.value for s in ConnectionState]))
     account_id = _id(strict=False)
 
@@ -224,6 +228,8 @@ class InvitationCreateSchema(Strict):
     )
 
 
-class InvitationFilterSchema(ma.Schema):
+class InvitationFilterSchema(PageArgs):
+    """A page of the list, narrowed by status and account."""
+
     status = fields.String(validate=validate.OneOf([s.value for s in InvitationState]))
     account_id = _id(strict=False)
