@@ -194,6 +194,15 @@ def test_invalid_input_and_other_peoples_ids_answer_problems(app, client, live_s
         api.base + "/accounts/", data="name=x", headers={"Content-Type": "text/plain"}, timeout=10
     )
     assert not_json.headers["Content-Type"] == "application/problem+json"
+    broken = api.http.post(
+        api.base + "/accounts/",
+        data='{"name": ',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert "not valid JSON" in assert_problem(broken, 400, "bad-request")["detail"]
+    huge = api.post("/accounts/", {"name": "x" * 100_000})
+    assert "larger than 64 KB" in assert_problem(huge, 413, "too-large")["detail"]
     assert_problem(api.get("/accounts/", cursor="bm9wZQ"), 422, "invalid-input")
     assert_problem(api.get("/nothing-here"), 404, "not-found")
     assert_problem(api.http.delete(api.base + "/accounts/", timeout=10), 405, "method-not-allowed")
