@@ -10,6 +10,11 @@ EMAIL_MAX = 254
 NOTE_MAX = 1000
 
 
+def blank(value: str | None) -> str:
+    """Nothing but spaces where something is needed (as the forms' DataRequired, after strip)."""
+    return "" if (value or "").strip() else "This field is required."
+
+
 def too_long(value: str | None, limit: int) -> str:
     """Refused and never cut, said with the count."""
     length = len(value or "")

@@ -182,6 +182,7 @@ def test_invalid_input_and_other_peoples_ids_answer_problems(app, client, live_s
     )
     errors = assert_problem(bad, 422, "invalid-input")["errors"]
     assert set(errors) == {"account_id", "marketplace", "client_name", "client_email", "colour"}
+    assert errors["client_name"] == ["Use a single line without line breaks."]  # the form's words
     two_of_one_region = api.post(
         "/accounts/", {"name": "Mine"}
     ).json()  # the rule on regions comes after the account is known to be the caller's

@@ -68,9 +68,12 @@ def user_id() -> int:
 def membership(account_id: int, admin: bool = False) -> Membership:
     """The caller's membership of the account: 404 for anyone outside it (as for an id that
     does not exist), 403 for a member where an admin is needed."""
-    found = Membership.of(user_id(), account_id)
+    return _allowed(Membership.of(user_id(), account_id), admin, f"account {account_id}")
+
+
+def _allowed(found: Membership | None, admin: bool, what: str) -> Membership:
     if found is None:
-        raise Problem(404, f"No account {account_id} among yours.", "not-found")
+        raise Problem(404, f"No {what} among yours.", "not-found")
     if admin and not found.is_admin:
         raise Problem(403, "Only the account's admins can do that.", "forbidden")
     return found
@@ -95,9 +98,8 @@ def one(model, noun: str, admin: bool = False, **key):
     caller's accounts (as an admin, when asked: 403 for a member); 404 for any other, as for
     one that does not exist."""
     found = db.session.scalar(db.select(model).filter_by(**key))
-    if found is None or Membership.of(user_id(), found.account_id) is None:
-        raise Problem(404, f"No {noun} {next(iter(key.values()))} among yours.", "not-found")
-    membership(found.account_id, admin=admin)
+    mine = Membership.of(user_id(), found.account_id) if found is not None else None
+    _allowed(mine, admin, f"{noun} {next(iter(key.values()))}")
     return found
 
 

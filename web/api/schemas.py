@@ -1,12 +1,14 @@
 """What the API reads and writes, as marshmallow schemas: the OpenAPI document is made from them.
 Answers carry ids, statuses and times, never a secret (no link, no token, no code)."""
 
+from collections.abc import Callable
 from datetime import UTC
+from functools import partial
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from core import marketplaces
+from core import field_rules, marketplaces
 from core.accounts import Membership
 from vocabulary.statuses import ConnectionState, InvitationState, RequestState
 from web.api.pagination import MAX_ID, PageArgs
@@ -23,19 +25,21 @@ class Time(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-# The same rules as the forms', written as patterns so the document states them: one line
-# with no control characters (these reach email headers), or text whose only control characters
-# are line breaks and tabs; something besides spaces either way.
+# The forms' rules (core.field_rules) check each value; these patterns state them in the
+# document: one line with no control characters (these reach email headers), or text whose only
+# control characters are line breaks and tabs; something besides spaces where a value is needed.
 ONE_LINE = r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 
 
-def _pattern(pattern: str, message: str) -> validate.Regexp:
-    return validate.Regexp(pattern, error=message)
+def _rules(*rules: Callable[[str], str]) -> Callable[[str], None]:
+    """A marshmallow validator of field_rules' checks: what each says is wrong, if anything."""
 
+    def check(value: str) -> None:
+        if problems := [message for rule in rules if (message := rule(value))]:
+            raise ma.ValidationError(problems)
 
-_one_line = _pattern(ONE_LINE, "Use a single line of text, without line breaks.")
-_no_control_characters = _pattern(TEXT, "Remove the invisible control characters from this text.")
+    return check
 
 
 class Strict(ma.Schema):
@@ -46,10 +50,14 @@ class Strict(ma.Schema):
 
 
 def _text(max_length: int, *, one_line: bool = True, required: bool = True, **kw) -> fields.String:
-    check = _one_line if one_line else _no_control_characters
-    kw.setdefault("metadata", {})["pattern"] = ONE_LINE if one_line else TEXT
-    length = validate.Length(min=1 if required else 0, max=max_length)
-    return fields.String(required=required, validate=[length, check], **kw)
+    rules = [
+        partial(field_rules.too_long, limit=max_length),
+        field_rules.not_single_line if one_line else field_rules.control_characters,
+        *([field_rules.blank] if required else []),
+    ]
+    stated = {"pattern": ONE_LINE if one_line else TEXT, "maxLength": max_length}
+    kw.setdefault("metadata", {}).update(stated, **({"minLength": 1} if required else {}))
+    return fields.String(required=required, validate=_rules(*rules), **kw)
 
 
 def _country(**kw) -> fields.String:
@@ -58,9 +66,6 @@ def _country(**kw) -> fields.String:
         metadata={"description": "The marketplace's country code.", "enum": COUNTRIES},
         **kw,
     )
-
-
-# Row ids fit a 32-bit integer column on every database; larger ones name nothing.
 
 
 class WholeNumber(fields.Integer):
@@ -75,12 +80,13 @@ class WholeNumber(fields.Integer):
 
 
 def _id(strict: bool = True, **kw) -> fields.Integer:
-    """A row id: a JSON integer in a body, digits in a query (strict=False)."""
+    """A row id: a JSON integer in a body, digits in a query (strict=False); ids fit a 32-bit
+    integer column on every database, so larger ones name nothing."""
     return WholeNumber(strict=strict, validate=validate.Range(1, MAX_ID), **kw)
 
 
 def _email() -> fields.Email:
-    return fields.Email(required=True, validate=validate.Length(max=254))
+    return fields.Email(required=True, validate=validate.Length(max=field_rules.EMAIL_MAX))
 
 
 # --- accounts
@@ -104,7 +110,7 @@ class AccountSchema(ma.Schema):
 
 
 class AccountCreateSchema(Strict):
-    name = _text(120, metadata={"description": "The client's business name."})
+    name = _text(field_rules.NAME_MAX, metadata={"description": "The client's business name."})
 
 
 # --- connection requests
@@ -155,9 +161,11 @@ class ConnectionRequestCreateSchema(Strict):
         validate=validate.Length(max=2),
         metadata={"description": "Up to two more marketplaces, each of another region."},
     )
-    client_name = _text(120, metadata={"description": "The seller account's owner."})
+    client_name = _text(
+        field_rules.NAME_MAX, metadata={"description": "The seller account's owner."}
+    )
     client_email = _email()
-    note = _text(1000, one_line=False, required=False, load_default="")
+    note = _text(field_rules.NOTE_MAX, one_line=False, required=False, load_default="")
 
 
 class RequestFilterSchema(PageArgs):

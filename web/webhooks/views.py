@@ -56,14 +56,11 @@ def add():
         return _page(form, status=400)
     try:
         added = webhooks.add_endpoint(current_user.id, form.url.data, form.events.data)
-    except webhooks.UnsafeURL as err:
+    except (webhooks.UnsafeURL, webhooks.TooMany) as err:
         form.url.errors.append(str(err))
         return _page(form, status=400)
     except webhooks.NoEvents as err:
         form.events.errors.append(str(err))
-        return _page(form, status=400)
-    except webhooks.TooMany as err:
-        form.url.errors.append(str(err))
         return _page(form, status=400)
     flash(f"Endpoint added: {added.endpoint.url}. Copy its secret now.", "success")
     return _show_once(added)
