@@ -1,9 +1,8 @@
 """Webhook endpoints a user added, the events recorded for them (the outbox), each delivery of
-an event to an endpoint and every attempt at it; and the Standard Webhooks signature."""
+an event to an endpoint and every attempt at it (the standardwebhooks library signs them:
+activities/webhooks.py)."""
 
 import base64
-import hashlib
-import hmac
 import secrets
 import uuid
 from datetime import datetime
@@ -28,13 +27,6 @@ def new_secret() -> str:
 
 def new_event_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
-
-
-def signature(secret: str, event_id: str, timestamp: int, body: str) -> str:
-    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` under the secret's bytes."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    mac = hmac.new(key, f"{event_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
 
 
 class WebhookEndpoint(db.Model):
